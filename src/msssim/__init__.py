@@ -1,0 +1,20 @@
+"""msssim: TensorFlow's MS-SSIM and SSIM, without TensorFlow."""
+
+from msssim._ssim import (
+    MSSSIM_WEIGHTS,
+    MultiScaleParts,
+    ssim,
+    ssim_multiscale,
+    ssim_multiscale_parts,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MSSSIM_WEIGHTS",
+    "MultiScaleParts",
+    "__version__",
+    "ssim",
+    "ssim_multiscale",
+    "ssim_multiscale_parts",
+]

@@ -1,0 +1,298 @@
+"""MS-SSIM and SSIM, computed exactly as ``tf.image.ssim_multiscale`` / ``tf.image.ssim``.
+
+This module is the algorithm. It follows the steps of the design note
+(numerics.md) in order and leaves the array work to an *engine*
+(``msssim._engines``), which supplies a few primitives:
+
+``as_float32(img, scale)``
+    the image as float32, multiplied by ``scale`` (step 2);
+``filter_valid(x, taps)``
+    the separable gaussian, VALID, over H and W of ``[..., H, W, C]`` (step 4);
+``downsample_2x(x)``
+    symmetric pad of odd sizes at the bottom/right, then 2x2 mean (step 5);
+``mean_hw(x)``
+    the mean over H and W (step 4).
+
+An engine may also supply a fused ``scale_statistics`` with the signature of
+:func:`scale_statistics` below; otherwise that function builds it from the
+primitives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+
+from msssim import _validate
+from msssim._engines import get_engine
+
+MSSSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+"""Power factors of Wang, Simoncelli & Bovik (2003), as TensorFlow uses them."""
+
+
+# Step 2: dtypes, as TF's ``convert_image_dtype(x, float32)``.
+def image_scale(dtype: np.dtype) -> np.float32:
+    """The factor that maps an image of ``dtype`` onto TF's float32 range.
+
+    Integers are divided by their dtype's maximum (uint8 by 255, int16 by 32767);
+    floats are cast without rescaling.
+    """
+    if dtype.kind in "iu":
+        return np.float32(1.0 / np.iinfo(dtype).max)
+    return np.float32(1.0)
+
+
+def float32_max_val(max_val: float, dtype: np.dtype) -> float:
+    """``max_val`` cast to the image dtype, then converted like the image."""
+    if dtype.kind in "iu":
+        return float(np.float32(int(max_val)) * image_scale(dtype))
+    return float(np.float32(np.asarray(max_val).astype(dtype)))
+
+
+# Step 3: the kernel.
+def gaussian_taps(size: int, sigma: float) -> np.ndarray:
+    """The normalised 1-D gaussian; its outer product is TF's 2-D kernel."""
+    coords = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
+    g = np.exp(-0.5 * coords**2 / sigma**2)
+    return (g / g.sum()).astype(np.float32)
+
+
+# Step 4: one scale.
+def luminance_cs(mu_x, mu_y, filtered_sq, filtered_xy, c1, c2):
+    """Luminance and contrast-structure terms, elementwise.
+
+    ``filtered_sq`` is ``f(x² + y²)`` and ``filtered_xy`` is ``f(x·y)``; the
+    compensation factor is 1.0, as in TF and Wang's MATLAB code.
+    """
+    num0 = mu_x * mu_y * 2.0
+    den0 = mu_x * mu_x + mu_y * mu_y
+    luminance = (num0 + c1) / (den0 + c1)
+    cs = (filtered_xy * 2.0 - num0 + c2) / (filtered_sq - den0 + c2)
+    return luminance, cs
+
+
+class ScaleStatistics(NamedTuple):
+    """Per-channel means of one scale, shaped ``[..., C]``."""
+
+    ssim: Any
+    cs: Any
+    luminance: Any
+    index_map: Any = None  # ``luminance * cs`` per pixel, ``[..., H', W', C]``
+
+
+def scale_statistics(engine, x, y, taps, c1, c2, index_map=False) -> ScaleStatistics:
+    """SSIM, cs and luminance of one scale, averaged over H and W (step 4)."""
+    fused = getattr(engine, "scale_statistics", None)
+    if fused is not None:
+        return fused(x, y, taps, c1, c2, index_map)
+
+    def blur(a):
+        return engine.filter_valid(a, taps)
+
+    mu_x, mu_y = blur(x), blur(y)
+    luminance, cs = luminance_cs(mu_x, mu_y, blur(x * x + y * y), blur(x * y), c1, c2)
+    ssim_map = luminance * cs
+    return ScaleStatistics(
+        ssim=engine.mean_hw(ssim_map),
+        cs=engine.mean_hw(cs),
+        luminance=engine.mean_hw(luminance),
+        index_map=ssim_map if index_map else None,
+    )
+
+
+@dataclass(frozen=True)
+class MultiScaleParts:
+    """The terms MS-SSIM is made of, per channel, before the power and product.
+
+    Attributes
+    ----------
+    ms_ssim : ndarray, shape ``[...]``
+        The MS-SSIM value, as :func:`ssim_multiscale` returns it.
+    cs : ndarray, shape ``[..., scales, C]``
+        ``relu(mean cs)`` of every scale, finest first. MS-SSIM uses all but the
+        last.
+    ssim : ndarray, shape ``[..., C]``
+        ``relu(mean SSIM)`` of the coarsest scale.
+    luminance : ndarray, shape ``[..., C]``
+        The mean luminance term of the coarsest scale.
+    power_factors : tuple of float
+        The exponents, one per scale.
+
+    Notes
+    -----
+    ``ms_ssim == mean over C of prod(cs[..., :-1, :] ** w[:-1]) * ssim ** w[-1]``.
+    """
+
+    ms_ssim: np.ndarray
+    cs: np.ndarray
+    ssim: np.ndarray
+    luminance: np.ndarray
+    power_factors: tuple[float, ...]
+
+
+def _prepare(img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, channel_axis, engine):
+    """Steps 1-3: validated float32 images, taps and constants."""
+    x, y = _validate.images(img1, img2, channel_axis)
+    _validate.parameters(max_val, filter_size, filter_sigma, k1, k2)
+    _validate.max_val_fits(max_val, x.dtype)
+    _validate.size(x.shape, filter_size, levels)
+    _validate.finite(x, "img1")
+    _validate.finite(y, "img2")
+    eng = get_engine(engine)
+    max_val = float32_max_val(max_val, x.dtype)
+    constants = ((k1 * max_val) ** 2, (k2 * max_val) ** 2)
+    x = eng.as_float32(x, image_scale(x.dtype))
+    y = eng.as_float32(y, image_scale(y.dtype))
+    return eng, x, y, gaussian_taps(filter_size, filter_sigma), constants
+
+
+def ssim_multiscale_parts(
+    img1,
+    img2,
+    max_val: float,
+    power_factors: Sequence[float] = MSSSIM_WEIGHTS,
+    filter_size: int = 11,
+    filter_sigma: float = 1.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
+    *,
+    channel_axis: int = -1,
+    engine: str | None = None,
+) -> MultiScaleParts:
+    """MS-SSIM together with its per-channel, per-scale terms.
+
+    Takes the arguments of :func:`ssim_multiscale`; returns a
+    :class:`MultiScaleParts`.
+    """
+    weights = _validate.power_factors(power_factors)
+    eng, x, y, taps, (c1, c2) = _prepare(
+        img1, img2, max_val, filter_size, filter_sigma, k1, k2, len(weights), channel_axis, engine
+    )
+    cs = []
+    for level in range(len(weights)):
+        if level:  # Step 5: downsample before every scale but the first.
+            x, y = eng.downsample_2x(x), eng.downsample_2x(y)
+        stats = scale_statistics(eng, x, y, taps, c1, c2)
+        cs.append(np.maximum(np.asarray(stats.cs, dtype=np.float32), 0))
+    # Step 6: relu, power, product over scales, mean over channels.
+    cs = np.stack(cs, axis=-2)
+    final_ssim = np.maximum(np.asarray(stats.ssim, dtype=np.float32), 0)
+    terms = np.concatenate([cs[..., :-1, :], final_ssim[..., None, :]], axis=-2)
+    exponents = np.asarray(weights, dtype=np.float32)[:, None]
+    ms_ssim = np.prod(terms**exponents, axis=-2).mean(axis=-1, dtype=np.float32)
+    return MultiScaleParts(
+        ms_ssim=_validate.finite_result(ms_ssim),
+        cs=cs,
+        ssim=final_ssim,
+        luminance=np.asarray(stats.luminance, dtype=np.float32),
+        power_factors=weights,
+    )
+
+
+def ssim_multiscale(
+    img1,
+    img2,
+    max_val: float,
+    power_factors: Sequence[float] = MSSSIM_WEIGHTS,
+    filter_size: int = 11,
+    filter_sigma: float = 1.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
+    *,
+    channel_axis: int = -1,
+    engine: str | None = None,
+) -> np.ndarray:
+    """Multi-scale structural similarity, exactly as ``tf.image.ssim_multiscale``.
+
+    Parameters
+    ----------
+    img1, img2 : array_like, shape ``[..., H, W, C]``
+        Image batches. The last three dims must be equal; the leading dims must
+        broadcast. Integer images are scaled by their dtype's maximum, floats are
+        used as they are (TF's ``convert_image_dtype``).
+    max_val : float
+        The dynamic range of the images (255 for uint8, 1.0 for [0, 1] floats).
+        It is cast to ``img1``'s dtype and converted like the images, so uint8
+        images with ``max_val=255`` are scored as floats in [0, 1].
+    power_factors : sequence of float, optional
+        One exponent per scale, finest first; not renormalised. One factor gives
+        single-scale SSIM (relu'd, to that power).
+    filter_size : int, optional
+        Width of the gaussian window, in pixels.
+    filter_sigma : float, optional
+        Standard deviation of the gaussian window.
+    k1, k2 : float, optional
+        Constants of the luminance and contrast terms.
+    channel_axis : int, keyword-only
+        Axis of the channels. ``-3`` reads ``[..., C, H, W]`` arrays with the
+        same result as their transpose.
+    engine : str, keyword-only
+        ``"reference"`` (plain NumPy). ``None`` picks the default.
+
+    Returns
+    -------
+    ndarray of float32, shape ``broadcast(img1.shape[:-3], img2.shape[:-3])``
+        One value in [0, 1] per image; 0-d for a single pair.
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match or broadcast, images smaller than
+        ``(filter_size - 1) * 2**(len(power_factors) - 1) + 1`` pixels a side,
+        non-finite pixels, and parameters out of range.
+    TypeError
+        Complex, bool, object or string images.
+
+    References
+    ----------
+    Z. Wang, E. P. Simoncelli and A. C. Bovik, "Multiscale structural similarity
+    for image quality assessment", Asilomar Conference on Signals, Systems and
+    Computers, 2003.
+
+    Examples
+    --------
+    >>> import numpy as np, msssim
+    >>> rng = np.random.default_rng(0)
+    >>> a = rng.integers(0, 256, (176, 176, 3), dtype=np.uint8)
+    >>> float(msssim.ssim_multiscale(a, a, 255))
+    1.0
+    """
+    return ssim_multiscale_parts(
+        img1, img2, max_val, power_factors, filter_size, filter_sigma, k1, k2,
+        channel_axis=channel_axis, engine=engine,
+    ).ms_ssim
+
+
+def ssim(
+    img1,
+    img2,
+    max_val: float,
+    filter_size: int = 11,
+    filter_sigma: float = 1.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
+    return_index_map: bool = False,
+    *,
+    channel_axis: int = -1,
+    engine: str | None = None,
+) -> np.ndarray:
+    """Structural similarity, exactly as ``tf.image.ssim``.
+
+    Takes the arguments of :func:`ssim_multiscale` (without ``power_factors``).
+    The result is not clamped: SSIM lies in [-1, 1].
+
+    Returns
+    -------
+    ndarray of float32
+        Shape ``broadcast(img1.shape[:-3], img2.shape[:-3])``, or with
+        ``return_index_map=True`` the per-pixel map averaged over channels,
+        shape ``[..., H - filter_size + 1, W - filter_size + 1]``.
+    """
+    eng, x, y, taps, (c1, c2) = _prepare(
+        img1, img2, max_val, filter_size, filter_sigma, k1, k2, 1, channel_axis, engine
+    )
+    stats = scale_statistics(eng, x, y, taps, c1, c2, index_map=return_index_map)
+    per_channel = stats.index_map if return_index_map else stats.ssim
+    return _validate.finite_result(np.asarray(per_channel, dtype=np.float32).mean(axis=-1, dtype=np.float32))

@@ -1,0 +1,190 @@
+"""Argument checks. Each error names the argument, what was expected, what was
+given, and the way out."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+_FLOAT_NAMES = ("bfloat16",)  # float dtypes NumPy knows only through ml_dtypes
+
+
+def _image_dtype_ok(dtype: np.dtype) -> bool:
+    return dtype.kind in "iuf" or dtype.name in _FLOAT_NAMES
+
+
+def _as_image(img, name: str) -> np.ndarray:
+    if isinstance(img, (str, bytes)):
+        msg = f"{name} must be an image array, got a {type(img).__name__}; read files with msssim.read_image."
+        raise TypeError(msg)
+    arr = np.asarray(img)
+    if not _image_dtype_ok(arr.dtype):
+        msg = (
+            f"{name} has dtype {arr.dtype}; expected an integer or floating image "
+            "(uint8, uint16, int8, int16, int32, float16, float32, float64). "
+            "Convert it first, e.g. img.astype(np.float32)."
+        )
+        raise TypeError(msg)
+    return arr
+
+
+def images(img1, img2, channel_axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Both images as arrays with channels last: ``[..., H, W, C]`` (step 1)."""
+    x, y = _as_image(img1, "img1"), _as_image(img2, "img2")
+    if not isinstance(channel_axis, numbers.Integral) or isinstance(channel_axis, bool):
+        msg = f"channel_axis must be an int, got {channel_axis!r}."
+        raise TypeError(msg)
+    for arr, name in ((x, "img1"), (y, "img2")):
+        if arr.ndim < 3:
+            msg = (
+                f"{name} has shape {arr.shape}; expected rank >= 3, [..., H, W, C]. "
+                "Add a channel axis to a grey image, e.g. img[..., None]."
+            )
+            raise ValueError(msg)
+        if not -arr.ndim <= channel_axis < arr.ndim:
+            msg = f"channel_axis={channel_axis} is out of range for {name} of rank {arr.ndim}."
+            raise ValueError(msg)
+    if channel_axis >= 0 and x.ndim != y.ndim:
+        msg = (
+            f"channel_axis={channel_axis} is ambiguous for images of ranks {x.ndim} and "
+            f"{y.ndim}; count it from the end instead, e.g. channel_axis=-3 for [..., C, H, W]."
+        )
+        raise ValueError(msg)
+    x, y = np.moveaxis(x, channel_axis, -1), np.moveaxis(y, channel_axis, -1)
+    if x.shape[-3:] != y.shape[-3:]:
+        msg = (
+            f"img1 and img2 must have the same height, width and channels; got "
+            f"{x.shape[-3:]} and {y.shape[-3:]} (H, W, C). Crop or resize one of them, "
+            "or set channel_axis if the channels are not last."
+        )
+        raise ValueError(msg)
+    try:
+        np.broadcast_shapes(x.shape[:-3], y.shape[:-3])
+    except ValueError:
+        msg = (
+            f"the leading (batch) dims of img1 {x.shape[:-3]} and img2 {y.shape[:-3]} do "
+            "not broadcast; give them equal batch dims, or size 1 where one is repeated."
+        )
+        raise ValueError(msg) from None
+    return x, y
+
+
+def _real(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.ndarray, np.generic)):
+        msg = f"{name} must be a real number, got {value!r}."
+        raise TypeError(msg)
+    arr = np.asarray(value)
+    if arr.ndim != 0 or arr.dtype.kind not in "iuf":
+        msg = f"{name} must be a real number, got {value!r}."
+        raise TypeError(msg)
+    return float(arr)
+
+
+def parameters(max_val, filter_size, filter_sigma, k1, k2) -> None:
+    max_val = _real(max_val, "max_val")
+    if not (math.isfinite(max_val) and max_val > 0):
+        msg = (
+            f"max_val must be finite and > 0, got {max_val}; pass the images' dynamic "
+            "range: 255 for uint8, 65535 for uint16, 1.0 for floats in [0, 1]."
+        )
+        raise ValueError(msg)
+    if isinstance(filter_size, bool) or not isinstance(filter_size, numbers.Integral):
+        msg = f"filter_size must be an int, got {filter_size!r}."
+        raise TypeError(msg)
+    if filter_size < 1:
+        msg = f"filter_size must be >= 1, got {filter_size}; the usual window is 11."
+        raise ValueError(msg)
+    sigma = _real(filter_sigma, "filter_sigma")
+    if not (math.isfinite(sigma) and sigma > 0):
+        msg = f"filter_sigma must be finite and > 0, got {sigma}; the usual width is 1.5."
+        raise ValueError(msg)
+    for value, name, usual in ((k1, "k1", 0.01), (k2, "k2", 0.03)):
+        k = _real(value, name)
+        if not (math.isfinite(k) and k > 0):
+            msg = f"{name} must be finite and > 0, got {k}; the usual value is {usual}."
+            raise ValueError(msg)
+
+
+def max_val_fits(max_val, dtype: np.dtype) -> None:
+    """TF casts ``max_val`` to the image dtype; refuse values that cast to nonsense."""
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        if not 1 <= max_val < info.max + 1:
+            msg = (
+                f"max_val={max_val} does not fit {dtype} images, whose values lie in "
+                f"[{info.min}, {info.max}]; pass their range, e.g. max_val={info.max}."
+            )
+            raise ValueError(msg)
+    elif not math.isfinite(float(np.float32(np.asarray(max_val).astype(dtype)))):
+        msg = f"max_val={max_val} overflows the {dtype} images' dtype."
+        raise ValueError(msg)
+
+
+def power_factors(value) -> tuple[float, ...]:
+    try:
+        weights = tuple(_real(w, "power_factors") for w in value)
+    except TypeError:
+        msg = f"power_factors must be a sequence of real numbers, got {value!r}."
+        raise TypeError(msg) from None
+    if not weights:
+        msg = "power_factors is empty; give one exponent per scale, e.g. msssim.MSSSIM_WEIGHTS."
+        raise ValueError(msg)
+    bad = [w for w in weights if not (math.isfinite(w) and w >= 0)]
+    if bad:
+        msg = f"power_factors must be finite and >= 0, got {list(weights)}."
+        raise ValueError(msg)
+    return weights
+
+
+def minimum_size(filter_size: int, scales: int) -> int:
+    """The smallest side that leaves ``filter_size`` pixels at the coarsest scale."""
+    return (filter_size - 1) * 2 ** (scales - 1) + 1
+
+
+def size(shape: tuple[int, ...], filter_size: int, scales: int) -> None:
+    height, width = shape[-3], shape[-2]
+    need = minimum_size(filter_size, scales)
+    if min(height, width) < need:
+        hint = " or fewer power_factors" if scales > 1 else ""
+        msg = (
+            f"images of {height}x{width} are too small: {scales} scale(s) with "
+            f"filter_size={filter_size} need at least {need}x{need} pixels "
+            f"((filter_size - 1) * 2**(scales - 1) + 1). Use larger images, a smaller "
+            f"filter_size{hint}."
+        )
+        raise ValueError(msg)
+    if shape[-1] == 0:
+        msg = f"images have shape {shape}: zero channels. Expected [..., H, W, C] with C >= 1."
+        raise ValueError(msg)
+
+
+def finite(arr: np.ndarray, name: str) -> None:
+    """Refuse NaN and Inf pixels (TF would silently return NaN), saying where."""
+    if arr.dtype.kind in "iu" or arr.size == 0:
+        return
+    # A float64 sum is finite exactly when every pixel is (no float32 value can
+    # overflow it), and it needs no full-size temporary.
+    if math.isfinite(np.add.reduce(arr, axis=None, dtype=np.float64)):
+        return
+    bad = ~np.isfinite(arr)
+    if not bad.any():  # finite values so large that their sum overflowed
+        return
+    where = tuple(int(i) for i in np.argwhere(bad)[0])
+    msg = (
+        f"{name} has {int(bad.sum())} NaN or infinite pixel value(s), the first at index "
+        f"{where}; replace them (e.g. np.nan_to_num) before scoring."
+    )
+    raise ValueError(msg)
+
+
+def finite_result(value: np.ndarray) -> np.ndarray:
+    """The last guard against a silent NaN: pixel values far outside max_val."""
+    if not np.all(np.isfinite(value)):
+        msg = (
+            "the score is not finite: the pixel values are far outside [0, max_val] "
+            "for the max_val given; pass the images' real dynamic range as max_val."
+        )
+        raise ValueError(msg)
+    return value
