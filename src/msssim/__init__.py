@@ -1,5 +1,6 @@
 """msssim: TensorFlow's MS-SSIM and SSIM, without TensorFlow."""
 
+from msssim._io import read_image
 from msssim._ssim import (
     MSSSIM_WEIGHTS,
     MultiScaleParts,
@@ -14,6 +15,7 @@ __all__ = [
     "MSSSIM_WEIGHTS",
     "MultiScaleParts",
     "__version__",
+    "read_image",
     "ssim",
     "ssim_multiscale",
     "ssim_multiscale_parts",

@@ -28,6 +28,10 @@ import numpy as np
 from msssim import _validate
 from msssim._engines import get_engine
 
+# Overflow in wild inputs is reported once, by _validate.finite_result.
+def _quiet() -> np.errstate:
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+
 MSSSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 """Power factors of Wang, Simoncelli & Bovik (2003), as TensorFlow uses them."""
 
@@ -174,7 +178,8 @@ def ssim_multiscale_parts(
     for level in range(len(weights)):
         if level:  # Step 5: downsample before every scale but the first.
             x, y = eng.downsample_2x(x), eng.downsample_2x(y)
-        stats = scale_statistics(eng, x, y, taps, c1, c2)
+        with _quiet():
+            stats = scale_statistics(eng, x, y, taps, c1, c2)
         cs.append(np.maximum(np.asarray(stats.cs, dtype=np.float32), 0))
     # Step 6: relu, power, product over scales, mean over channels.
     cs = np.stack(cs, axis=-2)
@@ -293,6 +298,7 @@ def ssim(
     eng, x, y, taps, (c1, c2) = _prepare(
         img1, img2, max_val, filter_size, filter_sigma, k1, k2, 1, channel_axis, engine
     )
-    stats = scale_statistics(eng, x, y, taps, c1, c2, index_map=return_index_map)
+    with _quiet():
+        stats = scale_statistics(eng, x, y, taps, c1, c2, index_map=return_index_map)
     per_channel = stats.index_map if return_index_map else stats.ssim
     return _validate.finite_result(np.asarray(per_channel, dtype=np.float32).mean(axis=-1, dtype=np.float32))

@@ -179,8 +179,9 @@ def finite(arr: np.ndarray, name: str) -> None:
     raise ValueError(msg)
 
 
-def finite_result(value: np.ndarray) -> np.ndarray:
-    """The last guard against a silent NaN: pixel values far outside max_val."""
+def finite_result(value) -> np.ndarray:
+    """The result as a float32 array (0-d for one pair), never a silent NaN."""
+    value = np.asarray(value, dtype=np.float32)
     if not np.all(np.isfinite(value)):
         msg = (
             "the score is not finite: the pixel values are far outside [0, max_val] "

@@ -1,0 +1,116 @@
+"""Image files in, ``[H, W, C]`` arrays out, in the file's own dtype.
+
+Pillow decodes the common formats; pypng decodes 16-bit PNG (Pillow reduces
+16-bit colour PNG to 8 bits); tifffile decodes TIFF. All three are the optional
+``files`` extra, imported on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_EXTRA_HINT = 'install the file readers with: pip install "msssim[files]"'
+
+
+class ImageReadError(Exception):
+    """A file that cannot be read as an image; the message says which and why."""
+
+
+def default_max_val(dtype: np.dtype) -> float:
+    """The dynamic range a file's dtype implies: 255 for 8-bit, 65535 for 16-bit."""
+    return float(np.iinfo(dtype).max) if dtype.kind in "iu" else 1.0
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Decode an image file to ``[H, W, C]``: uint8, uint16, or float for float TIFF.
+
+    Grey images get ``C = 1``; palette images become RGB; an alpha channel is
+    dropped, since it is not part of what is seen.
+
+    Raises
+    ------
+    ImageReadError
+        The file is missing, empty, truncated, not an image, or too large.
+    """
+    path = Path(path)
+    if not path.is_file():
+        msg = f"{path}: no such file"
+        raise ImageReadError(msg)
+    if path.stat().st_size == 0:
+        msg = f"{path}: the file is empty"
+        raise ImageReadError(msg)
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            arr = _read_tiff(path)
+        elif _is_16bit_png(path):
+            arr = _read_png16(path)
+        else:
+            arr = _read_pillow(path)
+    except ImageReadError:
+        raise
+    except ImportError as exc:
+        msg = f"{path}: {exc.name or 'a reader'} is not installed; {_EXTRA_HINT}"
+        raise ImageReadError(msg) from None
+    except Exception as exc:  # decoders raise many types for broken files
+        msg = f"{path}: cannot decode the image ({type(exc).__name__}: {exc})"
+        raise ImageReadError(msg) from None
+    return _channels_last(arr, path)
+
+
+def _channels_last(arr: np.ndarray, path: Path) -> np.ndarray:
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3 or arr.shape[-1] not in (1, 2, 3, 4):
+        msg = f"{path}: expected a grey or colour image, got an array of shape {arr.shape}"
+        raise ImageReadError(msg)
+    if arr.shape[-1] in (2, 4):  # grey+alpha, RGBA
+        arr = arr[..., :-1]
+    return np.ascontiguousarray(arr)
+
+
+def _is_16bit_png(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(25)
+    # The IHDR chunk follows the signature; byte 24 is the bit depth.
+    return head[:8] == _PNG_SIGNATURE and len(head) == 25 and head[24] == 16
+
+
+def _read_png16(path: Path) -> np.ndarray:
+    import png
+
+    width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+    planes = info["planes"]
+    arr = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows])
+    return arr.reshape(height, width, planes)
+
+
+def _read_tiff(path: Path) -> np.ndarray:
+    import tifffile
+
+    arr = tifffile.imread(path)
+    if arr.dtype.kind == "f":
+        arr = arr.astype(np.float32, copy=False)
+    elif arr.dtype not in (np.uint8, np.uint16):
+        msg = f"{path}: TIFF sample type {arr.dtype} is not supported; use 8/16-bit or float"
+        raise ImageReadError(msg)
+    return arr
+
+
+def _read_pillow(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        if im.mode in ("I;16", "I;16B", "I;16L"):
+            return np.asarray(im, dtype=np.uint16)
+        if im.mode in ("1", "L", "LA", "RGB", "RGBA"):
+            return np.asarray(im.convert("L" if im.mode == "1" else im.mode))
+        if im.mode in ("P", "PA"):
+            return np.asarray(im.convert("RGBA" if "transparency" in im.info or im.mode == "PA" else "RGB"))
+        if im.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+            return np.asarray(im.convert("RGB"))
+        msg = f"{path}: Pillow image mode {im.mode!r} is not supported; save it as 8/16-bit RGB or grey"
+        raise ImageReadError(msg)

@@ -1,0 +1,39 @@
+"""A randomized sweep against the real TensorFlow, run live.
+
+Each seed draws a recipe (cases.draw): odd and even sizes down to the minimum,
+broadcast batches, channels-first, every dtype, max_val and parameter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cases
+
+SEEDS = range(210)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_case_matches_tensorflow(tf, seed):
+    recipe = cases.draw(seed)
+    img1, img2 = cases.build(recipe)
+    want = cases.run_tensorflow(tf, recipe, img1, img2)
+    got = cases.run_msssim(recipe, img1, img2)
+    assert got.dtype == np.float32
+    assert got.shape == want.shape, recipe
+    cases.assert_close(recipe, got, want)
+
+
+def test_sweep_covers_the_space():
+    recipes = [cases.draw(seed) for seed in SEEDS]
+    seen = lambda key: {str(r[key]) for r in recipes}  # noqa: E731
+    assert set(cases.INT_DTYPES + cases.FLOAT_DTYPES) <= seen("dtype")
+    assert set(cases.KINDS) <= seen("kind")
+    assert {"ssim_multiscale", "ssim", "ssim_map"} <= seen("function")
+    assert {"True", "False"} <= seen("channels_first")
+    sizes = {(r["shape1"][-3] % 2, r["shape1"][-2] % 2) for r in recipes}
+    assert sizes == {(0, 0), (0, 1), (1, 0), (1, 1)}
+    assert any(len(r["shape1"]) != len(r["shape2"]) for r in recipes)  # broadcast batches
+    assert any(r["shape1"][-3] == cases.minimum_size(r["filter_size"], len(r.get("power_factors", [1]))) for r in recipes)
+    assert len({len(r.get("power_factors", [])) for r in recipes}) == 6
