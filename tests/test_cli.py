@@ -1,0 +1,191 @@
+"""The ``msssim REF DIST`` command on real files written by the tests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import png
+import pytest
+import tifffile
+from PIL import Image
+
+import msssim
+from msssim.cli import main
+
+RNG = np.random.default_rng(5)
+H, W = 180, 197
+
+
+def _pair(dtype, channels):
+    top = np.iinfo(dtype).max
+    ref = RNG.integers(0, top, (H, W, channels), endpoint=True).astype(dtype)
+    noise = RNG.normal(0, top * 0.05, ref.shape)
+    dist = np.clip(ref + noise, 0, top).astype(dtype)
+    return ref, dist
+
+
+def _save_pillow(path: Path, arr: np.ndarray, **options) -> None:
+    Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(path, **options)
+
+
+def _save_png16(path: Path, arr: np.ndarray) -> None:
+    mode = "L;16" if arr.shape[-1] == 1 else "RGB;16"
+    png.from_array(arr.reshape(arr.shape[0], -1), mode).save(str(path))
+
+
+WRITERS = {
+    "png8-rgb": (".png", np.uint8, 3, _save_pillow),
+    "png8-grey": (".png", np.uint8, 1, _save_pillow),
+    "png16-grey": (".png", np.uint16, 1, _save_png16),
+    "png16-rgb": (".png", np.uint16, 3, _save_png16),
+    "bmp": (".bmp", np.uint8, 3, _save_pillow),
+    "webp-lossless": (".webp", np.uint8, 3, lambda p, a: _save_pillow(p, a, lossless=True)),
+    "tiff8": (".tif", np.uint8, 3, lambda p, a: tifffile.imwrite(p, a)),
+    "tiff16": (".tiff", np.uint16, 1, lambda p, a: tifffile.imwrite(p, a[..., 0])),
+}
+
+
+def _json_run(capsys, *args):
+    code = main([*map(str, args), "--format", "json"])
+    captured = capsys.readouterr()
+    return code, json.loads(captured.out) if captured.out else None, captured.err
+
+
+@pytest.mark.parametrize("name", WRITERS)
+def test_lossless_formats_decode_exactly_and_score_like_tensorflow(tmp_path, capsys, tf, name):
+    suffix, dtype, channels, write = WRITERS[name]
+    ref, dist = _pair(dtype, channels)
+    ref_path, dist_path = tmp_path / f"ref{suffix}", tmp_path / f"dist{suffix}"
+    write(ref_path, ref)
+    write(dist_path, dist)
+    np.testing.assert_array_equal(msssim.read_image(ref_path), ref)
+    code, document, err = _json_run(capsys, ref_path, dist_path)
+    assert code == 0, err
+    (result,) = document["results"]
+    assert result["reference"] == str(ref_path) and result["distorted"] == str(dist_path)
+    want = float(tf.image.ssim_multiscale(tf.constant(ref), tf.constant(dist), float(np.iinfo(dtype).max)))
+    assert abs(result["ms_ssim"] - want) <= 1e-5
+
+
+def test_jpeg_scores_the_decoded_pixels(tmp_path, capsys, tf):
+    ref, dist = _pair(np.uint8, 3)
+    _save_pillow(tmp_path / "ref.jpg", ref, quality=95)
+    _save_pillow(tmp_path / "dist.jpg", dist, quality=60)
+    decoded = [np.asarray(Image.open(tmp_path / n)) for n in ("ref.jpg", "dist.jpg")]
+    code, document, _ = _json_run(capsys, tmp_path / "ref.jpg", tmp_path / "dist.jpg")
+    assert code == 0
+    want = float(tf.image.ssim_multiscale(tf.constant(decoded[0]), tf.constant(decoded[1]), 255.0))
+    assert abs(document["results"][0]["ms_ssim"] - want) <= 1e-5
+
+
+def test_json_document_shape(tmp_path, capsys):
+    ref, dist = _pair(np.uint8, 3)
+    _save_pillow(tmp_path / "a.png", ref)
+    _save_pillow(tmp_path / "b.png", dist)
+    code, document, _ = _json_run(capsys, tmp_path / "a.png", tmp_path / "b.png", "--max-val", "255")
+    assert code == 0
+    assert document["schema_version"] == 1
+    assert document["msssim_version"] == msssim.__version__
+    assert document["parameters"]["max_val"] == 255.0
+    assert document["parameters"]["power_factors"] == list(msssim.MSSSIM_WEIGHTS)
+    assert set(document["results"][0]) == {"reference", "distorted", "ms_ssim"}
+
+
+def test_text_output_and_explicit_max_val(tmp_path, capsys):
+    ref, dist = _pair(np.uint8, 1)
+    _save_pillow(tmp_path / "a.png", ref)
+    _save_pillow(tmp_path / "b.png", dist)
+    assert main([str(tmp_path / "a.png"), str(tmp_path / "b.png")]) == 0
+    printed = float(capsys.readouterr().out)
+    assert printed == pytest.approx(float(msssim.ssim_multiscale(ref, dist, 255)), abs=1e-6)
+    assert main([str(tmp_path / "a.png"), str(tmp_path / "b.png"), "--max-val", "255"]) == 0
+    assert float(capsys.readouterr().out) == printed
+
+
+def test_alpha_is_dropped(tmp_path, capsys):
+    ref, dist = _pair(np.uint8, 3)
+    alpha = np.full((H, W, 1), 255, np.uint8)
+    _save_pillow(tmp_path / "a.png", np.concatenate([ref, alpha], -1))
+    _save_pillow(tmp_path / "b.png", dist)
+    assert msssim.read_image(tmp_path / "a.png").shape == (H, W, 3)
+    assert main([str(tmp_path / "a.png"), str(tmp_path / "b.png")]) == 0
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: d / "missing.png", "no such file"),
+        (lambda d: _write(d / "empty.png", b""), "the file is empty"),
+        (lambda d: _write(d / "junk.png", b"not an image at all"), "cannot decode"),
+    ],
+    ids=["missing", "empty", "junk"],
+)
+def test_unreadable_files_exit_3_with_one_line(tmp_path, capsys, make, message):
+    ref, _ = _pair(np.uint8, 3)
+    _save_pillow(tmp_path / "ref.png", ref)
+    bad = make(tmp_path)
+    assert main([str(tmp_path / "ref.png"), str(bad)]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("msssim: error: ") and message in err and err.count("\n") == 1
+
+
+def test_truncated_file_exits_3(tmp_path, capsys):
+    ref, dist = _pair(np.uint8, 3)
+    _save_pillow(tmp_path / "ref.png", ref)
+    _save_pillow(tmp_path / "full.png", dist)
+    data = (tmp_path / "full.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    assert main([str(tmp_path / "ref.png"), str(tmp_path / "cut.png")]) == 3
+    assert "cannot decode" in capsys.readouterr().err
+
+
+def test_size_mismatch_exits_3(tmp_path, capsys):
+    ref, dist = _pair(np.uint8, 3)
+    _save_pillow(tmp_path / "ref.png", ref)
+    _save_pillow(tmp_path / "dist.png", dist[:-1])
+    assert main([str(tmp_path / "ref.png"), str(tmp_path / "dist.png")]) == 3
+    assert f"sizes differ: {tmp_path / 'ref.png'} is {W}x{H}x3" in capsys.readouterr().err
+
+
+def test_bit_depth_mismatch_exits_3(tmp_path, capsys):
+    ref8, _ = _pair(np.uint8, 1)
+    ref16, _ = _pair(np.uint16, 1)
+    _save_pillow(tmp_path / "a.png", ref8)
+    _save_png16(tmp_path / "b.png", ref16)
+    assert main([str(tmp_path / "a.png"), str(tmp_path / "b.png")]) == 3
+    assert "bit depths differ" in capsys.readouterr().err
+
+
+def test_too_small_images_exit_3(tmp_path, capsys):
+    small = RNG.integers(0, 255, (100, 100, 3), dtype=np.uint8)
+    _save_pillow(tmp_path / "a.png", small)
+    _save_pillow(tmp_path / "b.png", small)
+    assert main([str(tmp_path / "a.png"), str(tmp_path / "b.png")]) == 3
+    assert "at least 161x161" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [[], ["one.png"], ["a", "b", "--format", "xml"], ["a", "b", "--max-val", "0"],
+                                  ["a", "b", "--max-val", "nan"], ["a", "b", "--bogus"]])
+def test_usage_errors_exit_2(args, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 2
+    assert "usage: msssim" in capsys.readouterr().err
+
+
+def test_installed_command_prints_no_traceback(tmp_path):
+    bin_dir = Path(sys.executable).parent
+    command = bin_dir / "msssim"
+    assert command.exists(), "the console script is installed with the package"
+    done = subprocess.run([str(command), str(tmp_path / "x.png"), str(tmp_path / "y.png")], capture_output=True, text=True)
+    assert done.returncode == 3
+    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
