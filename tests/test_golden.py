@@ -21,11 +21,12 @@ def test_provenance_names_tensorflow():
     assert len(GOLDEN["cases"]) >= 40
 
 
+@pytest.mark.parametrize("engine", ["numba", "reference"])
 @pytest.mark.parametrize("entry", GOLDEN["cases"], ids=lambda e: f"{e['recipe']['function']}-{e['recipe']['seed']}")
-def test_matches_tensorflow_golden(entry):
+def test_matches_tensorflow_golden(entry, engine):
     recipe = entry["recipe"]
     img1, img2 = cases.build(recipe)
-    got = cases.run_msssim(recipe, img1, img2)
+    got = cases.run_msssim(recipe, img1, img2, engine=engine)
     want = np.asarray(entry["value"], dtype=np.float32).reshape(entry["shape"])
     assert isinstance(got, np.ndarray)
     assert got.dtype == np.float32

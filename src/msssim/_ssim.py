@@ -4,18 +4,19 @@ This module is the algorithm. It follows the steps of the design note
 (numerics.md) in order and leaves the array work to an *engine*
 (``msssim._engines``), which supplies a few primitives:
 
-``as_float32(img, scale)``
-    the image as float32, multiplied by ``scale`` (step 2);
-``filter_valid(x, taps)``
-    the separable gaussian, VALID, over H and W of ``[..., H, W, C]`` (step 4);
+``convert_image(img, scale)``
+    the image in the engine's working form, with values ``float32(img) * scale``
+    (step 2);
 ``downsample_2x(x)``
     symmetric pad of odd sizes at the bottom/right, then 2x2 mean (step 5);
+
+and either a fused ``scale_statistics(x, y, taps, c1, c2, index_map)`` or the
+two primitives from which :func:`scale_statistics` below builds it:
+
+``filter_valid(x, taps)``
+    the gaussian ``outer(taps, taps)``, VALID, over H and W of ``[..., H, W, C]``;
 ``mean_hw(x)``
     the mean over H and W (step 4).
-
-An engine may also supply a fused ``scale_statistics`` with the signature of
-:func:`scale_statistics` below; otherwise that function builds it from the
-primitives.
 """
 
 from __future__ import annotations
@@ -145,10 +146,10 @@ def _prepare(img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, cha
     _validate.finite(x, "img1")
     _validate.finite(y, "img2")
     eng = get_engine(engine)
-    max_val = float32_max_val(max_val, x.dtype)
-    constants = ((k1 * max_val) ** 2, (k2 * max_val) ** 2)
-    x = eng.as_float32(x, image_scale(x.dtype))
-    y = eng.as_float32(y, image_scale(y.dtype))
+    max_val = np.float32(float32_max_val(max_val, x.dtype))
+    constants = tuple((np.float32(k) * max_val) ** 2 for k in (k1, k2))  # float32, as TF
+    x = eng.convert_image(x, image_scale(x.dtype))
+    y = eng.convert_image(y, image_scale(y.dtype))
     return eng, x, y, gaussian_taps(filter_size, filter_sigma), constants
 
 

@@ -1,7 +1,8 @@
 """Engines: the array primitives beneath the algorithm in ``msssim._ssim``.
 
-An engine is a module with ``as_float32``, ``filter_valid``, ``downsample_2x`` and
-``mean_hw`` (see ``msssim._ssim``), and optionally a fused ``scale_statistics``.
+An engine is a module with ``convert_image`` and ``downsample_2x``, and either a
+fused ``scale_statistics`` or the primitives ``filter_valid`` and ``mean_hw``
+(see ``msssim._ssim``, which says what each computes).
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-ENGINES = {"reference": "msssim._engines.reference"}
-DEFAULT_ENGINE = "reference"
+ENGINES = {"numba": "msssim._engines.numba_cpu", "reference": "msssim._engines.reference"}
+DEFAULT_ENGINE = "numba"
 
 
 def get_engine(name: str | None) -> ModuleType:

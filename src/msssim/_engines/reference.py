@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def as_float32(img: np.ndarray, scale: np.float32) -> np.ndarray:
+def convert_image(img: np.ndarray, scale: np.float32) -> np.ndarray:
     """A float32 copy of ``img`` times ``scale``; the input is never modified."""
     x = img.astype(np.float32)
     if scale != 1:
