@@ -47,7 +47,7 @@ def test_ssim_multiscale_signature_is_tensorflows_plus_keyword_only_options():
         ("k1", positional, 0.01),
         ("k2", positional, 0.03),
     ]
-    options = [("channel_axis", keyword, -1), ("engine", keyword, None)]
+    options = [("channel_axis", keyword, -1), ("engine", keyword, None), ("threads", keyword, None)]
     assert _parameters(msssim.ssim_multiscale) == tf_order + options
     assert _parameters(msssim.ssim_multiscale_parts) == tf_order + options
 
@@ -55,9 +55,9 @@ def test_ssim_multiscale_signature_is_tensorflows_plus_keyword_only_options():
 def test_ssim_signature_is_tensorflows_plus_keyword_only_options():
     names = [name for name, _, _ in _parameters(msssim.ssim)]
     assert names == ["img1", "img2", "max_val", "filter_size", "filter_sigma", "k1", "k2",
-                     "return_index_map", "channel_axis", "engine"]
+                     "return_index_map", "channel_axis", "engine", "threads"]
     kinds = {name: kind for name, kind, _ in _parameters(msssim.ssim)}
-    assert kinds["channel_axis"] == kinds["engine"] == inspect.Parameter.KEYWORD_ONLY
+    assert kinds["channel_axis"] == kinds["engine"] == kinds["threads"] == inspect.Parameter.KEYWORD_ONLY
 
 
 def test_tensorflow_positional_call_works():
@@ -202,3 +202,34 @@ def test_import_is_light_and_fast():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(" ", 1)
     assert out[0] == "[]", out
     assert float(out[1]) < 0.5
+
+
+@pytest.mark.parametrize("engine", ["numba", "reference"])
+def test_engines_agree_and_thread_count_does_not_change_results(engine):
+    want = msssim.ssim_multiscale(A, B, 1.0, engine="reference")
+    np.testing.assert_array_equal(msssim.ssim_multiscale(A, B, 1.0, engine=engine, threads=1), want)
+    np.testing.assert_array_equal(msssim.ssim_multiscale(A, B, 1.0, engine=engine, threads=2), want)
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, True])
+def test_bad_thread_counts(threads):
+    with pytest.raises(ValueError, match="threads must be None or an int >= 1"):
+        msssim.ssim_multiscale(A, B, 1.0, threads=threads)
+
+
+def test_more_threads_than_numba_started_with():
+    import numba
+
+    too_many = numba.config.NUMBA_NUM_THREADS + 1
+    with pytest.raises(ValueError, match=rf"threads={too_many} exceeds the .* set NUMBA_NUM_THREADS"):
+        msssim.ssim_multiscale(A, B, 1.0, threads=too_many)
+
+
+def test_calls_from_many_threads_at_once():
+    from concurrent.futures import ThreadPoolExecutor
+
+    want = msssim.ssim_multiscale(A, B, 1.0)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: msssim.ssim_multiscale(A, B, 1.0), range(16)))
+    for got in results:
+        np.testing.assert_array_equal(got, want)

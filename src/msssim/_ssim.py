@@ -21,6 +21,7 @@ two primitives from which :func:`scale_statistics` below builds it:
 
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Sequence
 
@@ -29,9 +30,14 @@ import numpy as np
 from msssim import _validate
 from msssim._engines import get_engine
 
-# Overflow in wild inputs is reported once, by _validate.finite_result.
-def _quiet() -> np.errstate:
-    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+@contextmanager
+def _running(engine, threads: int | None):
+    """The engine's thread count in force, numeric warnings off (overflow in wild
+    inputs is reported once, by ``_validate.finite_result``)."""
+    limit = getattr(engine, "threads", None)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        with limit(threads) if limit else nullcontext():
+            yield
 
 MSSSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 """Power factors of Wang, Simoncelli & Bovik (2003), as TensorFlow uses them."""
@@ -137,9 +143,10 @@ class MultiScaleParts:
     power_factors: tuple[float, ...]
 
 
-def _prepare(img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, channel_axis, engine):
+def _prepare(img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, channel_axis, engine, threads):
     """Steps 1-3: validated float32 images, taps and constants."""
     x, y = _validate.images(img1, img2, channel_axis)
+    _validate.threads(threads)
     _validate.parameters(max_val, filter_size, filter_sigma, k1, k2)
     _validate.max_val_fits(max_val, x.dtype)
     _validate.size(x.shape, filter_size, levels)
@@ -165,6 +172,7 @@ def ssim_multiscale_parts(
     *,
     channel_axis: int = -1,
     engine: str | None = None,
+    threads: int | None = None,
 ) -> MultiScaleParts:
     """MS-SSIM together with its per-channel, per-scale terms.
 
@@ -173,15 +181,15 @@ def ssim_multiscale_parts(
     """
     weights = _validate.power_factors(power_factors)
     eng, x, y, taps, (c1, c2) = _prepare(
-        img1, img2, max_val, filter_size, filter_sigma, k1, k2, len(weights), channel_axis, engine
+        img1, img2, max_val, filter_size, filter_sigma, k1, k2, len(weights), channel_axis, engine, threads
     )
     cs = []
-    for level in range(len(weights)):
-        if level:  # Step 5: downsample before every scale but the first.
-            x, y = eng.downsample_2x(x), eng.downsample_2x(y)
-        with _quiet():
+    with _running(eng, threads):
+        for level in range(len(weights)):
+            if level:  # Step 5: downsample before every scale but the first.
+                x, y = eng.downsample_2x(x), eng.downsample_2x(y)
             stats = scale_statistics(eng, x, y, taps, c1, c2)
-        cs.append(np.maximum(np.asarray(stats.cs, dtype=np.float32), 0))
+            cs.append(np.maximum(np.asarray(stats.cs, dtype=np.float32), 0))
     # Step 6: relu, power, product over scales, mean over channels.
     cs = np.stack(cs, axis=-2)
     final_ssim = np.maximum(np.asarray(stats.ssim, dtype=np.float32), 0)
@@ -209,6 +217,7 @@ def ssim_multiscale(
     *,
     channel_axis: int = -1,
     engine: str | None = None,
+    threads: int | None = None,
 ) -> np.ndarray:
     """Multi-scale structural similarity, exactly as ``tf.image.ssim_multiscale``.
 
@@ -235,7 +244,14 @@ def ssim_multiscale(
         Axis of the channels. ``-3`` reads ``[..., C, H, W]`` arrays with the
         same result as their transpose.
     engine : str, keyword-only
-        ``"reference"`` (plain NumPy). ``None`` picks the default.
+        ``"numba"`` (fused multi-threaded kernels, the default) or
+        ``"reference"`` (plain NumPy, the readable specification). Both give
+        TF's float32 arithmetic.
+    threads : int, keyword-only
+        Threads for the numba engine; ``None`` uses Numba's setting
+        (``NUMBA_NUM_THREADS``, by default every core). Calls from several
+        threads at once run one after another, so cores are never
+        oversubscribed.
 
     Returns
     -------
@@ -267,7 +283,7 @@ def ssim_multiscale(
     """
     return ssim_multiscale_parts(
         img1, img2, max_val, power_factors, filter_size, filter_sigma, k1, k2,
-        channel_axis=channel_axis, engine=engine,
+        channel_axis=channel_axis, engine=engine, threads=threads,
     ).ms_ssim
 
 
@@ -283,6 +299,7 @@ def ssim(
     *,
     channel_axis: int = -1,
     engine: str | None = None,
+    threads: int | None = None,
 ) -> np.ndarray:
     """Structural similarity, exactly as ``tf.image.ssim``.
 
@@ -297,9 +314,9 @@ def ssim(
         shape ``[..., H - filter_size + 1, W - filter_size + 1]``.
     """
     eng, x, y, taps, (c1, c2) = _prepare(
-        img1, img2, max_val, filter_size, filter_sigma, k1, k2, 1, channel_axis, engine
+        img1, img2, max_val, filter_size, filter_sigma, k1, k2, 1, channel_axis, engine, threads
     )
-    with _quiet():
+    with _running(eng, threads):
         stats = scale_statistics(eng, x, y, taps, c1, c2, index_map=return_index_map)
     per_channel = stats.index_map if return_index_map else stats.ssim
     return _validate.finite_result(np.asarray(per_channel, dtype=np.float32).mean(axis=-1, dtype=np.float32))

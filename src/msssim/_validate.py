@@ -107,6 +107,14 @@ def parameters(max_val, filter_size, filter_sigma, k1, k2) -> None:
             raise ValueError(msg)
 
 
+def threads(value) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        msg = f"threads must be None or an int >= 1, got {value!r}."
+        raise ValueError(msg)
+
+
 def max_val_fits(max_val, dtype: np.dtype) -> None:
     """TF casts ``max_val`` to the image dtype; refuse values that cast to nonsense."""
     if dtype.kind in "iu":

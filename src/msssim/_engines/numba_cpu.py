@@ -9,13 +9,16 @@ Integer images are read directly and scaled on the fly.
 
 The H×W means follow TF's reduction (see ``reference.mean_hw``): with one
 channel, per-row float64 sums; with several, TF adds each channel's pixels one
-by one in float32, which needs them in order, so the per-pixel values go to a
-map that a second pass sums sequentially.
+by one in float32, which needs them in order: a task that owns a whole plane
+adds them as it goes, and when there are too few planes to share out (one RGB
+image on four or more threads) the planes are split by rows, the per-pixel values
+go to a map, and a second pass sums it in order.
 """
 
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import numba
@@ -24,8 +27,30 @@ from numba import njit, prange
 
 from msssim._ssim import ScaleStatistics
 
-_LOCK = threading.Lock()  # Numba's default thread pool must not be entered twice at once
-_TILE = 256  # output columns per pass of the filter, kept in L1
+# Numba's default thread pool (workqueue) must not be entered from two threads
+# at once; one call at a time also keeps the cores from being oversubscribed.
+_LOCK = threading.Lock()
+
+
+@contextmanager
+def threads(count: int | None):
+    """Hold the engine for one call, with ``count`` threads (``None``: Numba's
+    setting, ``NUMBA_NUM_THREADS``)."""
+    available = numba.config.NUMBA_NUM_THREADS
+    if count is not None and count > available:
+        msg = (
+            f"threads={count} exceeds the {available} threads Numba started with; "
+            f"pass at most {available}, or set NUMBA_NUM_THREADS before importing msssim."
+        )
+        raise ValueError(msg)
+    with _LOCK:
+        previous = numba.get_num_threads()
+        numba.set_num_threads(count or previous)
+        try:
+            yield
+        finally:
+            numba.set_num_threads(previous)
+_TILE = 1024  # output columns per pass of the filter, kept in L1
 
 
 class Image(NamedTuple):
@@ -96,10 +121,11 @@ def _moment_row(xs, ys, scale_x, scale_y, slot, rx, ry, rs, rp):
 
 
 @njit(parallel=True, cache=True)
-def _scale_kernel(x, y, ix, iy, scale_x, scale_y, kernel, c1, c2, blocks, keep_maps, maps, row_sums):
-    """Per pixel: luminance and cs (step 4). ``maps[q, n, r, w, c]`` gets
-    SSIM, cs, luminance where ``keep_maps``; ``row_sums[q, n, c, r]`` their
-    float64 row sums."""
+def _scale_kernel(x, y, ix, iy, scale_x, scale_y, kernel, c1, c2, blocks, keep_maps, maps, row_sums, plane_sums):
+    """Per pixel: luminance and cs (step 4), for SSIM, cs, luminance (q = 0, 1, 2):
+    ``row_sums[q, n, c, r]``, float64 sums of each row; ``plane_sums[q, n, c]``,
+    TF's sequential float32 sums of each plane (whole only when ``blocks == 1``);
+    and where ``keep_maps``, ``maps[q, n, r, w, c]``, the values themselves."""
     k = kernel.shape[0]
     height, width, channels = x.shape[1], x.shape[2], x.shape[3]
     h_out, w_out = height - k + 1, width - k + 1
@@ -119,6 +145,7 @@ def _scale_kernel(x, y, ix, iy, scale_x, scale_y, kernel, c1, c2, blocks, keep_m
         my = np.empty(w_out, np.float32)
         ms = np.empty(w_out, np.float32)
         mp = np.empty(w_out, np.float32)
+        seq_ssim, seq_cs, seq_lum = np.float32(0.0), np.float32(0.0), np.float32(0.0)
         for h in range(first, first + k - 1):
             _moment_row(x[ix[n], h, :, c], y[iy[n], h, :, c], scale_x, scale_y, h % k, rx, ry, rs, rp)
         for r in range(first, last):
@@ -138,6 +165,9 @@ def _scale_kernel(x, y, ix, iy, scale_x, scale_y, kernel, c1, c2, blocks, keep_m
                 sum_ssim += ssim
                 sum_cs += cs
                 sum_lum += luminance
+                seq_ssim += ssim
+                seq_cs += cs
+                seq_lum += luminance
                 if keep_maps:
                     maps[0, n, r, w, c] = ssim
                     maps[1, n, r, w, c] = cs
@@ -145,6 +175,9 @@ def _scale_kernel(x, y, ix, iy, scale_x, scale_y, kernel, c1, c2, blocks, keep_m
             row_sums[0, n, c, r] = sum_ssim
             row_sums[1, n, c, r] = sum_cs
             row_sums[2, n, c, r] = sum_lum
+        plane_sums[0, n, c] = seq_ssim
+        plane_sums[1, n, c] = seq_cs
+        plane_sums[2, n, c] = seq_lum
 
 
 @njit(parallel=True, cache=True)
@@ -179,22 +212,22 @@ def _downsample_kernel(x, scale, out):
                 out[n, i, j, c] = total * quarter
 
 
-def _threads() -> int:
-    return numba.get_num_threads()
-
-
 def downsample_2x(img: Image) -> Image:
     pixels = img.pixels
     height, width, channels = pixels.shape[-3:]
     out = np.empty(pixels.shape[:-3] + ((height + 1) // 2, (width + 1) // 2, channels), np.float32)
-    with _LOCK:
-        _downsample_kernel(_planes(img), img.scale, out.reshape((-1,) + out.shape[-3:]))
+    _downsample_kernel(_planes(img), img.scale, out.reshape((-1,) + out.shape[-3:]))
     return Image(out, np.float32(1.0))
 
 
-def _blocks(planes: int, rows: int) -> int:
-    """Row blocks per plane: enough tasks to keep every thread busy."""
-    wanted = -(-4 * _threads() // max(planes, 1))
+def _blocks(planes: int, rows: int, channels: int) -> int:
+    """Row blocks per plane: enough tasks to keep every thread busy. Several
+    channels need their planes whole (or maps, measured slower even with three
+    planes on two threads), so they split only when some thread would idle."""
+    threads = numba.get_num_threads()
+    if channels > 1 and planes >= threads:
+        return 1
+    wanted = -(-4 * threads // max(planes, 1))
     return max(1, min(wanted, rows // 8 or 1))
 
 
@@ -207,18 +240,21 @@ def scale_statistics(x: Image, y: Image, taps, c1, c2, index_map=False) -> Scale
     ix = np.broadcast_to(np.arange(int(np.prod(x.pixels.shape[:-3]))).reshape(x.pixels.shape[:-3]), batch).ravel()
     iy = np.broadcast_to(np.arange(int(np.prod(y.pixels.shape[:-3]))).reshape(y.pixels.shape[:-3]), batch).ravel()
     count = ix.shape[0]
-    keep_maps = channels > 1 or index_map
+    blocks = _blocks(count * channels, h_out, channels)
+    keep_maps = (channels > 1 and blocks > 1) or index_map
     maps = np.empty((3, count, h_out, w_out, channels) if keep_maps else (3, 0, 0, 0, 0), np.float32)
     row_sums = np.empty((3, count, channels, h_out))
-    with _LOCK:
-        _scale_kernel(
-            _planes(x), _planes(y), ix, iy, x.scale, y.scale, kernel, np.float32(c1), np.float32(c2),
-            _blocks(count * channels, h_out), keep_maps, maps, row_sums,
-        )
-        if channels > 1:
-            means = _sequential_means(maps)
-        else:
-            means = (row_sums.sum(axis=-1) / (h_out * w_out)).astype(np.float32)
+    plane_sums = np.empty((3, count, channels), np.float32)
+    _scale_kernel(
+        _planes(x), _planes(y), ix, iy, x.scale, y.scale, kernel, np.float32(c1), np.float32(c2),
+        blocks, keep_maps, maps, row_sums, plane_sums,
+    )
+    if channels == 1:
+        means = (row_sums.sum(axis=-1) / (h_out * w_out)).astype(np.float32)
+    elif blocks == 1:
+        means = plane_sums / np.float32(h_out * w_out)
+    else:
+        means = _sequential_means(maps)
     means = means.reshape((3,) + batch + (channels,))
     return ScaleStatistics(
         ssim=means[0],
