@@ -153,7 +153,9 @@ def test_size_mismatch_exits_3(tmp_path, capsys):
     _save_pillow(tmp_path / "ref.png", ref)
     _save_pillow(tmp_path / "dist.png", dist[:-1])
     assert main([str(tmp_path / "ref.png"), str(tmp_path / "dist.png")]) == 3
-    assert f"sizes differ: {tmp_path / 'ref.png'} is {W}x{H}x3" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert f"dist.png: sizes differ: reference is {W}x{H}x3, distorted is {W}x{H - 1}x3" in captured.err
+    assert captured.out == ""
 
 
 def test_bit_depth_mismatch_exits_3(tmp_path, capsys):

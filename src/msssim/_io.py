@@ -1,4 +1,5 @@
-"""Image files in, ``[H, W, C]`` arrays out, in the file's own dtype.
+"""Image files in, ``[H, W, C]`` arrays out, in the file's own dtype; and the
+colour conversions the command line offers.
 
 Pillow decodes the common formats; pypng decodes 16-bit PNG (Pillow reduces
 16-bit colour PNG to 8 bits); tifffile decodes TIFF. All three are the optional
@@ -101,16 +102,51 @@ def _read_tiff(path: Path) -> np.ndarray:
 
 
 def _read_pillow(path: Path) -> np.ndarray:
+    import warnings
+
     from PIL import Image
 
-    with Image.open(path) as im:
-        if im.mode in ("I;16", "I;16B", "I;16L"):
-            return np.asarray(im, dtype=np.uint16)
-        if im.mode in ("1", "L", "LA", "RGB", "RGBA"):
-            return np.asarray(im.convert("L" if im.mode == "1" else im.mode))
-        if im.mode in ("P", "PA"):
-            return np.asarray(im.convert("RGBA" if "transparency" in im.info or im.mode == "PA" else "RGB"))
-        if im.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
-            return np.asarray(im.convert("RGB"))
-        msg = f"{path}: Pillow image mode {im.mode!r} is not supported; save it as 8/16-bit RGB or grey"
-        raise ImageReadError(msg)
+    with warnings.catch_warnings():
+        # Pillow only warns between MAX_IMAGE_PIXELS and twice that; a file
+        # claiming that many pixels is refused either way.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(path) as im:
+            return _pillow_pixels(im, path)
+
+
+def _pillow_pixels(im, path: Path) -> np.ndarray:
+    if im.mode in ("I;16", "I;16B", "I;16L"):
+        return np.asarray(im, dtype=np.uint16)
+    if im.mode in ("1", "L", "LA", "RGB", "RGBA"):
+        return np.asarray(im.convert("L" if im.mode == "1" else im.mode))
+    if im.mode in ("P", "PA"):
+        return np.asarray(im.convert("RGBA" if "transparency" in im.info or im.mode == "PA" else "RGB"))
+    if im.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        return np.asarray(im.convert("RGB"))
+    msg = f"{path}: Pillow image mode {im.mode!r} is not supported; save it as 8/16-bit RGB or grey"
+    raise ImageReadError(msg)
+
+
+COLORS = ("rgb", "y", "gray")
+_BT601 = np.array([0.299, 0.587, 0.114])
+
+
+def to_color(arr: np.ndarray, color: str) -> np.ndarray:
+    """``[H, W, C]`` pixels in the colour the command line asked for.
+
+    ``rgb``: as decoded. ``gray``: full-range BT.601 luma, 0.299 R + 0.587 G +
+    0.114 B, rounded to the input's integer type (as Pillow's ``convert("L")``).
+    ``y``: BT.601 limited-range luma, what an encoder's RGB to YUV conversion
+    puts in the Y plane (16-235 for 8-bit). Grey input is returned as it is.
+    """
+    if color == "rgb" or arr.shape[-1] == 1:
+        return arr
+    luma = arr[..., :3].astype(np.float64) @ _BT601
+    if color == "y":
+        top = np.iinfo(arr.dtype).max if arr.dtype.kind in "iu" else 1.0
+        luma = (16 + 219 * luma / top) * (top / 255)
+    if arr.dtype.kind in "iu":
+        luma = np.clip(np.round(luma), 0, np.iinfo(arr.dtype).max).astype(arr.dtype)
+    else:
+        luma = luma.astype(arr.dtype)
+    return luma[..., None]

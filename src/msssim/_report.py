@@ -1,0 +1,155 @@
+"""Results out: pooled statistics, the output formats, and the JSONL file that a
+run appends to and resumes from.
+
+The JSON document (schema_version 1)::
+
+    {"schema_version": 1, "msssim_version": "...", "parameters": {...},
+     "results": [{"reference": ..., "distorted": ..., "ms_ssim": ...,
+                  "frames": [{"frame": n, "ms_ssim": v}, ...]}   # videos only
+                 | {"reference": ..., "distorted": ..., "error": "..."}],
+     "pooled": {"count", "mean", "median", "min", "max", "stdev",
+                "harmonic_mean", "p5", "p95"}}
+
+With ``--ssim`` the score key is ``ssim``; with ``--db`` each score also has a
+``<metric>_db`` twin, ``-10 log10(1 - score)`` (null where the score is 1).
+JSONL has one result object per line; CSV has the columns reference,
+distorted, score, error. Results are in input order, except in JSONL, where
+they are in the order they complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import statistics
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+FORMATS = ("table", "json", "csv", "jsonl")
+
+
+def decibels(score: float) -> float | None:
+    """``-10 log10(1 - score)``; None for a perfect score."""
+    return None if score >= 1 else round(-10 * math.log10(1 - score), 4)
+
+
+def with_decibels(result: dict, metric: str) -> dict:
+    if metric in result:
+        result[f"{metric}_db"] = decibels(result[metric])
+        for frame in result.get("frames", []):
+            frame[f"{metric}_db"] = decibels(frame[metric])
+    return result
+
+
+def pooled(results: list[dict], metric: str) -> dict[str, Any]:
+    """Statistics over the pairs that scored (a video counts once, by its mean)."""
+    scores = np.array([r[metric] for r in results if metric in r], dtype=np.float64)
+    if not scores.size:
+        return {"count": 0}
+    positive = scores[scores > 0]
+    return {
+        "count": int(scores.size),
+        "mean": float(scores.mean()),
+        "median": float(np.median(scores)),
+        "min": float(scores.min()),
+        "max": float(scores.max()),
+        "stdev": float(statistics.stdev(scores)) if scores.size > 1 else 0.0,
+        "harmonic_mean": float(statistics.harmonic_mean(positive)) if positive.size == scores.size else 0.0,
+        "p5": float(np.percentile(scores, 5)),
+        "p95": float(np.percentile(scores, 95)),
+    }
+
+
+def document(results: list[dict], parameters: dict, metric: str) -> dict:
+    import msssim
+
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "msssim_version": msssim.__version__,
+        "parameters": parameters,
+        "results": results,
+        "pooled": pooled(results, metric),
+    }
+
+
+def render(results: list[dict], parameters: dict, metric: str, fmt: str, decibel: bool) -> str:
+    """The whole output of a finished run in ``fmt`` (not JSONL, which streams)."""
+    if fmt == "json":
+        return json.dumps(document(results, parameters, metric), indent=2) + "\n"
+    if fmt == "csv":
+        out = io.StringIO()
+        columns = ["reference", "distorted", metric] + ([f"{metric}_db"] if decibel else []) + ["error"]
+        writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(results)
+        return out.getvalue()
+    return _table(results, metric, decibel)
+
+
+def _table(results: list[dict], metric: str, decibel: bool) -> str:
+    def shown(result: dict) -> str:
+        if "error" in result:
+            return "error: " + result["error"]
+        value = result[metric]
+        db = result.get(f"{metric}_db")
+        return f"{value:.6f}" + (f"  ({'inf' if db is None else f'{db:.2f}'} dB)" if decibel else "")
+
+    if not results:
+        return ""
+    if len(results) == 1 and "frames" not in results[0]:
+        # One image pair: the score alone, for scripts (an error went to stderr).
+        return "" if "error" in results[0] else shown(results[0]) + "\n"
+    width = max(len(r["distorted"]) for r in results)
+    lines = [f"{'distorted':<{width}}  {metric}"]
+    for result in results:
+        lines.append(f"{result['distorted']:<{width}}  {shown(result)}")
+        for frame in result.get("frames", []) if len(results) == 1 else []:
+            lines.append(f"{'  frame ' + str(frame['frame']):<{width}}  {frame[metric]:.6f}")
+    stats = pooled(results, metric)
+    if stats["count"]:
+        lines.append(
+            f"pooled over {stats['count']}: mean {stats['mean']:.6f}  median {stats['median']:.6f}  "
+            f"min {stats['min']:.6f}  max {stats['max']:.6f}  p5 {stats['p5']:.6f}  p95 {stats['p95']:.6f}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+class JsonLines:
+    """Results appended to a JSONL stream, one line each, flushed at once.
+
+    Opened on a file, it first reads what an earlier run left there (a cut-off
+    last line is dropped), so that run can skip those pairs.
+    """
+
+    def __init__(self, stream: TextIO, previous: list[dict] | None = None):
+        self.stream = stream
+        self.previous = previous or []
+
+    @classmethod
+    def resume(cls, path: Path) -> JsonLines:
+        previous = []
+        if path.exists():
+            data = path.read_bytes()
+            complete = data[: data.rfind(b"\n") + 1]
+            if len(complete) != len(data):  # killed mid-line: drop the fragment
+                with open(path, "r+b") as f:
+                    f.truncate(len(complete))
+            for line in complete.decode().splitlines():
+                try:
+                    previous.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+        return cls(open(path, "a", encoding="utf-8"), previous)
+
+    def write(self, result: dict) -> None:
+        self.stream.write(json.dumps(result) + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.stream.name != "<stdout>":
+            self.stream.close()
