@@ -126,9 +126,10 @@ class JsonLines:
     last line is dropped), so that run can skip those pairs.
     """
 
-    def __init__(self, stream: TextIO, previous: list[dict] | None = None):
+    def __init__(self, stream: TextIO, previous: list[dict] | None = None, owned: bool = False):
         self.stream = stream
         self.previous = previous or []
+        self.owned = owned
 
     @classmethod
     def resume(cls, path: Path) -> JsonLines:
@@ -144,12 +145,12 @@ class JsonLines:
                     previous.append(json.loads(line))
                 except json.JSONDecodeError:
                     continue
-        return cls(open(path, "a", encoding="utf-8"), previous)
+        return cls(open(path, "a", encoding="utf-8"), previous, owned=True)
 
     def write(self, result: dict) -> None:
         self.stream.write(json.dumps(result) + "\n")
         self.stream.flush()
 
     def close(self) -> None:
-        if self.stream.name != "<stdout>":
+        if self.owned:
             self.stream.close()

@@ -1,0 +1,299 @@
+"""The command line on many pairs: folders, manifests, videos, output formats,
+resuming, local workers and a Dask cluster. Every file is made here."""
+
+from __future__ import annotations
+
+import json
+import signal
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+import msssim
+from msssim._video import read_frames
+from msssim.cli import main
+
+RNG = np.random.default_rng(21)
+H, W = 176, 181
+
+
+def _image(seed: int, channels: int = 3, size: tuple[int, int] = (H, W)) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0 : size[0], 0 : size[1]] / size[1]
+    base = np.stack([0.5 + 0.4 * np.sin(7 * x + c + seed) * np.cos(5 * y) for c in range(channels)], -1)
+    return np.clip((base + 0.08 * rng.standard_normal(base.shape)) * 255, 0, 255).astype(np.uint8)
+
+
+def _save(path: Path, arr: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(path)
+    return path
+
+
+def _folders(root: Path, names: list[str], size: tuple[int, int] = (H, W)) -> tuple[Path, Path]:
+    for i, name in enumerate(names):
+        ref = _image(i, size=size)
+        dist = np.clip(ref.astype(int) + np.random.default_rng(100 + i).integers(-25, 26, ref.shape), 0, 255)
+        _save(root / "ref" / name, ref)
+        _save(root / "dist" / name, dist.astype(np.uint8))
+    return root / "ref", root / "dist"
+
+
+def _tf_score(tf, ref: np.ndarray, dist: np.ndarray, max_val: float = 255.0, **kwargs) -> float:
+    return float(tf.image.ssim_multiscale(tf.constant(ref), tf.constant(dist), max_val, **kwargs))
+
+
+def _run_json(capsys, *args) -> tuple[int, dict]:
+    code = main([*map(str, args), "--format", "json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_folders_match_by_relative_path_and_report_unmatched(tmp_path, capsys, tf):
+    ref_dir, dist_dir = _folders(tmp_path, ["a.png", "sub/b.png", "sub/deeper/c.png"])
+    _save(ref_dir / "only_ref.png", _image(50))
+    _save(dist_dir / "sub" / "only_dist.png", _image(51))
+    code, doc = _run_json(capsys, ref_dir, dist_dir)
+    assert code == 3
+    by_name = {Path(r["distorted"]).relative_to(dist_dir).as_posix(): r for r in doc["results"]}
+    assert set(by_name) == {"a.png", "sub/b.png", "sub/deeper/c.png", "only_ref.png", "sub/only_dist.png"}
+    assert by_name["only_ref.png"]["error"] == "no distorted file matches this one"
+    assert by_name["sub/only_dist.png"]["error"] == "no reference file matches this one"
+    for name in ("a.png", "sub/b.png", "sub/deeper/c.png"):
+        ref = np.asarray(Image.open(ref_dir / name))
+        dist = np.asarray(Image.open(dist_dir / name))
+        assert abs(by_name[name]["ms_ssim"] - _tf_score(tf, ref, dist)) <= 1e-5
+    assert doc["pooled"]["count"] == 3
+    scores = [by_name[n]["ms_ssim"] for n in ("a.png", "sub/b.png", "sub/deeper/c.png")]
+    assert doc["pooled"]["mean"] == pytest.approx(np.mean(scores))
+    assert doc["pooled"]["min"] == min(scores) and doc["pooled"]["max"] == max(scores)
+    assert set(doc["pooled"]) == {"count", "mean", "median", "min", "max", "stdev", "harmonic_mean", "p5", "p95"}
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+def test_manifest_paths_are_relative_to_it(tmp_path, capsys, kind):
+    ref_dir, dist_dir = _folders(tmp_path / "data", ["x.png", "y.png"])
+    rows = [("ref/x.png", "dist/x.png"), ("ref/y.png", "dist/y.png")]
+    manifest = tmp_path / "data" / f"pairs.{kind}"
+    if kind == "csv":
+        manifest.write_text("reference,distorted\n" + "".join(f"{r},{d}\n" for r, d in rows))
+    else:
+        manifest.write_text("".join(json.dumps({"reference": r, "distorted": d}) + "\n" for r, d in rows))
+    code, doc = _run_json(capsys, "--pairs", manifest)
+    assert code == 0
+    for (ref, dist), result in zip(rows, doc["results"]):
+        want = msssim.ssim_multiscale(np.asarray(Image.open(manifest.parent / ref)),
+                                      np.asarray(Image.open(manifest.parent / dist)), 255)
+        assert result["ms_ssim"] == pytest.approx(float(want), abs=1e-7)
+
+
+def test_bad_manifest_is_a_runtime_error(tmp_path, capsys):
+    manifest = tmp_path / "pairs.csv"
+    manifest.write_text("left,right\na.png,b.png\n")
+    assert main(["--pairs", str(manifest)]) == 3
+    assert "needs 'reference' and 'distorted'" in capsys.readouterr().err
+
+
+def _video(path: Path, frames: list[np.ndarray], codec: str = "rawvideo", pix_fmt: str = "yuv420p") -> Path:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=25)
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], pix_fmt
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+def _clip(seed: int, count: int) -> list[np.ndarray]:
+    return [_image(seed + i)[:, :180] for i in range(count)]  # even sizes for 4:2:0
+
+
+@pytest.mark.parametrize(("suffix", "codec"), [(".y4m", "rawvideo"), (".mkv", "ffv1")])
+def test_videos_scored_per_frame_like_tensorflow(tmp_path, capsys, tf, suffix, codec):
+    ref = _video(tmp_path / f"ref{suffix}", _clip(0, 4), codec)
+    noisy = [np.clip(f.astype(int) + RNG.integers(-30, 31, f.shape), 0, 255).astype(np.uint8) for f in _clip(0, 4)]
+    dist = _video(tmp_path / f"dist{suffix}", noisy, codec)
+    code, doc = _run_json(capsys, ref, dist)
+    assert code == 0
+    (result,) = doc["results"]
+    decoded = [(px_r, px_d) for (_, px_r, _), (_, px_d, _) in zip(read_frames(ref, "rgb"), read_frames(dist, "rgb"))]
+    assert [f["frame"] for f in result["frames"]] == [0, 1, 2, 3]
+    for frame, (px_r, px_d) in zip(result["frames"], decoded):
+        assert abs(frame["ms_ssim"] - _tf_score(tf, px_r, px_d)) <= 1e-5
+    assert result["ms_ssim"] == pytest.approx(np.mean([f["ms_ssim"] for f in result["frames"]]), abs=1e-7)
+
+
+def test_video_luma_plane_frames_and_lengths(tmp_path, capsys, tf):
+    ref = _video(tmp_path / "ref.y4m", _clip(0, 6))
+    dist = _video(tmp_path / "dist.y4m", _clip(1, 5))
+    code = main([str(ref), str(dist)])
+    assert code == 3
+    err = capsys.readouterr().err
+    assert "frame counts differ: the distorted ends after 5 scored frames" in err and "--shortest" in err
+    code, doc = _run_json(capsys, ref, dist, "--shortest", "--color", "y", "--frames", "1:5:2")
+    assert code == 0
+    frames = doc["results"][0]["frames"]
+    assert [f["frame"] for f in frames] == [1, 3]
+    with av.open(str(ref)) as c_ref, av.open(str(dist)) as c_dist:
+        planes = [(np.asarray(fr.to_ndarray()[:H]), np.asarray(fd.to_ndarray()[:H]))
+                  for fr, fd in zip(c_ref.decode(video=0), c_dist.decode(video=0))]
+    for frame in frames:
+        y_ref, y_dist = planes[frame["frame"]]
+        assert abs(frame["ms_ssim"] - _tf_score(tf, y_ref[..., None], y_dist[..., None])) <= 1e-5
+
+
+def test_output_formats_db_and_fail_under(tmp_path, capsys):
+    ref_dir, dist_dir = _folders(tmp_path, ["a.png", "b.png"])
+    assert main([str(ref_dir), str(dist_dir), "--format", "csv", "--db"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "reference,distorted,ms_ssim,ms_ssim_db,error"
+    ref, dist, score, db, error = lines[1].split(",")
+    assert float(db) == pytest.approx(-10 * np.log10(1 - float(score)), abs=1e-3) and error == ""
+    assert main([str(ref_dir), str(dist_dir), "--format", "jsonl"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sorted(Path(r["distorted"]).name for r in rows) == ["a.png", "b.png"]
+    assert main([str(ref_dir), str(dist_dir)]) == 0
+    table = capsys.readouterr().out
+    assert "a.png" in table and "pooled over 2: mean" in table
+    worst = min(r["ms_ssim"] for r in rows)
+    assert main([str(ref_dir), str(dist_dir), "--fail-under", str(worst + 0.5 * (1 - worst))]) == 1
+    assert "below --fail-under" in capsys.readouterr().err
+    out = tmp_path / "out.json"
+    assert main([str(ref_dir), str(dist_dir), "--format", "json", "-o", str(out), "--ssim"]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["parameters"]["metric"] == "ssim" and "ssim" in doc["results"][0]
+    a = np.asarray(Image.open(ref_dir / "a.png"))
+    b = np.asarray(Image.open(dist_dir / "a.png"))
+    assert doc["results"][0]["ssim"] == pytest.approx(float(msssim.ssim(a, b, 255)), abs=1e-7)
+
+
+def test_parameters_reach_the_metric(tmp_path, capsys, tf):
+    ref_dir, dist_dir = _folders(tmp_path, ["a.png"])
+    ref, dist = (np.asarray(Image.open(d / "a.png")) for d in (ref_dir, dist_dir))
+    code, doc = _run_json(capsys, ref_dir / "a.png", dist_dir / "a.png", "--power-factors", "0.3,0.3,0.4",
+                          "--filter-size", "7", "--filter-sigma", "1.1", "--k1", "0.02", "--k2", "0.05",
+                          "--max-val", "200")
+    assert code == 0
+    want = _tf_score(tf, ref, dist, 200.0, power_factors=(0.3, 0.3, 0.4), filter_size=7, filter_sigma=1.1,
+                     k1=0.02, k2=0.05)
+    assert abs(doc["results"][0]["ms_ssim"] - want) <= 1e-5
+    assert doc["parameters"]["power_factors"] == [0.3, 0.3, 0.4]
+
+
+@pytest.mark.parametrize("args", [["--filter-size", "0"], ["--power-factors", "0.5,-1"], ["--k2", "-1"],
+                                  ["--frames", "5:1:0"], ["--fail-under", "2"], ["--workers", "0"]])
+def test_bad_parameters_are_usage_errors(tmp_path, args):
+    with pytest.raises(SystemExit) as info:
+        main(["a.png", "b.png", *args])
+    assert info.value.code == 2
+
+
+def _bomb(path: Path) -> Path:
+    """A PNG header claiming 40000x40000 pixels, with no image data behind it."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 40000, 40000, 8, 0, 0, 0, 0))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def test_bad_files_get_error_entries_and_the_run_goes_on(tmp_path, capsys):
+    ref_dir, dist_dir = _folders(tmp_path, ["good.png", "empty.png", "cut.png", "bomb.png", "small.png", "deep.png"])
+    (dist_dir / "empty.png").write_bytes(b"")
+    data = (dist_dir / "cut.png").read_bytes()
+    (dist_dir / "cut.png").write_bytes(data[: len(data) // 3])
+    _bomb(dist_dir / "bomb.png")
+    _save(dist_dir / "small.png", _image(3)[:100])
+    Image.fromarray((_image(4)[..., 0].astype(np.uint16) * 257)).save(dist_dir / "deep.png")
+    _save(ref_dir / "deep.png", _image(4)[..., :1])
+    code, doc = _run_json(capsys, ref_dir, dist_dir)
+    assert code == 3
+    errors = {Path(r["distorted"]).name: r.get("error", "") for r in doc["results"]}
+    assert errors["good.png"] == ""
+    assert "the file is empty" in errors["empty.png"]
+    assert "cannot decode" in errors["cut.png"]
+    assert "DecompressionBomb" in errors["bomb.png"]
+    assert "sizes differ" in errors["small.png"]
+    assert "bit depths differ" in errors["deep.png"]
+
+
+def test_map_and_plot_pictures(tmp_path, capsys):
+    ref_dir, dist_dir = _folders(tmp_path, ["a.png"])
+    out = tmp_path / "map.png"
+    assert main([str(ref_dir / "a.png"), str(dist_dir / "a.png"), "--map", str(out)]) == 0
+    picture = np.asarray(Image.open(out))
+    assert picture.shape[0] >= H - 10 and picture.shape[1] > W - 10 + 24  # the map, then the colour bar
+    ref = _video(tmp_path / "r.y4m", _clip(0, 3))
+    dist = _video(tmp_path / "d.y4m", _clip(5, 3))
+    plot = tmp_path / "plot.png"
+    assert main([str(ref), str(dist), "--plot", str(plot)]) == 0
+    assert Image.open(plot).size == (900, 400)
+    with pytest.raises(SystemExit):
+        main([str(ref), str(dist), "--map", str(out)])
+
+
+def _count_lines(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def test_killed_run_resumes_with_every_pair_exactly_once(tmp_path):
+    names = [f"img{i:02d}.png" for i in range(24)]
+    ref_dir, dist_dir = _folders(tmp_path, names, size=(720, 960))  # slow enough to kill part-way
+    out = tmp_path / "results.jsonl"
+    command = [sys.executable, "-m", "msssim.cli", str(ref_dir), str(dist_dir), "--format", "jsonl", "-o", str(out),
+               "--workers", "1"]
+    process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while _count_lines(out) < 3 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    first = _count_lines(out)
+    assert 3 <= first < len(names), "the run was killed part-way, after some results were written"
+    with open(out, "a") as f:
+        f.write('{"reference": "cut off mid-li')  # a write the kill interrupted
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert f"{first} pairs already in" in done.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(Path(r["distorted"]).name for r in rows) == names
+    clean = subprocess.run([sys.executable, "-m", "msssim.cli", str(ref_dir), str(dist_dir), "--format", "json"],
+                           capture_output=True, text=True, check=True)
+    want = {r["distorted"]: r["ms_ssim"] for r in json.loads(clean.stdout)["results"]}
+    assert {r["distorted"]: r["ms_ssim"] for r in rows} == want
+
+
+def test_local_workers_equal_one_process(tmp_path, capsys):
+    ref_dir, dist_dir = _folders(tmp_path, [f"p{i}.png" for i in range(6)])
+    _, alone = _run_json(capsys, ref_dir, dist_dir, "--workers", "1")
+    _, pool = _run_json(capsys, ref_dir, dist_dir, "--workers", "2")
+    assert pool["results"] == alone["results"]
+
+
+def test_dask_cluster_on_loopback_equals_local_run(tmp_path, capsys):
+    from distributed import LocalCluster
+
+    ref_dir, dist_dir = _folders(tmp_path, [f"p{i}.png" for i in range(5)])
+    _video(ref_dir / "clip.y4m", _clip(0, 3))
+    _video(dist_dir / "clip.y4m", _clip(9, 3))
+    _, local = _run_json(capsys, ref_dir, dist_dir)
+    with LocalCluster(host="127.0.0.1", n_workers=1, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        code, remote = _run_json(capsys, ref_dir, dist_dir, "--scheduler", cluster.scheduler_address)
+    assert code == 0
+    assert remote["results"] == local["results"]
+
+
+def test_unreachable_scheduler_is_a_runtime_error(tmp_path, capsys):
+    ref_dir, dist_dir = _folders(tmp_path, ["a.png"])
+    assert main([str(ref_dir), str(dist_dir), "--scheduler", "tcp://127.0.0.1:9"]) == 3
+    assert "cannot reach the Dask scheduler" in capsys.readouterr().err
