@@ -70,7 +70,7 @@ def _channels_last(arr: np.ndarray, path: Path) -> np.ndarray:
         raise ImageReadError(msg)
     if arr.shape[-1] in (2, 4):  # grey+alpha, RGBA
         arr = arr[..., :-1]
-    return np.ascontiguousarray(arr)
+    return arr
 
 
 def _is_16bit_png(path: Path) -> bool:
@@ -90,9 +90,14 @@ def _read_png16(path: Path) -> np.ndarray:
 
 
 def _read_tiff(path: Path) -> np.ndarray:
+    """Uncompressed TIFF is memory-mapped (a gigapixel file is streamed, not
+    loaded); other TIFF is decoded."""
     import tifffile
 
-    arr = tifffile.imread(path)
+    try:
+        arr = tifffile.memmap(path, mode="r")
+    except ValueError:  # compressed or tiled: not mappable
+        arr = tifffile.imread(path)
     if arr.dtype.kind == "f":
         arr = arr.astype(np.float32, copy=False)
     elif arr.dtype not in (np.uint8, np.uint16):

@@ -5,7 +5,9 @@ output rows. For each input row it forms x, y, x² + y² and x·y once (in a rin
 of ``filter_size`` rows), applies the 2-D gaussian to the four of them in TF's
 order (taps row-major, one fused multiply-add each), and turns them into
 luminance and cs pixel by pixel; full-size moment maps are never written.
-Integer images are read directly and scaled on the fly.
+Integer images are read directly and scaled on the fly, and the first
+downsampled scale is never stored: its pixels are the 2×2 means of the input,
+made as they are read, so a memory-mapped image is streamed, never copied.
 
 The H×W means follow TF's reduction (see ``reference.mean_hw``): with one
 channel, per-row float64 sums; with several, TF adds each channel's pixels one
@@ -54,10 +56,21 @@ _TILE = 1024  # output columns per pass of the filter, kept in L1
 
 
 class Image(NamedTuple):
-    """An image as the kernels take it: any real dtype, values ``pixels * scale``."""
+    """An image as the kernels take it: values ``float32(pixels) * scale``, in
+    any real dtype; with ``halved``, the 2×2 means of those values (step 5), made
+    as the kernels read them, so the first downsampled scale is never stored."""
 
     pixels: np.ndarray  # [..., H, W, C], native byte order
     scale: np.float32
+    halved: bool = False
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of the values this image stands for."""
+        *batch, height, width, channels = self.pixels.shape
+        if self.halved:
+            height, width = (height + 1) // 2, (width + 1) // 2
+        return (*batch, height, width, channels)
 
 
 def convert_image(img: np.ndarray, scale: np.float32) -> Image:
@@ -108,12 +121,25 @@ def _filter_row(out, ring, first, kernel):
                 j += 1
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _pixel(raw, n, h, w, c, scale, halved):
+    """One value of an :class:`Image`: ``float32(raw) * scale``, or with
+    ``halved`` the 2×2 mean TF's pad-and-pool gives (summed row-major)."""
+    if not halved:
+        return np.float32(raw[n, h, w, c]) * scale
+    bottom, right = min(2 * h + 1, raw.shape[1] - 1), min(2 * w + 1, raw.shape[2] - 1)
+    total = np.float32(raw[n, 2 * h, 2 * w, c]) * scale + np.float32(raw[n, 2 * h, right, c]) * scale
+    total = total + np.float32(raw[n, bottom, 2 * w, c]) * scale
+    total = total + np.float32(raw[n, bottom, right, c]) * scale
+    return total * np.float32(0.25)
+
+
 @njit(cache=True, nogil=True)
-def _moment_row(xs, ys, scale_x, scale_y, slot, rx, ry, rs, rp):
-    """x, y, x² + y² and x·y of one input row, in float32 as TF rounds them."""
-    for w in range(xs.shape[0]):
-        a = np.float32(xs[w]) * scale_x
-        b = np.float32(ys[w]) * scale_y
+def _moment_row(x, y, nx, ny, h, c, scale_x, scale_y, halved, slot, rx, ry, rs, rp):
+    """x, y, x² + y² and x·y of one row, in float32 as TF rounds them."""
+    for w in range(rx.shape[1]):
+        a = _pixel(x, nx, h, w, c, scale_x, halved)
+        b = _pixel(y, ny, h, w, c, scale_y, halved)
         rx[slot, w] = a
         ry[slot, w] = b
         rs[slot, w] = a * a + b * b
@@ -121,13 +147,14 @@ def _moment_row(xs, ys, scale_x, scale_y, slot, rx, ry, rs, rp):
 
 
 @njit(parallel=True, cache=True)
-def _scale_kernel(x, y, ix, iy, scale_x, scale_y, kernel, c1, c2, blocks, keep_maps, maps, row_sums, plane_sums):
+def _scale_kernel(x, y, ix, iy, scale_x, scale_y, halved, height, width, kernel, c1, c2, blocks, keep_maps, maps,
+                  row_sums, plane_sums):
     """Per pixel: luminance and cs (step 4), for SSIM, cs, luminance (q = 0, 1, 2):
     ``row_sums[q, n, c, r]``, float64 sums of each row; ``plane_sums[q, n, c]``,
     TF's sequential float32 sums of each plane (whole only when ``blocks == 1``);
     and where ``keep_maps``, ``maps[q, n, r, w, c]``, the values themselves."""
     k = kernel.shape[0]
-    height, width, channels = x.shape[1], x.shape[2], x.shape[3]
+    channels = x.shape[3]
     h_out, w_out = height - k + 1, width - k + 1
     per_block = (h_out + blocks - 1) // blocks
     two = np.float32(2.0)
@@ -147,10 +174,10 @@ def _scale_kernel(x, y, ix, iy, scale_x, scale_y, kernel, c1, c2, blocks, keep_m
         mp = np.empty(w_out, np.float32)
         seq_ssim, seq_cs, seq_lum = np.float32(0.0), np.float32(0.0), np.float32(0.0)
         for h in range(first, first + k - 1):
-            _moment_row(x[ix[n], h, :, c], y[iy[n], h, :, c], scale_x, scale_y, h % k, rx, ry, rs, rp)
+            _moment_row(x, y, ix[n], iy[n], h, c, scale_x, scale_y, halved, h % k, rx, ry, rs, rp)
         for r in range(first, last):
             h = r + k - 1
-            _moment_row(x[ix[n], h, :, c], y[iy[n], h, :, c], scale_x, scale_y, h % k, rx, ry, rs, rp)
+            _moment_row(x, y, ix[n], iy[n], h, c, scale_x, scale_y, halved, h % k, rx, ry, rs, rp)
             _filter_row(mx, rx, r % k, kernel)
             _filter_row(my, ry, r % k, kernel)
             _filter_row(ms, rs, r % k, kernel)
@@ -196,27 +223,30 @@ def _sequential_means(maps):
 
 
 @njit(parallel=True, cache=True)
-def _downsample_kernel(x, scale, out):
+def _downsample_kernel(x, scale, halved, out):
     """Symmetric pad at the bottom/right, then 2×2 mean, summed row-major like TF."""
-    height, width = x.shape[1], x.shape[2]
-    quarter = np.float32(0.25)
+    source_height = (x.shape[1] + 1) // 2 if halved else x.shape[1]
+    source_width = (x.shape[2] + 1) // 2 if halved else x.shape[2]
     for task in prange(out.shape[0] * out.shape[1]):
         n, i = task // out.shape[1], task % out.shape[1]
-        top, bottom = 2 * i, min(2 * i + 1, height - 1)
+        top, bottom = 2 * i, min(2 * i + 1, source_height - 1)
         for j in range(out.shape[2]):
-            left, right = 2 * j, min(2 * j + 1, width - 1)
+            left, right = 2 * j, min(2 * j + 1, source_width - 1)
             for c in range(out.shape[3]):
-                total = np.float32(x[n, top, left, c]) * scale + np.float32(x[n, top, right, c]) * scale
-                total = total + np.float32(x[n, bottom, left, c]) * scale
-                total = total + np.float32(x[n, bottom, right, c]) * scale
-                out[n, i, j, c] = total * quarter
+                total = _pixel(x, n, top, left, c, scale, halved) + _pixel(x, n, top, right, c, scale, halved)
+                total = total + _pixel(x, n, bottom, left, c, scale, halved)
+                total = total + _pixel(x, n, bottom, right, c, scale, halved)
+                out[n, i, j, c] = total * np.float32(0.25)
 
 
 def downsample_2x(img: Image) -> Image:
-    pixels = img.pixels
-    height, width, channels = pixels.shape[-3:]
-    out = np.empty(pixels.shape[:-3] + ((height + 1) // 2, (width + 1) // 2, channels), np.float32)
-    _downsample_kernel(_planes(img), img.scale, out.reshape((-1,) + out.shape[-3:]))
+    """The first halving is a view (:class:`Image` ``halved``); the next one is
+    computed from it and stored as float32, and so on, alternately."""
+    if not img.halved:
+        return Image(img.pixels, img.scale, halved=True)
+    *batch, height, width, channels = img.shape
+    out = np.empty((*batch, (height + 1) // 2, (width + 1) // 2, channels), np.float32)
+    _downsample_kernel(_planes(img), img.scale, True, out.reshape((-1,) + out.shape[-3:]))
     return Image(out, np.float32(1.0))
 
 
@@ -233,7 +263,7 @@ def _blocks(planes: int, rows: int, channels: int) -> int:
 
 def scale_statistics(x: Image, y: Image, taps, c1, c2, index_map=False) -> ScaleStatistics:
     batch = np.broadcast_shapes(x.pixels.shape[:-3], y.pixels.shape[:-3])
-    height, width, channels = x.pixels.shape[-3:]
+    height, width, channels = x.shape[-3:]
     k = len(taps)
     h_out, w_out = height - k + 1, width - k + 1
     kernel = np.outer(taps.astype(np.float64), taps).astype(np.float32)
@@ -246,8 +276,8 @@ def scale_statistics(x: Image, y: Image, taps, c1, c2, index_map=False) -> Scale
     row_sums = np.empty((3, count, channels, h_out))
     plane_sums = np.empty((3, count, channels), np.float32)
     _scale_kernel(
-        _planes(x), _planes(y), ix, iy, x.scale, y.scale, kernel, np.float32(c1), np.float32(c2),
-        blocks, keep_maps, maps, row_sums, plane_sums,
+        _planes(x), _planes(y), ix, iy, x.scale, y.scale, x.halved, height, width, kernel, np.float32(c1),
+        np.float32(c2), blocks, keep_maps, maps, row_sums, plane_sums,
     )
     if channels == 1:
         means = (row_sums.sum(axis=-1) / (h_out * w_out)).astype(np.float32)
