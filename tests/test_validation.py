@@ -190,3 +190,19 @@ def test_positive_channel_axis_with_different_ranks_is_ambiguous():
 def test_unknown_engine():
     with pytest.raises(ValueError, match=r"engine must be one of \['numba', 'reference'\]"):
         _ms(engine="gpu")
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [({"k1": 1e-30}, "c1"), ({"k2": 1e-30}, "c2"), ({"max_val": 1e30}, "c1")])
+def test_constants_that_vanish_or_overflow_in_float32(kwargs, name):
+    with pytest.raises(ValueError, match=rf"{name} = .* in float32; choose k1, k2 and max_val"):
+        _ms(**kwargs)
+
+
+def test_filter_sigma_too_small_for_float32():
+    with pytest.raises(ValueError, match="filter_sigma must be finite and > 0"):
+        _ms(filter_sigma=1e-30)
+
+
+def test_ragged_lists_are_refused_clearly():
+    with pytest.raises(TypeError, match="img1 cannot be read as an array"):
+        _ms([[1.0, 2.0], [3.0]], IMG)

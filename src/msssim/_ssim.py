@@ -154,7 +154,9 @@ def _prepare(img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, cha
     _validate.finite(y, "img2")
     eng = get_engine(engine)
     max_val = np.float32(float32_max_val(max_val, x.dtype))
-    constants = tuple((np.float32(k) * max_val) ** 2 for k in (k1, k2))  # float32, as TF
+    with np.errstate(over="ignore", under="ignore"):
+        constants = tuple((np.float32(k) * max_val) ** 2 for k in (k1, k2))  # float32, as TF
+    _validate.constants(*constants, k1, k2, max_val)
     x = eng.convert_image(x, image_scale(x.dtype))
     y = eng.convert_image(y, image_scale(y.dtype))
     return eng, x, y, gaussian_taps(filter_size, filter_sigma), constants

@@ -19,7 +19,11 @@ def _as_image(img, name: str) -> np.ndarray:
     if isinstance(img, (str, bytes)):
         msg = f"{name} must be an image array, got a {type(img).__name__}; read files with msssim.read_image."
         raise TypeError(msg)
-    arr = np.asarray(img)
+    try:
+        arr = np.asarray(img)
+    except (ValueError, TypeError) as exc:  # ragged nested lists, odd objects
+        msg = f"{name} cannot be read as an array ({exc}); pass an array of shape [..., H, W, C]."
+        raise TypeError(msg) from None
     if not _image_dtype_ok(arr.dtype):
         msg = (
             f"{name} has dtype {arr.dtype}; expected an integer or floating image "
@@ -97,13 +101,24 @@ def parameters(max_val, filter_size, filter_sigma, k1, k2) -> None:
         msg = f"filter_size must be >= 1, got {filter_size}; the usual window is 11."
         raise ValueError(msg)
     sigma = _real(filter_sigma, "filter_sigma")
-    if not (math.isfinite(sigma) and sigma > 0):
-        msg = f"filter_sigma must be finite and > 0, got {sigma}; the usual width is 1.5."
+    if not (math.isfinite(sigma) and sigma > 0 and float(np.float32(sigma)) ** 2 >= np.finfo(np.float32).tiny):
+        msg = f"filter_sigma must be finite and > 0 (and its square a float32), got {sigma}; the usual width is 1.5."
         raise ValueError(msg)
     for value, name, usual in ((k1, "k1", 0.01), (k2, "k2", 0.03)):
         k = _real(value, name)
         if not (math.isfinite(k) and k > 0):
             msg = f"{name} must be finite and > 0, got {k}; the usual value is {usual}."
+            raise ValueError(msg)
+
+
+def constants(c1: np.float32, c2: np.float32, k1, k2, max_val) -> None:
+    """TF's ``c1 = (k1·max_val)²`` and ``c2`` must be positive, finite float32."""
+    for c, name, k in ((c1, "c1", k1), (c2, "c2", k2)):
+        if not (np.isfinite(c) and c > 0):
+            msg = (
+                f"{name} = ({'k1' if name == 'c1' else 'k2'}·max_val)² = ({k}·{max_val})² is {float(c)} in "
+                "float32; choose k1, k2 and max_val so that it is a positive finite number."
+            )
             raise ValueError(msg)
 
 
