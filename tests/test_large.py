@@ -43,7 +43,12 @@ def _tiff(folder: Path, side: int):
 
 
 def _peak_mib(code: str) -> tuple[str, float]:
-    script = code + "\nimport resource, sys\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)"
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across execve, so a child
+    # would report the test process's own peak if that were larger.
+    script = code + (
+        "\nimport sys\nhwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]"
+        "\nprint(int(hwm.split()[1]) / 1024, file=sys.stderr)"
+    )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert done.returncode in (0, 3), done.stderr
     return done.stdout, float(done.stderr.strip().splitlines()[-1])
