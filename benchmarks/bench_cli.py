@@ -111,10 +111,12 @@ def main() -> None:
     print(f"# {os.cpu_count()} cores; msssim command (process start included) vs a TF tf.function loop")
     print("| job | msssim | TF loop | msssim / TF |")
     print("|---|---|---|---|")
-    print(f"| {args.pairs} pairs of 512x512 RGB PNG | {args.pairs / ours:.1f} pairs/s | {args.pairs / theirs:.1f} pairs/s "
-          f"| {theirs / ours:.2f}x |")
-    print(f"| 1080p RGB y4m video, {frames} frames | {frames / ours_video:.1f} fps | {frames / theirs_video:.1f} fps "
-          f"| {theirs_video / ours_video:.2f}x |")
+    images = f"{args.pairs} pairs of 512x512 RGB PNG"
+    print(f"| {images} | {args.pairs / ours:.1f} pairs/s | {args.pairs / theirs:.1f} pairs/s | {theirs / ours:.2f}x |")
+    print(
+        f"| 1080p RGB y4m video, {frames} frames | {frames / ours_video:.1f} fps | {frames / theirs_video:.1f} fps "
+        f"| {theirs_video / ours_video:.2f}x |"
+    )
 
 
 if __name__ == "__main__":

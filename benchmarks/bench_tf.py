@@ -95,8 +95,10 @@ def main() -> None:
         return
     import platform
 
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, repeat={args.repeat}, "
-          f"engine={args.engine or 'default'}")
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, repeat={args.repeat}, "
+        f"engine={args.engine or 'default'}"
+    )
     print("| workload | msssim | TF tf.function | TF / msssim | msssim extra peak | TF extra peak |")
     print("|---|---|---|---|---|---|")
     for workload in args.workload or WORKLOADS:
@@ -109,9 +111,12 @@ def main() -> None:
             row[implementation] = json.loads(done.stdout.strip().splitlines()[-1])
         ours, tf = row["msssim"], row["tensorflow"]
         inputs = ours["input_bytes"]
-        print(f"| {workload} | {ours['median_s'] * 1e3:.0f} ms | {tf['median_s'] * 1e3:.0f} ms | "
-              f"{tf['median_s'] / ours['median_s']:.2f}x | {ours['extra_peak_bytes'] / inputs:.2f}x input | "
-              f"{tf['extra_peak_bytes'] / inputs:.2f}x input |", flush=True)
+        print(
+            f"| {workload} | {ours['median_s'] * 1e3:.0f} ms | {tf['median_s'] * 1e3:.0f} ms | "
+            f"{tf['median_s'] / ours['median_s']:.2f}x | {ours['extra_peak_bytes'] / inputs:.2f}x input | "
+            f"{tf['extra_peak_bytes'] / inputs:.2f}x input |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -38,7 +38,9 @@ def draw(seed: int) -> dict:
         )
     else:
         scales, power_factors = 1, None
-    filter_size = int(rng.choice([11, 11, 11, 1, 2, 3, 4, 5, 7, 8, 9, 12])) if scales < 5 else int(rng.choice([11, 7, 8, 9, 4]))
+    filter_size = (
+        int(rng.choice([11, 11, 11, 1, 2, 3, 4, 5, 7, 8, 9, 12])) if scales < 5 else int(rng.choice([11, 7, 8, 9, 4]))
+    )
     side = minimum_size(filter_size, scales)
     height = int(side + rng.integers(0, 40 if side > 100 else 90))
     width = int(side + rng.integers(0, 40 if side > 100 else 90))
@@ -149,6 +151,8 @@ def assert_close(recipe: dict, got: np.ndarray, want: np.ndarray) -> None:
     message = str(recipe)
     if recipe["function"] == "ssim_map" and recipe["kind"] == "smooth":
         np.testing.assert_allclose(got, want, rtol=0, atol=SMOOTH_MAP_PIXEL_TOLERANCE, err_msg=message)
-        np.testing.assert_allclose(got.mean(axis=(-2, -1)), want.mean(axis=(-2, -1)), rtol=0, atol=TOLERANCE, err_msg=message)
+        np.testing.assert_allclose(
+            got.mean(axis=(-2, -1)), want.mean(axis=(-2, -1)), rtol=0, atol=TOLERANCE, err_msg=message
+        )
     else:
         np.testing.assert_allclose(got, want, rtol=0, atol=TOLERANCE, err_msg=message)

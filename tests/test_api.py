@@ -54,16 +54,28 @@ def test_ssim_multiscale_signature_is_tensorflows_plus_keyword_only_options():
 
 def test_ssim_signature_is_tensorflows_plus_keyword_only_options():
     names = [name for name, _, _ in _parameters(msssim.ssim)]
-    assert names == ["img1", "img2", "max_val", "filter_size", "filter_sigma", "k1", "k2",
-                     "return_index_map", "channel_axis", "engine", "threads"]
+    assert names == [
+        "img1",
+        "img2",
+        "max_val",
+        "filter_size",
+        "filter_sigma",
+        "k1",
+        "k2",
+        "return_index_map",
+        "channel_axis",
+        "engine",
+        "threads",
+    ]
     kinds = {name: kind for name, kind, _ in _parameters(msssim.ssim)}
     assert kinds["channel_axis"] == kinds["engine"] == kinds["threads"] == inspect.Parameter.KEYWORD_ONLY
 
 
 def test_tensorflow_positional_call_works():
     by_position = msssim.ssim_multiscale(A, B, 1.0, (0.5, 0.5), 7, 1.2, 0.02, 0.04)
-    by_name = msssim.ssim_multiscale(A, B, max_val=1.0, power_factors=(0.5, 0.5), filter_size=7,
-                                     filter_sigma=1.2, k1=0.02, k2=0.04)
+    by_name = msssim.ssim_multiscale(
+        A, B, max_val=1.0, power_factors=(0.5, 0.5), filter_size=7, filter_sigma=1.2, k1=0.02, k2=0.04
+    )
     np.testing.assert_array_equal(by_position, by_name)
     with pytest.raises(TypeError):
         msssim.ssim_multiscale(A, B, 1.0, msssim.MSSSIM_WEIGHTS, 11, 1.5, 0.01, 0.03, -1)
@@ -120,7 +132,9 @@ def test_weights_are_not_renormalised():
 def test_uint8_with_255_equals_float_over_255():
     a8 = (A * 255).round().astype(np.uint8)
     b8 = (B * 255).round().astype(np.uint8)
-    as_float = msssim.ssim_multiscale(a8.astype(np.float32) / np.float32(255), b8.astype(np.float32) / np.float32(255), 1.0)
+    as_float = msssim.ssim_multiscale(
+        a8.astype(np.float32) / np.float32(255), b8.astype(np.float32) / np.float32(255), 1.0
+    )
     # TF multiplies by float32(1/255) rather than dividing: last-bit differences only.
     np.testing.assert_allclose(msssim.ssim_multiscale(a8, b8, 255), as_float, atol=2e-6)
 
@@ -180,9 +194,7 @@ def test_memory_mapped_arrays(tmp_path, expected):
 
 def test_python_lists_are_accepted():
     small_a, small_b = A[0, :20, :20].tolist(), B[0, :20, :20].tolist()
-    np.testing.assert_array_equal(
-        msssim.ssim(small_a, small_b, 1.0), msssim.ssim(A[0, :20, :20], B[0, :20, :20], 1.0)
-    )
+    np.testing.assert_array_equal(msssim.ssim(small_a, small_b, 1.0), msssim.ssim(A[0, :20, :20], B[0, :20, :20], 1.0))
 
 
 @pytest.mark.parametrize("dtype", ["float16", "float64"])

@@ -23,7 +23,8 @@ FUNCTIONS = {
     "ssim_multiscale_parts": lambda a, b, **kw: msssim.ssim_multiscale_parts(a, b, **kw).ms_ssim,
     "ssim": lambda a, b, **kw: msssim.ssim(a, b, **{k: v for k, v in kw.items() if k != "power_factors"}),
     "ssim index map": lambda a, b, **kw: msssim.ssim(
-        a, b, return_index_map=True, **{k: v for k, v in kw.items() if k != "power_factors"}),
+        a, b, return_index_map=True, **{k: v for k, v in kw.items() if k != "power_factors"}
+    ),
 }
 
 
@@ -48,7 +49,12 @@ SAME = "same as contiguous float32"
 # name: (make img1 (given a temp folder), img2, keyword overrides, expected)
 # expected: (ErrorType, message regex), or SAME, or "empty".
 CASES = {
-    "NaN pixel": (lambda t: _with(np.nan), OTHER, {}, (ValueError, r"img1 has 1 NaN or infinite .* index \(0, 5, 7, 1\)")),
+    "NaN pixel": (
+        lambda t: _with(np.nan),
+        OTHER,
+        {},
+        (ValueError, r"img1 has 1 NaN or infinite .* index \(0, 5, 7, 1\)"),
+    ),
     "+Inf pixel": (lambda t: _with(np.inf), OTHER, {}, (ValueError, r"NaN or infinite pixel")),
     "-Inf pixel": (lambda t: _with(-np.inf), OTHER, {}, (ValueError, r"NaN or infinite pixel")),
     "rank 2": (lambda t: IMG[0, :, :, 0], OTHER[0, :, :, 0], {}, (ValueError, r"expected rank >= 3")),
@@ -71,8 +77,12 @@ CASES = {
     "filter_size 0": (lambda t: IMG, OTHER, {"filter_size": 0}, (ValueError, r"filter_size must be >= 1")),
     "filter_sigma 0": (lambda t: IMG, OTHER, {"filter_sigma": 0.0}, (ValueError, r"filter_sigma must be finite")),
     "empty power factors": (lambda t: IMG, OTHER, {"power_factors": ()}, (ValueError, r"power_factors is empty")),
-    "negative power factor": (lambda t: IMG, OTHER, {"power_factors": (0.5, -0.5)},
-                              (ValueError, r"power_factors must be finite and >= 0")),
+    "negative power factor": (
+        lambda t: IMG,
+        OTHER,
+        {"power_factors": (0.5, -0.5)},
+        (ValueError, r"power_factors must be finite and >= 0"),
+    ),
     "Python lists": (lambda t: IMG.tolist(), OTHER.tolist(), {}, SAME),
     "memmap": (_memmap, OTHER, {}, SAME),
     "read-only": (lambda t: _read_only(), OTHER, {}, SAME),
@@ -80,7 +90,9 @@ CASES = {
     "non-contiguous": (lambda t: np.asfortranarray(IMG)[:, ::-1][:, ::-1], OTHER, {}, SAME),
 }
 POWER_ONLY = {"empty power factors", "negative power factor"}
-CELLS = [(f, c) for f in FUNCTIONS for c in CASES if not (c in POWER_ONLY and f.startswith("ssim") and "multi" not in f)]
+CELLS = [
+    (f, c) for f in FUNCTIONS for c in CASES if not (c in POWER_ONLY and f.startswith("ssim") and "multi" not in f)
+]
 
 
 @pytest.mark.parametrize(("function", "case"), CELLS)

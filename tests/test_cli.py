@@ -175,8 +175,17 @@ def test_too_small_images_exit_3(tmp_path, capsys):
     assert "at least 161x161" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args", [[], ["one.png"], ["a", "b", "--format", "xml"], ["a", "b", "--max-val", "0"],
-                                  ["a", "b", "--max-val", "nan"], ["a", "b", "--bogus"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["one.png"],
+        ["a", "b", "--format", "xml"],
+        ["a", "b", "--max-val", "0"],
+        ["a", "b", "--max-val", "nan"],
+        ["a", "b", "--bogus"],
+    ],
+)
 def test_usage_errors_exit_2(args, capsys):
     with pytest.raises(SystemExit) as info:
         main(args)
@@ -188,6 +197,8 @@ def test_installed_command_prints_no_traceback(tmp_path):
     bin_dir = Path(sys.executable).parent
     command = bin_dir / "msssim"
     assert command.exists(), "the console script is installed with the package"
-    done = subprocess.run([str(command), str(tmp_path / "x.png"), str(tmp_path / "y.png")], capture_output=True, text=True)
+    done = subprocess.run(
+        [str(command), str(tmp_path / "x.png"), str(tmp_path / "y.png")], capture_output=True, text=True
+    )
     assert done.returncode == 3
     assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1

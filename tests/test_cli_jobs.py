@@ -89,8 +89,9 @@ def test_manifest_paths_are_relative_to_it(tmp_path, capsys, kind):
     code, doc = _run_json(capsys, "--pairs", manifest)
     assert code == 0
     for (ref, dist), result in zip(rows, doc["results"]):
-        want = msssim.ssim_multiscale(np.asarray(Image.open(manifest.parent / ref)),
-                                      np.asarray(Image.open(manifest.parent / dist)), 255)
+        want = msssim.ssim_multiscale(
+            np.asarray(Image.open(manifest.parent / ref)), np.asarray(Image.open(manifest.parent / dist)), 255
+        )
         assert result["ms_ssim"] == pytest.approx(float(want), abs=1e-7)
 
 
@@ -142,8 +143,10 @@ def test_video_luma_plane_frames_and_lengths(tmp_path, capsys, tf):
     frames = doc["results"][0]["frames"]
     assert [f["frame"] for f in frames] == [1, 3]
     with av.open(str(ref)) as c_ref, av.open(str(dist)) as c_dist:
-        planes = [(np.asarray(fr.to_ndarray()[:H]), np.asarray(fd.to_ndarray()[:H]))
-                  for fr, fd in zip(c_ref.decode(video=0), c_dist.decode(video=0))]
+        planes = [
+            (np.asarray(fr.to_ndarray()[:H]), np.asarray(fd.to_ndarray()[:H]))
+            for fr, fd in zip(c_ref.decode(video=0), c_dist.decode(video=0))
+        ]
     for frame in frames:
         y_ref, y_dist = planes[frame["frame"]]
         assert abs(frame["ms_ssim"] - _tf_score(tf, y_ref[..., None], y_dist[..., None])) <= 1e-5
@@ -177,18 +180,42 @@ def test_output_formats_db_and_fail_under(tmp_path, capsys):
 def test_parameters_reach_the_metric(tmp_path, capsys, tf):
     ref_dir, dist_dir = _folders(tmp_path, ["a.png"])
     ref, dist = (np.asarray(Image.open(d / "a.png")) for d in (ref_dir, dist_dir))
-    code, doc = _run_json(capsys, ref_dir / "a.png", dist_dir / "a.png", "--power-factors", "0.3,0.3,0.4",
-                          "--filter-size", "7", "--filter-sigma", "1.1", "--k1", "0.02", "--k2", "0.05",
-                          "--max-val", "200")
+    code, doc = _run_json(
+        capsys,
+        ref_dir / "a.png",
+        dist_dir / "a.png",
+        "--power-factors",
+        "0.3,0.3,0.4",
+        "--filter-size",
+        "7",
+        "--filter-sigma",
+        "1.1",
+        "--k1",
+        "0.02",
+        "--k2",
+        "0.05",
+        "--max-val",
+        "200",
+    )
     assert code == 0
-    want = _tf_score(tf, ref, dist, 200.0, power_factors=(0.3, 0.3, 0.4), filter_size=7, filter_sigma=1.1,
-                     k1=0.02, k2=0.05)
+    want = _tf_score(
+        tf, ref, dist, 200.0, power_factors=(0.3, 0.3, 0.4), filter_size=7, filter_sigma=1.1, k1=0.02, k2=0.05
+    )
     assert abs(doc["results"][0]["ms_ssim"] - want) <= 1e-5
     assert doc["parameters"]["power_factors"] == [0.3, 0.3, 0.4]
 
 
-@pytest.mark.parametrize("args", [["--filter-size", "0"], ["--power-factors", "0.5,-1"], ["--k2", "-1"],
-                                  ["--frames", "5:1:0"], ["--fail-under", "2"], ["--workers", "0"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--filter-size", "0"],
+        ["--power-factors", "0.5,-1"],
+        ["--k2", "-1"],
+        ["--frames", "5:1:0"],
+        ["--fail-under", "2"],
+        ["--workers", "0"],
+    ],
+)
 def test_bad_parameters_are_usage_errors(tmp_path, args):
     with pytest.raises(SystemExit) as info:
         main(["a.png", "b.png", *args])
@@ -197,11 +224,15 @@ def test_bad_parameters_are_usage_errors(tmp_path, args):
 
 def _bomb(path: Path) -> Path:
     """A PNG header claiming 40000x40000 pixels, with no image data behind it."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 40000, 40000, 8, 0, 0, 0, 0))
-                     + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 40000, 40000, 8, 0, 0, 0, 0))
+        + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -212,7 +243,7 @@ def test_bad_files_get_error_entries_and_the_run_goes_on(tmp_path, capsys):
     (dist_dir / "cut.png").write_bytes(data[: len(data) // 3])
     _bomb(dist_dir / "bomb.png")
     _save(dist_dir / "small.png", _image(3)[:100])
-    Image.fromarray((_image(4)[..., 0].astype(np.uint16) * 257)).save(dist_dir / "deep.png")
+    Image.fromarray(_image(4)[..., 0].astype(np.uint16) * 257).save(dist_dir / "deep.png")
     _save(ref_dir / "deep.png", _image(4)[..., :1])
     code, doc = _run_json(capsys, ref_dir, dist_dir)
     assert code == 3
@@ -248,8 +279,19 @@ def test_killed_run_resumes_with_every_pair_exactly_once(tmp_path):
     names = [f"img{i:02d}.png" for i in range(24)]
     ref_dir, dist_dir = _folders(tmp_path, names, size=(720, 960))  # slow enough to kill part-way
     out = tmp_path / "results.jsonl"
-    command = [sys.executable, "-m", "msssim.cli", str(ref_dir), str(dist_dir), "--format", "jsonl", "-o", str(out),
-               "--workers", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "msssim.cli",
+        str(ref_dir),
+        str(dist_dir),
+        "--format",
+        "jsonl",
+        "-o",
+        str(out),
+        "--workers",
+        "1",
+    ]
     process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while _count_lines(out) < 3 and time.monotonic() < deadline and process.poll() is None:
@@ -265,8 +307,12 @@ def test_killed_run_resumes_with_every_pair_exactly_once(tmp_path):
     assert f"{first} pairs already in" in done.stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(Path(r["distorted"]).name for r in rows) == names
-    clean = subprocess.run([sys.executable, "-m", "msssim.cli", str(ref_dir), str(dist_dir), "--format", "json"],
-                           capture_output=True, text=True, check=True)
+    clean = subprocess.run(
+        [sys.executable, "-m", "msssim.cli", str(ref_dir), str(dist_dir), "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     want = {r["distorted"]: r["ms_ssim"] for r in json.loads(clean.stdout)["results"]}
     assert {r["distorted"]: r["ms_ssim"] for r in rows} == want
 
@@ -285,8 +331,9 @@ def test_dask_cluster_on_loopback_equals_local_run(tmp_path, capsys):
     _video(ref_dir / "clip.y4m", _clip(0, 3))
     _video(dist_dir / "clip.y4m", _clip(9, 3))
     _, local = _run_json(capsys, ref_dir, dist_dir)
-    with LocalCluster(host="127.0.0.1", n_workers=1, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster:
+    with LocalCluster(
+        host="127.0.0.1", n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
         code, remote = _run_json(capsys, ref_dir, dist_dir, "--scheduler", cluster.scheduler_address)
     assert code == 0

@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cases
 import numpy as np
 import pytest
-
-import cases
 
 GOLDEN = json.loads((Path(__file__).parent / "golden_tf.json").read_text())
 

@@ -75,8 +75,7 @@ def test_memory_mapped_400_megapixel_pair_in_under_2_gib(big):
 def test_large_tiff_through_the_command_line_in_under_2_gib(big):
     a, b = _write_pair(big, SIDE, _tiff)
     out, peak = _peak_mib(
-        "import sys\nfrom msssim.cli import main\n"
-        f"code = main([{str(a)!r}, {str(b)!r}])\nprint(code)"
+        f"import sys\nfrom msssim.cli import main\ncode = main([{str(a)!r}, {str(b)!r}])\nprint(code)"
     )
     assert out.split()[-1] == "0", out
     assert 0 < float(out.split()[0]) < 1
@@ -90,5 +89,6 @@ def test_streamed_result_equals_in_memory(tmp_path):
     loaded = [np.array(m) for m in mapped]
     np.testing.assert_array_equal(msssim.ssim_multiscale(*mapped, 255), msssim.ssim_multiscale(*loaded, 255))
     small = [m[:400, :517] for m in mapped]
-    np.testing.assert_array_equal(msssim.ssim_multiscale(*small, 255),
-                                  msssim.ssim_multiscale(*small, 255, engine="reference"))
+    np.testing.assert_array_equal(
+        msssim.ssim_multiscale(*small, 255), msssim.ssim_multiscale(*small, 255, engine="reference")
+    )

@@ -56,8 +56,9 @@ def test_an_image_against_itself_scores_one(problem):
 @given(problems())
 def test_symmetric(problem):
     img1, img2, params = problem
-    np.testing.assert_array_equal(msssim.ssim_multiscale(img1, img2, **params),
-                                  msssim.ssim_multiscale(img2, img1, **params))
+    np.testing.assert_array_equal(
+        msssim.ssim_multiscale(img1, img2, **params), msssim.ssim_multiscale(img2, img1, **params)
+    )
 
 
 @SETTINGS

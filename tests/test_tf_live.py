@@ -6,10 +6,9 @@ broadcast batches, channels-first, every dtype, max_val and parameter.
 
 from __future__ import annotations
 
+import cases
 import numpy as np
 import pytest
-
-import cases
 
 SEEDS = range(210)
 
@@ -39,5 +38,7 @@ def test_sweep_covers_the_space():
     sizes = {(r["shape1"][-3] % 2, r["shape1"][-2] % 2) for r in recipes}
     assert sizes == {(0, 0), (0, 1), (1, 0), (1, 1)}
     assert any(len(r["shape1"]) != len(r["shape2"]) for r in recipes)  # broadcast batches
-    assert any(r["shape1"][-3] == cases.minimum_size(r["filter_size"], len(r.get("power_factors", [1]))) for r in recipes)
+    assert any(
+        r["shape1"][-3] == cases.minimum_size(r["filter_size"], len(r.get("power_factors", [1]))) for r in recipes
+    )
     assert len({len(r.get("power_factors", [])) for r in recipes}) == 6

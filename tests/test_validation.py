@@ -45,7 +45,9 @@ def test_batch_dims_do_not_broadcast(function):
 
 def test_too_small_states_minimum_and_way_out():
     img = np.zeros((160, 200, 3), np.float32)
-    with pytest.raises(ValueError, match=r"160x200 are too small.*at least 161x161.*smaller filter_size or fewer power_factors"):
+    with pytest.raises(
+        ValueError, match=r"160x200 are too small.*at least 161x161.*smaller filter_size or fewer power_factors"
+    ):
         _ms(img, img)
 
 
@@ -148,7 +150,9 @@ def test_non_finite_pixels_are_located(function, bad, which):
     broken = IMG.copy()
     broken[100, 7, 2] = bad
     images = {"img1": IMG, "img2": IMG, which: broken}
-    with pytest.raises(ValueError, match=rf"{which} has 1 NaN or infinite pixel value\(s\), the first at index \(100, 7, 2\)"):
+    with pytest.raises(
+        ValueError, match=rf"{which} has 1 NaN or infinite pixel value\(s\), the first at index \(100, 7, 2\)"
+    ):
         function(images["img1"], images["img2"])
 
 

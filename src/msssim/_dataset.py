@@ -67,7 +67,9 @@ class Options:
             "k1": self.k1,
             "k2": self.k2,
             "color": self.color,
-            "frames": None if frames == slice(None) else f"{frames.start or ''}:{frames.stop or ''}:{frames.step or ''}",
+            "frames": None
+            if frames == slice(None)
+            else f"{frames.start or ''}:{frames.stop or ''}:{frames.step or ''}",
             "shortest": self.shortest,
         }
 
@@ -128,8 +130,13 @@ def pairs_from_manifest(path: Path) -> list[Pair]:
 def score_arrays(ref: np.ndarray, dist: np.ndarray, max_val: float, options: Options) -> float:
     import msssim
 
-    kwargs = dict(filter_size=options.filter_size, filter_sigma=options.filter_sigma, k1=options.k1,
-                  k2=options.k2, threads=options.threads)
+    kwargs = dict(
+        filter_size=options.filter_size,
+        filter_sigma=options.filter_sigma,
+        k1=options.k1,
+        k2=options.k2,
+        threads=options.threads,
+    )
     if options.metric == "ssim":
         value = msssim.ssim(ref, dist, max_val, **kwargs)
     else:
@@ -165,8 +172,17 @@ def score_index_map(pair: Pair, options: Options) -> np.ndarray:
     import msssim
 
     ref, dist, max_val = _image_pair(pair, options)
-    return msssim.ssim(ref, dist, max_val, options.filter_size, options.filter_sigma, options.k1, options.k2,
-                       return_index_map=True, threads=options.threads)
+    return msssim.ssim(
+        ref,
+        dist,
+        max_val,
+        options.filter_size,
+        options.filter_sigma,
+        options.k1,
+        options.k2,
+        return_index_map=True,
+        threads=options.threads,
+    )
 
 
 def _score_video(pair: Pair, options: Options) -> dict:
@@ -285,4 +301,3 @@ def _on_dask(chunks: list[list[Pair]], options: Options, address: str) -> Iterat
                 yield future.result()
         finally:
             client.cancel(futures)
-

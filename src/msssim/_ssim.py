@@ -21,14 +21,16 @@ two primitives from which :func:`scale_statistics` below builds it:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from msssim import _validate
 from msssim._engines import get_engine
+
 
 @contextmanager
 def _running(engine, threads: int | None):
@@ -38,6 +40,7 @@ def _running(engine, threads: int | None):
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         with limit(threads) if limit else nullcontext():
             yield
+
 
 MSSSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 """Power factors of Wang, Simoncelli & Bovik (2003), as TensorFlow uses them."""
@@ -284,8 +287,17 @@ def ssim_multiscale(
     1.0
     """
     return ssim_multiscale_parts(
-        img1, img2, max_val, power_factors, filter_size, filter_sigma, k1, k2,
-        channel_axis=channel_axis, engine=engine, threads=threads,
+        img1,
+        img2,
+        max_val,
+        power_factors,
+        filter_size,
+        filter_sigma,
+        k1,
+        k2,
+        channel_axis=channel_axis,
+        engine=engine,
+        threads=threads,
     ).ms_ssim
 
 

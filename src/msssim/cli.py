@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import msssim
 from msssim import _validate
@@ -54,35 +54,64 @@ def build_parser() -> argparse.ArgumentParser:
     inputs = parser.add_argument_group("inputs")
     inputs.add_argument("reference", nargs="?", help="reference image, video or folder")
     inputs.add_argument("distorted", nargs="?", help="distorted image, video or folder (matched by relative path)")
-    inputs.add_argument("--pairs", metavar="FILE", type=Path,
-                        help="CSV (reference,distorted header) or JSONL manifest of pairs; paths relative to it")
-    inputs.add_argument("--frames", type=_frames, default=slice(None), metavar="START:STOP:STEP",
-                        help="video frames to score (default: all)")
+    inputs.add_argument(
+        "--pairs",
+        metavar="FILE",
+        type=Path,
+        help="CSV (reference,distorted header) or JSONL manifest of pairs; paths relative to it",
+    )
+    inputs.add_argument(
+        "--frames",
+        type=_frames,
+        default=slice(None),
+        metavar="START:STOP:STEP",
+        help="video frames to score (default: all)",
+    )
     inputs.add_argument("--shortest", action="store_true", help="score videos of different lengths up to the shorter")
-    inputs.add_argument("--color", choices=COLORS, default="rgb",
-                        help="rgb (as TF), y (BT.601 luma as coded; the Y plane of a video) or gray (full-range luma)")
+    inputs.add_argument(
+        "--color",
+        choices=COLORS,
+        default="rgb",
+        help="rgb (as TF), y (BT.601 luma as coded; the Y plane of a video) or gray (full-range luma)",
+    )
     metric = parser.add_argument_group("metric (TensorFlow's parameters)")
     metric.add_argument("--ssim", action="store_true", help="single-scale SSIM instead of MS-SSIM")
     metric.add_argument("--max-val", type=float, help="dynamic range (default: from the bit depth, 255 or 65535)")
-    metric.add_argument("--power-factors", type=_float_list, metavar="W1,W2,...",
-                        help="one exponent per scale (default: 0.0448,0.2856,0.3001,0.2363,0.1333)")
+    metric.add_argument(
+        "--power-factors",
+        type=_float_list,
+        metavar="W1,W2,...",
+        help="one exponent per scale (default: 0.0448,0.2856,0.3001,0.2363,0.1333)",
+    )
     metric.add_argument("--filter-size", type=int, default=11)
     metric.add_argument("--filter-sigma", type=float, default=1.5)
     metric.add_argument("--k1", type=float, default=0.01)
     metric.add_argument("--k2", type=float, default=0.03)
     output = parser.add_argument_group("output")
-    output.add_argument("--format", choices=FORMATS, default="table",
-                        help="table (default; one pair: the score alone), json, csv or jsonl")
-    output.add_argument("-o", "--output", type=Path, metavar="FILE",
-                        help="write there instead of stdout; a .jsonl run appends each result as it completes "
-                             "and, run again, skips the pairs already in the file")
+    output.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="table",
+        help="table (default; one pair: the score alone), json, csv or jsonl",
+    )
+    output.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="write there instead of stdout; a .jsonl run appends each result as it completes "
+        "and, run again, skips the pairs already in the file",
+    )
     output.add_argument("--db", action="store_true", help="also report -10*log10(1 - score)")
     output.add_argument("--fail-under", type=float, metavar="X", help="exit 1 if the pooled mean is below X")
     output.add_argument("--map", type=Path, metavar="OUT.png", help="one image pair: save its SSIM index map")
     output.add_argument("--plot", type=Path, metavar="OUT.png", help="videos: plot the per-frame scores (matplotlib)")
     scale = parser.add_argument_group("scale")
-    scale.add_argument("--workers", type=_positive_int,
-                       help="processes on this machine (default: one per core when there are many pairs)")
+    scale.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="processes on this machine (default: one per core when there are many pairs)",
+    )
     scale.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask distributed scheduler")
     parser.add_argument("--version", action="version", version=f"%(prog)s {msssim.__version__}")
     return parser
@@ -90,13 +119,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Options:
     options = Options(
-        metric="ssim" if args.ssim else "ms_ssim", max_val=args.max_val, power_factors=args.power_factors,
-        filter_size=args.filter_size, filter_sigma=args.filter_sigma, k1=args.k1, k2=args.k2, color=args.color,
-        frames=args.frames, shortest=args.shortest,
+        metric="ssim" if args.ssim else "ms_ssim",
+        max_val=args.max_val,
+        power_factors=args.power_factors,
+        filter_size=args.filter_size,
+        filter_sigma=args.filter_sigma,
+        k1=args.k1,
+        k2=args.k2,
+        color=args.color,
+        frames=args.frames,
+        shortest=args.shortest,
     )
     try:  # the library's own checks, so that a bad parameter is a usage error
-        _validate.parameters(1.0 if args.max_val is None else args.max_val, args.filter_size, args.filter_sigma,
-                             args.k1, args.k2)
+        _validate.parameters(
+            1.0 if args.max_val is None else args.max_val, args.filter_size, args.filter_sigma, args.k1, args.k2
+        )
         if args.power_factors is not None:
             _validate.power_factors(args.power_factors)
     except (TypeError, ValueError) as exc:
@@ -207,8 +244,13 @@ def _progress(total: int, videos: bool):
         from tqdm import tqdm
     except ImportError:
         return _NoProgress()
-    return tqdm(total=total, unit="video" if videos else "pair", file=sys.stderr, disable=not sys.stderr.isatty(),
-                dynamic_ncols=True)
+    return tqdm(
+        total=total,
+        unit="video" if videos else "pair",
+        file=sys.stderr,
+        disable=not sys.stderr.isatty(),
+        dynamic_ncols=True,
+    )
 
 
 class _NoProgress:
@@ -234,4 +276,3 @@ def _pictures(args, pairs: list[Pair], options: Options, results: list[dict]) ->
 
 if __name__ == "__main__":
     sys.exit(main())
-

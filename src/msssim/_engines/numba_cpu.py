@@ -52,6 +52,8 @@ def threads(count: int | None):
             yield
         finally:
             numba.set_num_threads(previous)
+
+
 _TILE = 1024  # output columns per pass of the filter, kept in L1
 
 
@@ -147,8 +149,9 @@ def _moment_row(x, y, nx, ny, h, c, scale_x, scale_y, halved, slot, rx, ry, rs, 
 
 
 @njit(parallel=True, cache=True)
-def _scale_kernel(x, y, ix, iy, scale_x, scale_y, halved, height, width, kernel, c1, c2, blocks, keep_maps, maps,
-                  row_sums, plane_sums):
+def _scale_kernel(
+    x, y, ix, iy, scale_x, scale_y, halved, height, width, kernel, c1, c2, blocks, keep_maps, maps, row_sums, plane_sums
+):
     """Per pixel: luminance and cs (step 4), for SSIM, cs, luminance (q = 0, 1, 2):
     ``row_sums[q, n, c, r]``, float64 sums of each row; ``plane_sums[q, n, c]``,
     TF's sequential float32 sums of each plane (whole only when ``blocks == 1``);
@@ -276,8 +279,23 @@ def scale_statistics(x: Image, y: Image, taps, c1, c2, index_map=False) -> Scale
     row_sums = np.empty((3, count, channels, h_out))
     plane_sums = np.empty((3, count, channels), np.float32)
     _scale_kernel(
-        _planes(x), _planes(y), ix, iy, x.scale, y.scale, x.halved, height, width, kernel, np.float32(c1),
-        np.float32(c2), blocks, keep_maps, maps, row_sums, plane_sums,
+        _planes(x),
+        _planes(y),
+        ix,
+        iy,
+        x.scale,
+        y.scale,
+        x.halved,
+        height,
+        width,
+        kernel,
+        np.float32(c1),
+        np.float32(c2),
+        blocks,
+        keep_maps,
+        maps,
+        row_sums,
+        plane_sums,
     )
     if channels == 1:
         means = (row_sums.sum(axis=-1) / (h_out * w_out)).astype(np.float32)
@@ -292,4 +310,3 @@ def scale_statistics(x: Image, y: Image, taps, c1, c2, index_map=False) -> Scale
         luminance=means[2],
         index_map=maps[0].reshape(batch + (h_out, w_out, channels)) if index_map else None,
     )
-
