@@ -21,81 +21,31 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 GOLDEN = Path(__file__).parent / "golden_tf.json"
+DEFAULTS = {
+    "max_val": 1.0,
+    "filter_size": 11,
+    "filter_sigma": 1.5,
+    "k1": 0.01,
+    "k2": 0.03,
+    "channels_first": False,
+    "function": "ssim_multiscale",
+    "power_factors": list(cases.msssim.MSSSIM_WEIGHTS),
+}
+
+
+def _fixed(seed: int, kind: str, dtype: str, shape1: list, shape2: list, **overrides) -> dict:
+    recipe = {"seed": seed, "kind": kind, "dtype": dtype, "shape1": shape1, "shape2": shape2, **DEFAULTS, **overrides}
+    if recipe["function"] != "ssim_multiscale":
+        del recipe["power_factors"]
+    return recipe
+
+
 FIXED = [  # named cases people ask about, then random recipes
-    {
-        "seed": 1,
-        "function": "ssim_multiscale",
-        "kind": "correlated",
-        "dtype": "uint8",
-        "shape1": [161, 161, 3],
-        "shape2": [161, 161, 3],
-        "max_val": 255.0,
-        "filter_size": 11,
-        "filter_sigma": 1.5,
-        "k1": 0.01,
-        "k2": 0.03,
-        "channels_first": False,
-        "power_factors": list(cases.msssim.MSSSIM_WEIGHTS),
-    },
-    {
-        "seed": 2,
-        "function": "ssim_multiscale",
-        "kind": "smooth",
-        "dtype": "float32",
-        "shape1": [2, 331, 417, 3],
-        "shape2": [2, 331, 417, 3],
-        "max_val": 1.0,
-        "filter_size": 11,
-        "filter_sigma": 1.5,
-        "k1": 0.01,
-        "k2": 0.03,
-        "channels_first": False,
-        "power_factors": list(cases.msssim.MSSSIM_WEIGHTS),
-    },
-    {
-        "seed": 3,
-        "function": "ssim_multiscale",
-        "kind": "anticorrelated",
-        "dtype": "float32",
-        "shape1": [176, 176, 1],
-        "shape2": [176, 176, 1],
-        "max_val": 1.0,
-        "filter_size": 11,
-        "filter_sigma": 1.5,
-        "k1": 0.01,
-        "k2": 0.03,
-        "channels_first": False,
-        "power_factors": list(cases.msssim.MSSSIM_WEIGHTS),
-    },
-    {
-        "seed": 4,
-        "function": "ssim_multiscale",
-        "kind": "uniform",
-        "dtype": "uint16",
-        "shape1": [3, 1, 200, 190, 3],
-        "shape2": [2, 200, 190, 3],
-        "max_val": 65535.0,
-        "filter_size": 11,
-        "filter_sigma": 1.5,
-        "k1": 0.01,
-        "k2": 0.03,
-        "channels_first": True,
-        "power_factors": list(cases.msssim.MSSSIM_WEIGHTS),
-    },
-    {
-        "seed": 5,
-        "function": "ssim_map",
-        "kind": "smooth",
-        "dtype": "float64",
-        "shape1": [60, 47, 3],
-        "shape2": [60, 47, 3],
-        "max_val": 1.0,
-        "filter_size": 11,
-        "filter_sigma": 1.5,
-        "k1": 0.01,
-        "k2": 0.03,
-        "channels_first": False,
-    },
+    _fixed(1, "correlated", "uint8", [161, 161, 3], [161, 161, 3], max_val=255.0),  # the minimum size
+    _fixed(2, "smooth", "float32", [2, 331, 417, 3], [2, 331, 417, 3]),  # odd sizes, smooth content
+    _fixed(3, "anticorrelated", "float32", [176, 176, 1], [176, 176, 1]),  # relu'd cs: zero score
+    _fixed(4, "uniform", "uint16", [3, 1, 200, 190, 3], [2, 200, 190, 3], max_val=65535.0, channels_first=True),
+    _fixed(5, "smooth", "float64", [60, 47, 3], [60, 47, 3], function="ssim_map"),
 ]
 RANDOM_SEEDS = range(100_000, 100_040)
 

@@ -32,16 +32,6 @@ from msssim import _validate
 from msssim._engines import get_engine
 
 
-@contextmanager
-def _running(engine, threads: int | None):
-    """The engine's thread count in force, numeric warnings off (overflow in wild
-    inputs is reported once, by ``_validate.finite_result``)."""
-    limit = getattr(engine, "threads", None)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        with limit(threads) if limit else nullcontext():
-            yield
-
-
 MSSSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 """Power factors of Wang, Simoncelli & Bovik (2003), as TensorFlow uses them."""
 
@@ -163,6 +153,16 @@ def _prepare(img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, cha
     x = eng.convert_image(x, image_scale(x.dtype))
     y = eng.convert_image(y, image_scale(y.dtype))
     return eng, x, y, gaussian_taps(filter_size, filter_sigma), constants
+
+
+@contextmanager
+def _running(engine, threads: int | None):
+    """The engine's thread count in force, numeric warnings off (overflow in wild
+    inputs is reported once, by ``_validate.finite_result``)."""
+    limit = getattr(engine, "threads", None)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        with limit(threads) if limit else nullcontext():
+            yield
 
 
 def ssim_multiscale_parts(
