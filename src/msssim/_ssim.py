@@ -28,9 +28,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from msssim import _validate
+from msssim import _dask, _validate
+from msssim._dask import is_dask
 from msssim._engines import get_engine
-
 
 MSSSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 """Power factors of Wang, Simoncelli & Bovik (2003), as TensorFlow uses them."""
@@ -181,9 +181,12 @@ def ssim_multiscale_parts(
 ) -> MultiScaleParts:
     """MS-SSIM together with its per-channel, per-scale terms.
 
-    Takes the arguments of :func:`ssim_multiscale`; returns a
-    :class:`MultiScaleParts`.
+    Takes the arguments of :func:`ssim_multiscale` (NumPy arrays only); returns
+    a :class:`MultiScaleParts`.
     """
+    if is_dask(img1) or is_dask(img2):
+        msg = "ssim_multiscale_parts takes NumPy arrays; call .compute() on the Dask arrays first."
+        raise TypeError(msg)
     weights = _validate.power_factors(power_factors)
     eng, x, y, taps, (c1, c2) = _prepare(
         img1, img2, max_val, filter_size, filter_sigma, k1, k2, len(weights), channel_axis, engine, threads
@@ -230,7 +233,8 @@ def ssim_multiscale(
     ----------
     img1, img2 : array_like, shape ``[..., H, W, C]``
         Image batches. The last three dims must be equal; the leading dims must
-        broadcast. Integer images are scaled by their dtype's maximum, floats are
+        broadcast. Dask arrays (chunked along the batch dims only) give a lazy
+        Dask array, each block scored by the engine. Integer images are scaled by their dtype's maximum, floats are
         used as they are (TF's ``convert_image_dtype``).
     max_val : float
         The dynamic range of the images (255 for uint8, 1.0 for [0, 1] floats).
@@ -286,6 +290,22 @@ def ssim_multiscale(
     >>> float(msssim.ssim_multiscale(a, a, 255))
     1.0
     """
+    if is_dask(img1) or is_dask(img2):
+        return _dask.score(
+            ssim_multiscale,
+            img1,
+            img2,
+            max_val,
+            len(_validate.power_factors(power_factors)),
+            power_factors,
+            filter_size=filter_size,
+            filter_sigma=filter_sigma,
+            k1=k1,
+            k2=k2,
+            channel_axis=channel_axis,
+            engine=engine,
+            threads=threads,
+        )
     return ssim_multiscale_parts(
         img1,
         img2,
@@ -327,6 +347,22 @@ def ssim(
         ``return_index_map=True`` the per-pixel map averaged over channels,
         shape ``[..., H - filter_size + 1, W - filter_size + 1]``.
     """
+    if is_dask(img1) or is_dask(img2):
+        return _dask.score(
+            ssim,
+            img1,
+            img2,
+            max_val,
+            1,
+            filter_size=filter_size,
+            filter_sigma=filter_sigma,
+            k1=k1,
+            k2=k2,
+            channel_axis=channel_axis,
+            index_map=return_index_map,
+            engine=engine,
+            threads=threads,
+        )
     eng, x, y, taps, (c1, c2) = _prepare(
         img1, img2, max_val, filter_size, filter_sigma, k1, k2, 1, channel_axis, engine, threads
     )

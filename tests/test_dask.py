@@ -1,0 +1,61 @@
+"""Dask arrays in, a lazy Dask array out: each block scored by the engine."""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import pytest
+
+import msssim
+
+RNG = np.random.default_rng(8)
+A = RNG.random((5, 170, 181, 3), dtype=np.float32)
+B = np.clip(A + 0.1 * RNG.standard_normal(A.shape, dtype=np.float32), 0, 1)
+
+
+def test_batch_chunks_give_a_lazy_dask_array_with_the_numpy_result(tf):
+    a, b = da.from_array(A, chunks=(2, -1, -1, -1)), da.from_array(B, chunks=(3, -1, -1, -1))
+    got = msssim.ssim_multiscale(a, b, 1.0)
+    assert isinstance(got, da.Array) and got.shape == (5,) and got.dtype == np.float32
+    computed = got.compute()
+    np.testing.assert_array_equal(computed, msssim.ssim_multiscale(A, B, 1.0))
+    np.testing.assert_allclose(computed, tf.image.ssim_multiscale(A, B, 1.0).numpy(), rtol=0, atol=1e-5)
+
+
+def test_ssim_maps_broadcasting_mixed_inputs_and_channels_first():
+    a = da.from_array(A, chunks=(1, -1, -1, -1))
+    index_map = msssim.ssim(a, B, 1.0, return_index_map=True)
+    assert isinstance(index_map, da.Array) and index_map.shape == (5, 160, 171)
+    np.testing.assert_array_equal(index_map.compute(), msssim.ssim(A, B, 1.0, return_index_map=True))
+    pairs = msssim.ssim(a[:, None], B[None, :2], 1.0, filter_size=7)
+    np.testing.assert_array_equal(pairs.compute(), msssim.ssim(A[:, None], B[None, :2], 1.0, filter_size=7))
+    nchw = msssim.ssim_multiscale(da.moveaxis(a, -1, -3), np.moveaxis(B, -1, -3), 1.0, channel_axis=-3)
+    np.testing.assert_array_equal(nchw.compute(), msssim.ssim_multiscale(A, B, 1.0))
+
+
+def test_image_axes_split_across_chunks_are_refused_with_the_rechunk():
+    split = da.from_array(A, chunks=(5, 85, -1, -1))
+    with pytest.raises(ValueError, match=r"img1 is chunked across its image axes.*img1\.rechunk\(\{-3: -1"):
+        msssim.ssim_multiscale(split, B, 1.0)
+    fixed = split.rechunk({-3: -1, -2: -1, -1: -1})
+    np.testing.assert_array_equal(msssim.ssim_multiscale(fixed, B, 1.0).compute(), msssim.ssim_multiscale(A, B, 1.0))
+
+
+def test_shape_and_parameter_errors_are_raised_before_computing():
+    a = da.from_array(A, chunks=(1, -1, -1, -1))
+    with pytest.raises(ValueError, match="same height, width and channels"):
+        msssim.ssim_multiscale(a, B[:, 1:], 1.0)
+    with pytest.raises(ValueError, match="too small"):
+        msssim.ssim_multiscale(a[:, :100], B[:, :100], 1.0)
+    with pytest.raises(ValueError, match="max_val must be finite"):
+        msssim.ssim(a, B, -1.0)
+    with pytest.raises(TypeError, match="ssim_multiscale_parts takes NumPy arrays"):
+        msssim.ssim_multiscale_parts(a, B, 1.0)
+
+
+def test_bad_pixels_are_reported_when_computed():
+    broken = A.copy()
+    broken[3, 10, 20, 1] = np.nan
+    lazy = msssim.ssim_multiscale(da.from_array(broken, chunks=(1, -1, -1, -1)), B, 1.0)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        lazy.compute()
