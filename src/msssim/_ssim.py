@@ -30,7 +30,7 @@ import numpy as np
 
 from msssim import _dask, _validate
 from msssim._dask import is_dask
-from msssim._engines import get_engine
+from msssim._engines import engine_for
 
 MSSSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 """Power factors of Wang, Simoncelli & Bovik (2003), as TensorFlow uses them."""
@@ -138,20 +138,25 @@ class MultiScaleParts:
 
 def _prepare(img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, channel_axis, engine, threads):
     """Steps 1-3: validated float32 images, taps and constants."""
-    x, y = _validate.images(img1, img2, channel_axis)
+    eng = engine_for(img1, img2, engine)
+    x, y = eng.arrays(img1, img2) if hasattr(eng, "arrays") else (img1, img2)
+    meta_x, meta_y = _validate.images(eng.meta(x), eng.meta(y), channel_axis)
+    if hasattr(eng, "arrays"):  # a framework's tensors: the same move, on them
+        x, y = eng.moveaxis(x, channel_axis), eng.moveaxis(y, channel_axis)
+    else:
+        x, y = meta_x, meta_y
     _validate.threads(threads)
     _validate.parameters(max_val, filter_size, filter_sigma, k1, k2)
-    _validate.max_val_fits(max_val, x.dtype)
-    _validate.size(x.shape, filter_size, levels)
-    _validate.finite(x, "img1")
-    _validate.finite(y, "img2")
-    eng = get_engine(engine)
-    max_val = np.float32(float32_max_val(max_val, x.dtype))
+    _validate.max_val_fits(max_val, meta_x.dtype)
+    _validate.size(meta_x.shape, filter_size, levels)
+    _validate.finite(eng, x, "img1")
+    _validate.finite(eng, y, "img2")
+    max_val = np.float32(float32_max_val(max_val, meta_x.dtype))
     with np.errstate(over="ignore", under="ignore"):
         constants = tuple((np.float32(k) * max_val) ** 2 for k in (k1, k2))  # float32, as TF
     _validate.constants(*constants, k1, k2, max_val)
-    x = eng.convert_image(x, image_scale(x.dtype))
-    y = eng.convert_image(y, image_scale(y.dtype))
+    x = eng.convert_image(x, image_scale(meta_x.dtype))
+    y = eng.convert_image(y, image_scale(meta_y.dtype))
     return eng, x, y, gaussian_taps(filter_size, filter_sigma), constants
 
 
@@ -197,18 +202,17 @@ def ssim_multiscale_parts(
             if level:  # Step 5: downsample before every scale but the first.
                 x, y = eng.downsample_2x(x), eng.downsample_2x(y)
             stats = scale_statistics(eng, x, y, taps, c1, c2)
-            cs.append(np.maximum(np.asarray(stats.cs, dtype=np.float32), 0))
-    # Step 6: relu, power, product over scales, mean over channels.
-    cs = np.stack(cs, axis=-2)
-    final_ssim = np.maximum(np.asarray(stats.ssim, dtype=np.float32), 0)
-    terms = np.concatenate([cs[..., :-1, :], final_ssim[..., None, :]], axis=-2)
-    exponents = np.asarray(weights, dtype=np.float32)[:, None]
-    ms_ssim = np.prod(terms**exponents, axis=-2).mean(axis=-1, dtype=np.float32)
+            cs.append(eng.relu(stats.cs))
+        # Step 6: relu, power, product over scales, mean over channels.
+        final_ssim = eng.relu(stats.ssim)
+        terms = eng.stack(cs[:-1] + [final_ssim], axis=-2)
+        exponents = [[w] for w in weights]  # one per scale, broadcast over channels
+        ms_ssim = eng.mean(eng.prod(eng.power(terms, exponents), axis=-2), axis=-1)
     return MultiScaleParts(
-        ms_ssim=_validate.finite_result(ms_ssim),
-        cs=cs,
+        ms_ssim=_validate.finite_result(eng, ms_ssim),
+        cs=eng.stack(cs, axis=-2),
         ssim=final_ssim,
-        luminance=np.asarray(stats.luminance, dtype=np.float32),
+        luminance=eng.float32(stats.luminance),
         power_factors=weights,
     )
 
@@ -368,5 +372,5 @@ def ssim(
     )
     with _running(eng, threads):
         stats = scale_statistics(eng, x, y, taps, c1, c2, index_map=return_index_map)
-    per_channel = stats.index_map if return_index_map else stats.ssim
-    return _validate.finite_result(np.asarray(per_channel, dtype=np.float32).mean(axis=-1, dtype=np.float32))
+        per_channel = stats.index_map if return_index_map else stats.ssim
+        return _validate.finite_result(eng, eng.mean(per_channel, axis=-1))

@@ -183,27 +183,22 @@ def size(shape: tuple[int, ...], filter_size: int, scales: int) -> None:
         raise ValueError(msg)
 
 
-def finite(arr: np.ndarray, name: str) -> None:
+def finite(engine, arr, name: str) -> None:
     """Refuse NaN and Inf pixels (TF would silently return NaN), saying where."""
-    if arr.dtype.kind in "iu" or arr.size == 0:
-        return
-    # NaN propagates through min and max, and an infinity is one of them: two
-    # fast reductions with no full-size temporary.
-    if math.isfinite(np.minimum.reduce(arr, axis=None)) and math.isfinite(np.maximum.reduce(arr, axis=None)):
-        return
-    bad = ~np.isfinite(arr)
-    where = tuple(int(i) for i in np.argwhere(bad)[0])
-    msg = (
-        f"{name} has {int(bad.sum())} NaN or infinite pixel value(s), the first at index "
-        f"{where}; replace them (e.g. np.nan_to_num) before scoring."
-    )
-    raise ValueError(msg)
+    found = engine.first_nonfinite(arr)
+    if found is not None:
+        where, count = found
+        msg = (
+            f"{name} has {count} NaN or infinite pixel value(s), the first at index "
+            f"{where}; replace them (e.g. np.nan_to_num) before scoring."
+        )
+        raise ValueError(msg)
 
 
-def finite_result(value) -> np.ndarray:
-    """The result as a float32 array (0-d for one pair), never a silent NaN."""
-    value = np.asarray(value, dtype=np.float32)
-    if not np.all(np.isfinite(value)):
+def finite_result(engine, value):
+    """The result as a float32 array of the engine (0-d for one pair), never a silent NaN."""
+    value = engine.float32(value)
+    if not engine.all_finite(value):
         msg = (
             "the score is not finite: the pixel values are far outside [0, max_val] "
             "for the max_val given; pass the images' real dynamic range as max_val."

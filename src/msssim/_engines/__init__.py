@@ -2,7 +2,11 @@
 
 An engine is a module with ``convert_image`` and ``downsample_2x``, and either a
 fused ``scale_statistics`` or the primitives ``filter_valid`` and ``mean_hw``
-(see ``msssim._ssim``, which says what each computes).
+(see ``msssim._ssim``, which says what each computes); and the array operations
+the algorithm combines with: ``meta``, ``first_nonfinite``, ``float32``,
+``relu``, ``stack``, ``power``, ``prod``, ``mean``, ``all_finite``. The NumPy
+engines share theirs (``_numpy_ops``); a framework's engine (``torch_engine``)
+also has ``arrays`` and ``moveaxis`` and keeps its tensors on their device.
 """
 
 from __future__ import annotations
@@ -12,6 +16,22 @@ from types import ModuleType
 
 ENGINES = {"numba": "msssim._engines.numba_cpu", "reference": "msssim._engines.reference"}
 DEFAULT_ENGINE = "numba"
+
+
+FRAMEWORKS = {"torch": "msssim._engines.torch_engine"}
+
+
+def engine_for(img1, img2, name: str | None) -> ModuleType:
+    """The engine for these inputs: a framework's own when either is one of its
+    tensors (imported only then), else the NumPy engine called ``name``."""
+    for img in (img1, img2):
+        framework = type(img).__module__.split(".")[0]
+        if framework in FRAMEWORKS:
+            if name is not None:
+                msg = f"engine={name!r} applies to NumPy inputs; {framework} tensors are scored by {framework}."
+                raise ValueError(msg)
+            return importlib.import_module(FRAMEWORKS[framework])
+    return get_engine(name)
 
 
 def get_engine(name: str | None) -> ModuleType:

@@ -27,6 +27,17 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from msssim._engines._numpy_ops import (  # noqa: F401  (the engine's share of the interface)
+    all_finite,
+    first_nonfinite,
+    float32,
+    mean,
+    meta,
+    power,
+    prod,
+    relu,
+    stack,
+)
 from msssim._ssim import ScaleStatistics
 
 # Numba's default thread pool (workqueue) must not be entered from two threads

@@ -7,6 +7,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from msssim._engines._numpy_ops import (  # noqa: F401  (the engine's share of the interface)
+    all_finite,
+    first_nonfinite,
+    float32,
+    mean,
+    meta,
+    power,
+    prod,
+    relu,
+    stack,
+)
+
 
 def convert_image(img: np.ndarray, scale: np.float32) -> np.ndarray:
     """A float32 copy of ``img`` times ``scale``; the input is never modified."""
