@@ -124,12 +124,15 @@ def arguments(recipe: dict) -> dict:
     return kwargs
 
 
-def run_msssim(recipe: dict, img1: np.ndarray, img2: np.ndarray, **options) -> np.ndarray:
-    """msssim's answer for a recipe, channels-first when the recipe says so."""
+def run_msssim(recipe: dict, img1: np.ndarray, img2: np.ndarray, wrap=None, **options):
+    """msssim's answer for a recipe, channels-first when the recipe says so;
+    ``wrap`` turns the NumPy images into another library's arrays."""
     function = msssim.ssim_multiscale if recipe["function"] == "ssim_multiscale" else msssim.ssim
     if recipe["channels_first"]:
         img1, img2 = np.moveaxis(img1, -1, -3), np.moveaxis(img2, -1, -3)
         options["channel_axis"] = -3
+    if wrap is not None:
+        img1, img2 = wrap(img1), wrap(img2)
     return function(img1, img2, **arguments(recipe), **options)
 
 

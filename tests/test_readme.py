@@ -21,6 +21,8 @@ def test_readme_starts_with_two_commands_and_ci_runs_the_second():
     assert commands[1] in (ROOT / ".ci" / "run").read_text().splitlines()
 
 
-def test_python_example_runs():
-    (code,) = _blocks("python")
-    exec(compile(code, "README.md", "exec"), {})
+def test_python_examples_run():
+    blocks = _blocks("python")
+    assert len(blocks) == 2  # NumPy and Dask; PyTorch training
+    for code in blocks:
+        exec(compile(code, "README.md", "exec"), {})

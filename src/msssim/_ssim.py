@@ -162,11 +162,11 @@ def _prepare(img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, cha
 
 @contextmanager
 def _running(engine, threads: int | None):
-    """The engine's thread count in force, numeric warnings off (overflow in wild
-    inputs is reported once, by ``_validate.finite_result``)."""
-    limit = getattr(engine, "threads", None)
+    """The engine's session (threads, precision) in force, numeric warnings off
+    (overflow in wild inputs is reported once, by ``_validate.finite_result``)."""
+    session = getattr(engine, "session", None)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        with limit(threads) if limit else nullcontext():
+        with session(threads) if session else nullcontext():
             yield
 
 

@@ -46,7 +46,7 @@ _LOCK = threading.Lock()
 
 
 @contextmanager
-def threads(count: int | None):
+def session(count: int | None):
     """Hold the engine for one call, with ``count`` threads (``None``: Numba's
     setting, ``NUMBA_NUM_THREADS``)."""
     available = numba.config.NUMBA_NUM_THREADS

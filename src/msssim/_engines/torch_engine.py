@@ -1,0 +1,192 @@
+"""The PyTorch engine: the algorithm's primitives in torch ops, on the tensors'
+device, differentiable with autograd. Chosen when an input is a torch tensor.
+
+Inside, images are ``[..., C, H, W]`` float32; the gaussian is two 1-D
+grouped convolutions, applied to the four moments of a scale at once. Two details keep the numbers TF's:
+
+- the H×W mean on the CPU follows TF's CPU reduction, a sequential float32 sum
+  per channel when there are several channels (``reference.mean_hw``): its
+  value is taken from that sum and its gradient from the plain mean, which is
+  the same 1/N;
+- the clamp ``relu(t) ** w`` has gradient 0 where ``t <= 0`` (TF's is NaN
+  there, ``0 · ∞``), and ``0 ** 0`` is 1, as in TF.
+
+Convolution order differs from TF's 2-D depthwise convolution, so on smooth
+images scores may differ from TF's by a few 1e-6 more than the NumPy engines.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+_NUMPY_DTYPES = {
+    torch.uint8: np.uint8,
+    torch.int8: np.int8,
+    torch.int16: np.int16,
+    torch.int32: np.int32,
+    torch.int64: np.int64,
+    torch.float16: np.float16,
+    torch.float32: np.float32,
+    torch.float64: np.float64,
+    torch.bool: np.bool_,
+    torch.complex64: np.complex64,
+    torch.complex128: np.complex128,
+}
+if hasattr(torch, "uint16"):
+    _NUMPY_DTYPES[torch.uint16] = np.uint16
+
+
+def _numpy_dtype(dtype: torch.dtype) -> np.dtype:
+    if dtype == torch.bfloat16:
+        try:
+            import ml_dtypes
+
+            return np.dtype(ml_dtypes.bfloat16)
+        except ImportError:
+            return np.dtype(np.float32)  # only max_val's cast would differ
+    if dtype not in _NUMPY_DTYPES:
+        msg = f"torch dtype {dtype} is not an image type; use an integer or floating tensor."
+        raise TypeError(msg)
+    return np.dtype(_NUMPY_DTYPES[dtype])
+
+
+def arrays(img1, img2) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both inputs as tensors; a non-tensor joins the tensor's device."""
+    device = next(i.device for i in (img1, img2) if isinstance(i, torch.Tensor))
+    out = []
+    for img in (img1, img2):
+        if not isinstance(img, torch.Tensor):
+            arr = np.asarray(img)
+            if arr.dtype.kind in "iufb" and not (arr.flags.writeable and arr.dtype.isnative):
+                arr = arr.astype(arr.dtype.newbyteorder("="))  # torch wants writable, native arrays
+            img = torch.as_tensor(arr, device=device) if arr.dtype.kind in "iufb" else arr
+        elif img.device != device:
+            msg = f"img1 and img2 are on different devices ({img1.device} and {img2.device}); move one of them."
+            raise ValueError(msg)
+        out.append(img)
+    return out[0], out[1]
+
+
+def meta(x) -> np.ndarray:
+    """A NumPy stand-in with the tensor's shape and dtype, for the checks."""
+    if not isinstance(x, torch.Tensor):
+        return np.asarray(x)
+    return np.lib.stride_tricks.as_strided(np.zeros(1, _numpy_dtype(x.dtype)), tuple(x.shape), [0] * x.dim())
+
+
+def moveaxis(x: torch.Tensor, channel_axis: int) -> torch.Tensor:
+    return torch.movedim(x, channel_axis, -1)
+
+
+def first_nonfinite(x: torch.Tensor):
+    if not x.is_floating_point() or x.numel() == 0:
+        return None
+    bad = ~torch.isfinite(x)
+    if not bool(bad.any()):
+        return None
+    return tuple(int(i) for i in bad.nonzero()[0].tolist()), int(bad.sum())
+
+
+@contextmanager
+def session(threads: int | None):
+    """One call: float32 throughout, even inside ``torch.autocast``."""
+    with torch.autocast("cpu", enabled=False), torch.autocast("cuda", enabled=False):
+        yield
+
+
+def convert_image(img: torch.Tensor, scale: np.float32) -> torch.Tensor:
+    """float32 ``img * scale`` (TF's cast, then multiply), as ``[..., C, H, W]``."""
+    x = img.to(torch.float32)
+    if scale != 1:
+        x = x * float(scale)
+    return torch.movedim(x, -1, -3).contiguous()
+
+
+def _planes(x: torch.Tensor) -> torch.Tensor:
+    return x.reshape(-1, 1, *x.shape[-2:])
+
+
+def filter_valid(x: torch.Tensor, taps: np.ndarray) -> torch.Tensor:
+    """The separable gaussian, VALID, over H and W of every plane: one grouped
+    convolution per direction over all channels (much faster than one per plane)."""
+    channels = x.shape[-3]
+    kernel = torch.as_tensor(taps, dtype=torch.float32, device=x.device).repeat(channels, 1)
+    out = x.reshape(-1, channels, *x.shape[-2:])
+    out = F.conv2d(out, kernel.view(channels, 1, -1, 1), groups=channels)
+    out = F.conv2d(out, kernel.view(channels, 1, 1, -1), groups=channels)
+    return out.reshape(*x.shape[:-2], *out.shape[-2:])
+
+
+def downsample_2x(x: torch.Tensor) -> torch.Tensor:
+    """Repeat the last row/column of odd sizes (TF's one-pixel SYMMETRIC pad), 2x2 mean."""
+    height, width = x.shape[-2:]
+    planes = _planes(x)
+    if height % 2 or width % 2:
+        planes = F.pad(planes, (0, width % 2, 0, height % 2), mode="replicate")
+    out = F.avg_pool2d(planes, 2)
+    return out.reshape(*x.shape[:-2], *out.shape[-2:])
+
+
+def mean_hw(x: torch.Tensor) -> torch.Tensor:
+    """The mean over H and W, ``[..., C, H, W] -> [..., C]``, valued as TF's CPU
+    reduction on the CPU (see the module notes)."""
+    exact = x.mean(dim=(-2, -1))
+    if x.device.type != "cpu" or x.shape[-3] == 1:
+        return exact
+    flat = x.detach().reshape(*x.shape[:-2], -1).numpy()
+    tf_order = np.cumsum(flat, axis=-1, dtype=np.float32)[..., -1] / np.float32(flat.shape[-1])
+    return exact + (torch.from_numpy(tf_order) - exact).detach()
+
+
+def scale_statistics(x, y, taps, c1, c2, index_map=False):
+    """Step 4 with the four moments filtered in one convolution (the formulas
+    are ``_ssim.luminance_cs``); the index map returned channels last."""
+    from msssim._ssim import ScaleStatistics, luminance_cs
+
+    x, y = torch.broadcast_tensors(x, y)
+    moments = filter_valid(torch.cat([x, y, x * x + y * y, x * y], dim=-3), taps)
+    mu_x, mu_y, filtered_sq, filtered_xy = moments.split(x.shape[-3], dim=-3)
+    luminance, cs = luminance_cs(mu_x, mu_y, filtered_sq, filtered_xy, c1, c2)
+    ssim_map = luminance * cs
+    return ScaleStatistics(
+        ssim=mean_hw(ssim_map),
+        cs=mean_hw(cs),
+        luminance=mean_hw(luminance),
+        index_map=torch.movedim(ssim_map, -3, -1) if index_map else None,
+    )
+
+
+def float32(x) -> torch.Tensor:
+    return torch.as_tensor(x).to(torch.float32)
+
+
+def relu(x: torch.Tensor) -> torch.Tensor:
+    return torch.relu(x)
+
+
+def stack(tensors, axis: int) -> torch.Tensor:
+    return torch.stack(tensors, dim=axis)
+
+
+def power(x: torch.Tensor, exponents) -> torch.Tensor:
+    """``x ** w`` for ``x >= 0``, with gradient 0 (not NaN) at ``x = 0``."""
+    w = torch.as_tensor(exponents, dtype=torch.float32, device=x.device)
+    keep = (x > 0) | (w == 0)
+    base = torch.where(x > 0, x, torch.ones_like(x))
+    return torch.where(keep, base**w, torch.zeros_like(x))
+
+
+def prod(x: torch.Tensor, axis: int) -> torch.Tensor:
+    return torch.prod(x, dim=axis)
+
+
+def mean(x: torch.Tensor, axis: int) -> torch.Tensor:
+    return x.mean(dim=axis)
+
+
+def all_finite(x: torch.Tensor) -> bool:
+    return bool(torch.isfinite(x).all())

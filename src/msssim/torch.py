@@ -1,0 +1,66 @@
+"""PyTorch losses: ``msssim.torch.MSSSIMLoss``.
+
+Importing this module imports torch; ``import msssim`` alone does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from msssim._ssim import MSSSIM_WEIGHTS, ssim_multiscale
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+class MSSSIMLoss(torch.nn.Module):
+    """``1 - MS-SSIM``, TensorFlow's numbers, finite gradients everywhere.
+
+    Parameters are those of :func:`msssim.ssim_multiscale`; ``channel_axis``
+    defaults to ``-3`` (``[N, C, H, W]`` tensors). ``reduction``: ``"mean"``
+    (default), ``"sum"`` or ``"none"`` (one loss per image).
+
+    Examples
+    --------
+    >>> loss_fn = MSSSIMLoss(max_val=1.0)
+    >>> loss = loss_fn(prediction, target)  # doctest: +SKIP
+    >>> loss.backward()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        max_val: float = 1.0,
+        power_factors: Sequence[float] = MSSSIM_WEIGHTS,
+        filter_size: int = 11,
+        filter_sigma: float = 1.5,
+        k1: float = 0.01,
+        k2: float = 0.03,
+        *,
+        channel_axis: int = -3,
+        reduction: str = "mean",
+    ):
+        super().__init__()
+        if reduction not in _REDUCTIONS:
+            msg = f"reduction must be one of {_REDUCTIONS}, got {reduction!r}."
+            raise ValueError(msg)
+        self.max_val, self.power_factors = max_val, tuple(power_factors)
+        self.filter_size, self.filter_sigma, self.k1, self.k2 = filter_size, filter_sigma, k1, k2
+        self.channel_axis, self.reduction = channel_axis, reduction
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        score = ssim_multiscale(
+            input,
+            target,
+            self.max_val,
+            self.power_factors,
+            self.filter_size,
+            self.filter_sigma,
+            self.k1,
+            self.k2,
+            channel_axis=self.channel_axis,
+        )
+        loss = 1 - score
+        if self.reduction == "mean":
+            return loss.mean()
+        return loss.sum() if self.reduction == "sum" else loss
