@@ -48,23 +48,26 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     device = args.device
+    check_device(device)
     name = torch.cuda.get_device_name() if device == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"# {name}; torch {torch.__version__}; forward + backward, median of {args.repeat}")
-    print("| workload (NCHW) | msssim | pytorch-msssim | pytorch-msssim / msssim | value difference |")
-    print("|---|---|---|---|---|")
+    print(
+        "| workload (NCHW) | msssim | pytorch-msssim | pytorch-msssim / msssim | vs pytorch-msssim | vs NumPy engine |"
+    )
+    print("|---|---|---|---|---|---|")
     for shape in WORKLOADS[device]:
         generator = torch.Generator().manual_seed(0)
         target = torch.rand(shape, generator=generator)
         noisy = (target + 0.05 * torch.randn(shape, generator=generator)).clamp(0, 1)
         target, noisy = target.to(device), noisy.to(device)
 
-        def ours():
+        def ours(noisy=noisy, target=target):
             x = noisy.clone().requires_grad_(True)
             value = msssim.ssim_multiscale(x, target, 1.0, channel_axis=-3)
             value.sum().backward()
             return value.detach()
 
-        def theirs():
+        def theirs(noisy=noisy, target=target):
             x = noisy.clone().requires_grad_(True)
             value = ms_ssim(x, target, data_range=1.0, size_average=False)
             value.sum().backward()
@@ -72,13 +75,30 @@ def main() -> None:
 
         ours_value, their_value = ours().cpu().numpy(), theirs().cpu().numpy()
         numpy_value = msssim.ssim_multiscale(noisy.cpu().numpy(), target.cpu().numpy(), 1.0, channel_axis=-3)
-        assert np.abs(ours_value - numpy_value).max() < 1e-4, (ours_value, numpy_value)
+        # On a GPU the H×W means are accurate (as TF's GPU reduction), not TF's
+        # CPU sequential sum, so the two devices may differ by ~1e-4 at this size.
+        assert np.abs(ours_value - numpy_value).max() < 1e-3, (ours_value, numpy_value)
         ours_s, theirs_s = _time(ours, device, args.repeat), _time(theirs, device, args.repeat)
         print(
             f"| {'x'.join(map(str, shape))} | {ours_s * 1e3:.1f} ms | {theirs_s * 1e3:.1f} ms | "
-            f"{theirs_s / ours_s:.2f}x | {np.abs(ours_value - their_value).max():.1e} |",
+            f"{theirs_s / ours_s:.2f}x | {np.abs(ours_value - their_value).max():.1e} | "
+            f"{np.abs(ours_value - numpy_value).max():.1e} |",
             flush=True,
         )
+
+
+def check_device(device: str) -> None:
+    """On the device: identical half-precision images give 1, and the gradient of
+    anti-correlated images is finite (zero through the clamp)."""
+    img = torch.rand(2, 3, 176, 176, device=device)
+    assert msssim.ssim_multiscale(img.half(), img.half(), 1.0, channel_axis=-3).tolist() == [1.0, 1.0]
+    x = img.clone().requires_grad_(True)
+    value = msssim.ssim_multiscale(x, 1 - img, 1.0, channel_axis=-3).sum()
+    value.backward()
+    assert torch.isfinite(x.grad).all() and value.item() == 0.0
+    out = msssim.ssim_multiscale(img, img.flip(-1), 1.0, channel_axis=-3)
+    assert out.device.type == device and isinstance(out, torch.Tensor)
+    print(f"# checks on {device}: fp16 identical = 1, finite anti-correlated gradient, result on {out.device}")
 
 
 if __name__ == "__main__":
