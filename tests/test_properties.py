@@ -84,10 +84,14 @@ def test_a_batch_equals_its_items(problem):
 @given(problems(dtypes=("uint8",)))
 def test_uint8_with_255_equals_float_over_255(problem):
     img1, img2, params = problem
+    # "/255" as TF converts: a float32 cast times float32(1/255). (Dividing
+    # instead rounds differently in the last bit, which a peaked window with
+    # large power factors can magnify to ~1e-5.)
     as_float = {**params, "max_val": 1.0}
+    scale = np.float32(1 / 255)
     got = msssim.ssim_multiscale(img1, img2, **params)
-    want = msssim.ssim_multiscale(img1 / np.float32(255), img2 / np.float32(255), **as_float)
-    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+    want = msssim.ssim_multiscale(img1.astype(np.float32) * scale, img2.astype(np.float32) * scale, **as_float)
+    np.testing.assert_array_equal(got, want)
 
 
 @SETTINGS
