@@ -1,0 +1,107 @@
+"""The TensorFlow engine: the algorithm's primitives in TF ops, for TF tensors
+and variables, differentiable with ``tf.GradientTape`` and usable inside
+``tf.function``. Chosen when an input is a TF tensor or variable.
+
+It applies the same ops ``tf.image.ssim_multiscale`` does (a depthwise 2-D
+convolution, SYMMETRIC padding and average pooling, ``reduce_mean``), so its
+numbers are TF's; only the gaussian's float32 rounding differs (see
+``msssim._ssim.gaussian_taps``). The clamp ``relu(t) ** w`` has gradient 0 where
+``t <= 0``, where TF's is NaN. Inside ``tf.function`` the NaN/Inf check of the
+pixels is skipped (the values are not known when tracing).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+
+def arrays(img1, img2) -> tuple[tf.Tensor, tf.Tensor]:
+    """Both inputs as tensors (a variable is read, and the tape still sees it)."""
+    return tf.convert_to_tensor(img1), tf.convert_to_tensor(img2)
+
+
+def meta(x: tf.Tensor) -> np.ndarray:
+    """A NumPy stand-in with the tensor's shape and dtype, for the checks."""
+    if not x.shape.is_fully_defined():
+        msg = f"images need a fully known shape inside tf.function, got {x.shape}; set input_signature shapes."
+        raise ValueError(msg)
+    dtype = np.dtype(x.dtype.as_numpy_dtype) if x.dtype != tf.string else np.dtype(object)
+    return np.lib.stride_tricks.as_strided(np.zeros(1, dtype), tuple(x.shape), [0] * x.shape.rank)
+
+
+def moveaxis(x: tf.Tensor, channel_axis: int) -> tf.Tensor:
+    return tf.experimental.numpy.moveaxis(x, channel_axis, -1)
+
+
+def first_nonfinite(x: tf.Tensor):
+    if not x.dtype.is_floating or not tf.executing_eagerly() or x.shape.num_elements() == 0:
+        return None
+    bad = tf.logical_not(tf.math.is_finite(x))
+    if not bool(tf.reduce_any(bad)):
+        return None
+    return tuple(int(i) for i in tf.where(bad)[0].numpy()), int(tf.reduce_sum(tf.cast(bad, tf.int64)))
+
+
+def convert_image(img: tf.Tensor, scale: np.float32) -> tf.Tensor:
+    """float32 ``img * scale``: TF's ``convert_image_dtype``."""
+    x = tf.cast(img, tf.float32)
+    return x * float(scale) if scale != 1 else x
+
+
+def _flat(x: tf.Tensor) -> tf.Tensor:
+    return tf.reshape(x, [-1, *x.shape[-3:]])
+
+
+def filter_valid(x: tf.Tensor, taps: np.ndarray) -> tf.Tensor:
+    """The gaussian as TF applies it: a depthwise 2-D convolution, VALID."""
+    channels = x.shape[-1]
+    kernel = np.outer(taps.astype(np.float64), taps).astype(np.float32)
+    kernel = tf.constant(np.tile(kernel[:, :, None, None], (1, 1, channels, 1)))
+    out = tf.nn.depthwise_conv2d(_flat(x), kernel, strides=[1, 1, 1, 1], padding="VALID")
+    return tf.reshape(out, [*x.shape[:-3], *out.shape[-3:]])
+
+
+def downsample_2x(x: tf.Tensor) -> tf.Tensor:
+    height, width = x.shape[-3], x.shape[-2]
+    flat = _flat(x)
+    if height % 2 or width % 2:
+        flat = tf.pad(flat, [[0, 0], [0, height % 2], [0, width % 2], [0, 0]], mode="SYMMETRIC")
+    out = tf.nn.avg_pool2d(flat, ksize=2, strides=2, padding="VALID")
+    return tf.reshape(out, [*x.shape[:-3], *out.shape[-3:]])
+
+
+def mean_hw(x: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_mean(x, axis=[-3, -2])
+
+
+def float32(x) -> tf.Tensor:
+    return tf.cast(x, tf.float32)
+
+
+def relu(x: tf.Tensor) -> tf.Tensor:
+    return tf.nn.relu(x)
+
+
+def stack(tensors, axis: int) -> tf.Tensor:
+    return tf.stack(tensors, axis=axis)
+
+
+def power(x: tf.Tensor, exponents) -> tf.Tensor:
+    """``x ** w`` for ``x >= 0``, with gradient 0 (not NaN) at ``x = 0``."""
+    w = tf.constant(exponents, dtype=tf.float32)
+    positive = x > 0
+    base = tf.where(positive, x, tf.ones_like(x))
+    return tf.where(positive | (w == 0), base**w, tf.zeros_like(x))
+
+
+def prod(x: tf.Tensor, axis: int) -> tf.Tensor:
+    return tf.reduce_prod(x, axis=axis)
+
+
+def mean(x: tf.Tensor, axis: int) -> tf.Tensor:
+    return tf.reduce_mean(x, axis=axis)
+
+
+def all_finite(x: tf.Tensor) -> bool:
+    return not tf.executing_eagerly() or bool(tf.reduce_all(tf.math.is_finite(x)))

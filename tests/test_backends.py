@@ -1,0 +1,104 @@
+"""One fixture over the array libraries: each input type gives its own type
+back, on its device, with TF's values; TF tensors also give TF's gradients."""
+
+from __future__ import annotations
+
+import cases
+import dask.array as da
+import numpy as np
+import pytest
+import torch
+
+import msssim
+
+
+def _read_only(arr):
+    arr = np.array(arr)
+    arr.flags.writeable = False
+    return arr
+
+
+BACKENDS = {
+    # name: (wrap a NumPy array, the result type, back to NumPy, tolerance against TF)
+    "numpy": (np.asarray, np.ndarray, np.asarray, 1e-5),
+    "read-only numpy": (_read_only, np.ndarray, np.asarray, 1e-5),
+    "torch": (lambda a: torch.from_numpy(np.ascontiguousarray(a)), torch.Tensor, lambda t: t.detach().numpy(), 2e-5),
+    "dask": (lambda a: da.from_array(a, chunks=(1,) * (a.ndim - 3) + (-1,) * 3), da.Array, lambda d: d.compute(), 1e-5),
+    "tensorflow": (None, None, lambda t: t.numpy(), 1e-5),  # filled in by the fixture (TF is the `tf` fixture)
+}
+DTYPES = ["uint8", "uint16", "float16", "float32", "float64"]
+
+
+@pytest.fixture(params=list(BACKENDS))
+def backend(request, tf):
+    wrap, kind, unwrap, tolerance = BACKENDS[request.param]
+    if request.param == "tensorflow":
+        wrap, kind = tf.constant, tf.Tensor
+    return request.param, wrap, kind, unwrap, tolerance
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("function", ["ssim_multiscale", "ssim", "ssim_map"])
+def test_each_backend_returns_its_type_and_tensorflows_values(tf, backend, dtype, function):
+    name, wrap, kind, unwrap, tolerance = backend
+    recipe = {
+        **cases.draw(7),
+        "dtype": dtype,
+        "function": function,
+        "kind": "correlated",
+        "channels_first": False,
+        "shape1": [2, 170, 183, 3],
+        "shape2": [2, 170, 183, 3],
+        "filter_size": 11,
+        "filter_sigma": 1.5,
+    }
+    recipe["max_val"] = float(np.iinfo(dtype).max) if dtype.startswith("uint") else 1.0
+    if function == "ssim_multiscale":
+        recipe["power_factors"] = list(msssim.MSSSIM_WEIGHTS)
+    else:
+        recipe.pop("power_factors", None)
+    img1, img2 = cases.build(recipe)
+    got = cases.run_msssim(recipe, img1, img2, wrap=wrap)
+    assert isinstance(got, kind), (name, type(got))
+    want = cases.run_tensorflow(tf, recipe, img1, img2)
+    values = np.asarray(unwrap(got))
+    assert values.shape == want.shape and values.dtype == np.float32
+    np.testing.assert_allclose(values, want, rtol=0, atol=tolerance)
+
+
+@pytest.mark.parametrize("seed", range(0, 210, 5))
+def test_tensorflow_tensors_match_tensorflow_on_the_sweep(tf, seed):
+    recipe = cases.draw(seed)
+    img1, img2 = cases.build(recipe)
+    got = cases.run_msssim(recipe, img1, img2, wrap=tf.constant)
+    assert isinstance(got, tf.Tensor)
+    cases.assert_close(recipe, got.numpy(), cases.run_tensorflow(tf, recipe, img1, img2))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_tensorflow_gradients_match_tensorflow_and_are_finite_through_the_clamp(tf, seed):
+    rng = np.random.default_rng(seed)
+    img1 = rng.random((2, 180, 177, 3), dtype=np.float32)
+    img2 = np.clip(img1 + 0.2 * rng.standard_normal(img1.shape, dtype=np.float32), 0, 1)
+    for other, finite_in_tf in ((img2, True), (1.0 - img1, False)):
+        grads = []
+        for function in (tf.image.ssim_multiscale, msssim.ssim_multiscale):
+            x = tf.Variable(img1)
+            with tf.GradientTape() as tape:
+                value = tf.reduce_sum(function(x, tf.constant(other), 1.0))
+            grads.append(tape.gradient(value, x).numpy())
+        tf_grad, grad = grads
+        assert np.isfinite(grad).all()
+        if finite_in_tf:
+            assert np.abs(grad - tf_grad).max() <= 1e-4 * np.abs(tf_grad).max()
+        else:
+            assert np.isnan(tf_grad).all() and (grad == 0).all()
+
+
+def test_tensorflow_function_and_variables(tf):
+    a = tf.Variable(np.random.default_rng(4).random((176, 176, 3), dtype=np.float32))
+    b = tf.constant(np.random.default_rng(5).random((176, 176, 3), dtype=np.float32))
+    traced = tf.function(lambda x, y: msssim.ssim_multiscale(x, y, 1.0))
+    np.testing.assert_allclose(traced(a, b).numpy(), tf.image.ssim_multiscale(a, b, 1.0).numpy(), rtol=0, atol=1e-5)
+    half = tf.cast(a, tf.float16)
+    assert float(msssim.ssim_multiscale(half, half, 1.0)) == 1.0
