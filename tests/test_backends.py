@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import cases
 import dask.array as da
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
@@ -23,6 +25,7 @@ BACKENDS = {
     "numpy": (np.asarray, np.ndarray, np.asarray, 1e-5),
     "read-only numpy": (_read_only, np.ndarray, np.asarray, 1e-5),
     "torch": (lambda a: torch.from_numpy(np.ascontiguousarray(a)), torch.Tensor, lambda t: t.detach().numpy(), 2e-5),
+    "jax": (jnp.asarray, jax.Array, np.asarray, 2e-5),  # accurate means, not TF's CPU sequential sum
     "dask": (lambda a: da.from_array(a, chunks=(1,) * (a.ndim - 3) + (-1,) * 3), da.Array, lambda d: d.compute(), 1e-5),
     "tensorflow": (None, None, lambda t: t.numpy(), 1e-5),  # filled in by the fixture (TF is the `tf` fixture)
 }
@@ -102,3 +105,28 @@ def test_tensorflow_function_and_variables(tf):
     np.testing.assert_allclose(traced(a, b).numpy(), tf.image.ssim_multiscale(a, b, 1.0).numpy(), rtol=0, atol=1e-5)
     half = tf.cast(a, tf.float16)
     assert float(msssim.ssim_multiscale(half, half, 1.0)) == 1.0
+
+
+def test_jax_grad_jit_and_vmap(tf):
+    rng = np.random.default_rng(6)
+    img1 = rng.random((176, 181, 3), dtype=np.float32)
+    img2 = np.clip(img1 + 0.2 * rng.standard_normal(img1.shape, dtype=np.float32), 0, 1)
+
+    def score(x, y):
+        return msssim.ssim_multiscale(x, y, 1.0)
+
+    x = tf.Variable(img1)
+    with tf.GradientTape() as tape:
+        tf_value = tf.image.ssim_multiscale(x, tf.constant(img2), 1.0)
+    tf_grad = tape.gradient(tf_value, x).numpy()
+    value, grad = jax.value_and_grad(score)(jnp.asarray(img1), jnp.asarray(img2))
+    assert abs(float(value) - float(tf_value)) <= 2e-5
+    assert np.abs(np.asarray(grad) - tf_grad).max() <= 1e-4 * np.abs(tf_grad).max()
+    anti = jax.grad(score)(jnp.asarray(img1), jnp.asarray(1.0 - img1))
+    assert (np.asarray(anti) == 0).all()  # TF's is NaN here
+    batch1, batch2 = jnp.stack([img1, img2]), jnp.stack([img2, img1])
+    eager = score(batch1, batch2)
+    # XLA fuses the traced ops and rounds a little differently (as TF's eager and
+    # tf.function results differ): 1.1e-6 here.
+    np.testing.assert_allclose(np.asarray(jax.jit(score)(batch1, batch2)), np.asarray(eager), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(jax.vmap(score)(batch1, batch2)), np.asarray(eager), rtol=0, atol=1e-5)

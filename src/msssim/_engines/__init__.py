@@ -18,7 +18,12 @@ ENGINES = {"numba": "msssim._engines.numba_cpu", "reference": "msssim._engines.r
 DEFAULT_ENGINE = "numba"
 
 
-FRAMEWORKS = {"torch": "msssim._engines.torch_engine", "tensorflow": "msssim._engines.tensorflow_engine"}
+FRAMEWORKS = {
+    "torch": "msssim._engines.torch_engine",
+    "tensorflow": "msssim._engines.tensorflow_engine",
+    "jax": "msssim._engines.jax_engine",
+    "jaxlib": "msssim._engines.jax_engine",  # concrete arrays live there, tracers in jax
+}
 
 
 def engine_for(img1, img2, name: str | None) -> ModuleType:
