@@ -1,0 +1,55 @@
+"""A Keras 3 loss: ``msssim.keras.MSSSIMLoss``.
+
+Importing this module imports Keras; ``import msssim`` alone does not. The
+tensors Keras hands the loss are its backend's (TensorFlow, JAX or torch), and
+msssim scores each with that library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+
+from msssim._ssim import MSSSIM_WEIGHTS, ssim_multiscale
+
+
+class MSSSIMLoss(keras.losses.Loss):
+    """``1 - MS-SSIM`` per image, TensorFlow's numbers, finite gradients.
+
+    Parameters are those of :func:`msssim.ssim_multiscale`; images are
+    ``[N, H, W, C]`` (Keras' channels-last default) unless ``channel_axis`` says
+    otherwise. ``reduction`` and ``name`` are Keras'.
+    """
+
+    def __init__(
+        self,
+        max_val: float = 1.0,
+        power_factors: Sequence[float] = MSSSIM_WEIGHTS,
+        filter_size: int = 11,
+        filter_sigma: float = 1.5,
+        k1: float = 0.01,
+        k2: float = 0.03,
+        *,
+        channel_axis: int = -1,
+        reduction: str = "sum_over_batch_size",
+        name: str = "ms_ssim_loss",
+    ):
+        super().__init__(name=name, reduction=reduction)
+        self.max_val, self.power_factors = max_val, tuple(power_factors)
+        self.filter_size, self.filter_sigma, self.k1, self.k2 = filter_size, filter_sigma, k1, k2
+        self.channel_axis = channel_axis
+
+    def call(self, y_true, y_pred):
+        score = ssim_multiscale(
+            y_pred,
+            y_true,
+            self.max_val,
+            self.power_factors,
+            self.filter_size,
+            self.filter_sigma,
+            self.k1,
+            self.k2,
+            channel_axis=self.channel_axis,
+        )
+        return 1 - score

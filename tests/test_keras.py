@@ -1,0 +1,29 @@
+"""The Keras 3 loss, on Keras' TensorFlow backend."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def test_keras_loss_values_and_a_training_step(tf):
+    import keras
+
+    from msssim.keras import MSSSIMLoss
+
+    rng = np.random.default_rng(0)
+    target = rng.random((4, 176, 176, 3), dtype=np.float32)
+    noisy = np.clip(target + 0.2 * rng.standard_normal(target.shape, dtype=np.float32), 0, 1)
+    per_image = 1 - tf.image.ssim_multiscale(tf.constant(noisy), tf.constant(target), 1.0).numpy()
+    loss = MSSSIMLoss()(target, noisy)
+    np.testing.assert_allclose(float(loss), per_image.mean(), rtol=0, atol=1e-5)
+    none = MSSSIMLoss(reduction=None)(target, noisy)
+    np.testing.assert_allclose(np.asarray(none), per_image, rtol=0, atol=1e-5)
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((176, 176, 3))
+    outputs = keras.layers.Add()([inputs, keras.layers.Conv2D(3, 3, padding="same")(inputs)])
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=MSSSIMLoss())
+    history = model.fit(noisy, target, epochs=5, batch_size=4, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert history.history["loss"][-1] < history.history["loss"][0]
