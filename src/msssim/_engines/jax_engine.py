@@ -2,11 +2,12 @@
 ``jax.grad``, ``jax.jit`` and ``jax.vmap`` work through it. Chosen when an input
 is a JAX array (or a tracer).
 
-The gaussian is two 1-D grouped convolutions (``lax.conv_general_dilated``);
-the H×W means are XLA's accurate reductions, not TF's CPU sequential sum, so
-multi-channel scores can differ from TF's CPU numbers by ~1e-5 on small images
-and more on large ones (as TF's own GPU numbers do). The clamp has gradient 0
-where TF's is NaN. Under tracing the NaN/Inf check of the pixels is skipped.
+The gaussian is two 1-D grouped convolutions (``lax.conv_general_dilated``).
+On the CPU the H×W mean of a multi-channel map follows TF's CPU reduction, a
+sequential float32 sum (a host callback, so it works under jit and vmap), with
+the plain mean's gradient; on a GPU it is XLA's accurate mean, as TF's GPU one.
+The clamp has gradient 0 where TF's is NaN. Under tracing the NaN/Inf check of
+the pixels is skipped.
 """
 
 from __future__ import annotations
@@ -72,8 +73,21 @@ def downsample_2x(x):
     return out.reshape(*x.shape[:-3], *out.shape[-3:])
 
 
+def _sequential_mean(values: np.ndarray) -> np.ndarray:
+    """TF's CPU mean of ``[..., H, W, C]``: each channel's pixels added in order, in float32."""
+    flat = np.asarray(values, dtype=np.float32).reshape(*values.shape[:-3], -1, values.shape[-1])
+    return np.cumsum(flat, axis=-2, dtype=np.float32)[..., -1, :] / np.float32(flat.shape[-2])
+
+
 def mean_hw(x):
-    return jnp.mean(x, axis=(-3, -2))
+    """The mean over H and W; on the CPU with several channels, valued as TF's CPU
+    reduction (computed on the host), with the plain mean's gradient, 1/N."""
+    exact = jnp.mean(x, axis=(-3, -2))
+    if x.shape[-1] == 1 or jax.default_backend() != "cpu":
+        return exact
+    shape = jax.ShapeDtypeStruct(exact.shape, jnp.float32)
+    tf_order = jax.pure_callback(_sequential_mean, shape, lax.stop_gradient(x), vmap_method="sequential")
+    return exact + lax.stop_gradient(tf_order - exact)
 
 
 def float32(x):
