@@ -144,7 +144,7 @@ def score_arrays(ref: np.ndarray, dist: np.ndarray, max_val: float, options: Opt
     return float(str(np.float32(value)))  # the shortest decimal that reads back as the float32
 
 
-def _check_match(ref: np.ndarray, dist: np.ndarray, pair: Pair, what: str = "") -> None:
+def _check_match(ref: np.ndarray, dist: np.ndarray, what: str = "") -> None:
     if ref.dtype != dist.dtype:
         raise PairError(f"bit depths differ{what}: reference is {ref.dtype}, distorted is {dist.dtype}")
     if ref.shape != dist.shape:
@@ -163,7 +163,7 @@ def _image_pair(pair: Pair, options: Options) -> tuple[np.ndarray, np.ndarray, f
 
     ref = to_color(read_image(pair.reference), options.color)
     dist = to_color(read_image(pair.distorted), options.color)
-    _check_match(ref, dist, pair)
+    _check_match(ref, dist)
     return ref, dist, options.max_val if options.max_val is not None else default_max_val(ref.dtype)
 
 
@@ -202,7 +202,7 @@ def _score_video(pair: Pair, options: Options) -> dict:
                 )
             break
         (number, ref_px, max_val), (_, dist_px, _) = ref, dist
-        _check_match(ref_px, dist_px, pair, f" at frame {number}")
+        _check_match(ref_px, dist_px, f" at frame {number}")
         value = score_arrays(ref_px, dist_px, options.max_val or max_val, options)
         frames.append({"frame": number, options.metric: value})
     if not frames:

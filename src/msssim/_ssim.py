@@ -374,3 +374,31 @@ def ssim(
         stats = scale_statistics(eng, x, y, taps, c1, c2, index_map=return_index_map)
         per_channel = stats.index_map if return_index_map else stats.ssim
         return _validate.finite_result(eng, eng.mean(per_channel, axis=-1))
+
+
+@dataclass(frozen=True)
+class LossParameters:
+    """The parameters a loss module holds (``msssim.torch``, ``msssim.keras``),
+    and ``1 - MS-SSIM`` per image with them."""
+
+    max_val: float
+    power_factors: tuple[float, ...]
+    filter_size: int
+    filter_sigma: float
+    k1: float
+    k2: float
+    channel_axis: int
+
+    def loss(self, prediction, target):
+        score = ssim_multiscale(
+            prediction,
+            target,
+            self.max_val,
+            self.power_factors,
+            self.filter_size,
+            self.filter_sigma,
+            self.k1,
+            self.k2,
+            channel_axis=self.channel_axis,
+        )
+        return 1 - score

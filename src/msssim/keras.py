@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import keras
 
-from msssim._ssim import MSSSIM_WEIGHTS, ssim_multiscale
+from msssim._ssim import MSSSIM_WEIGHTS, LossParameters
 
 
 class MSSSIMLoss(keras.losses.Loss):
@@ -36,20 +36,9 @@ class MSSSIMLoss(keras.losses.Loss):
         name: str = "ms_ssim_loss",
     ):
         super().__init__(name=name, reduction=reduction)
-        self.max_val, self.power_factors = max_val, tuple(power_factors)
-        self.filter_size, self.filter_sigma, self.k1, self.k2 = filter_size, filter_sigma, k1, k2
-        self.channel_axis = channel_axis
+        self.parameters_ = LossParameters(
+            max_val, tuple(power_factors), filter_size, filter_sigma, k1, k2, channel_axis
+        )
 
     def call(self, y_true, y_pred):
-        score = ssim_multiscale(
-            y_pred,
-            y_true,
-            self.max_val,
-            self.power_factors,
-            self.filter_size,
-            self.filter_sigma,
-            self.k1,
-            self.k2,
-            channel_axis=self.channel_axis,
-        )
-        return 1 - score
+        return self.parameters_.loss(y_pred, y_true)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import torch
 
-from msssim._ssim import MSSSIM_WEIGHTS, ssim_multiscale
+from msssim._ssim import MSSSIM_WEIGHTS, LossParameters
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -44,23 +44,13 @@ class MSSSIMLoss(torch.nn.Module):
         if reduction not in _REDUCTIONS:
             msg = f"reduction must be one of {_REDUCTIONS}, got {reduction!r}."
             raise ValueError(msg)
-        self.max_val, self.power_factors = max_val, tuple(power_factors)
-        self.filter_size, self.filter_sigma, self.k1, self.k2 = filter_size, filter_sigma, k1, k2
-        self.channel_axis, self.reduction = channel_axis, reduction
+        self.parameters_ = LossParameters(
+            max_val, tuple(power_factors), filter_size, filter_sigma, k1, k2, channel_axis
+        )
+        self.reduction = reduction
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        score = ssim_multiscale(
-            input,
-            target,
-            self.max_val,
-            self.power_factors,
-            self.filter_size,
-            self.filter_sigma,
-            self.k1,
-            self.k2,
-            channel_axis=self.channel_axis,
-        )
-        loss = 1 - score
+        loss = self.parameters_.loss(input, target)
         if self.reduction == "mean":
             return loss.mean()
         return loss.sum() if self.reduction == "sum" else loss
