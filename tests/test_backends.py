@@ -1,5 +1,8 @@
 """One fixture over the array libraries: each input type gives its own type
-back, on its device, with TF's values; TF tensors also give TF's gradients."""
+back, on its device, with TF's values; TF tensors also give TF's gradients.
+
+GPU backends (CUDA torch, CuPy) join the fixture on a machine with a GPU; CI
+has none, so there the fixture is the six CPU backends."""
 
 from __future__ import annotations
 
@@ -29,7 +32,38 @@ BACKENDS = {
     "dask": (lambda a: da.from_array(a, chunks=(1,) * (a.ndim - 3) + (-1,) * 3), da.Array, lambda d: d.compute(), 1e-5),
     "tensorflow": (None, None, lambda t: t.numpy(), 1e-5),  # filled in by the fixture (TF is the `tf` fixture)
 }
+# On a GPU the H×W means are accurate (as TF's GPU reduction), not TF-CPU's
+# float32 sequential sum; on these sizes that adds a few 1e-6.
+GPU_TOLERANCE = 3e-5
+
+
+def _gpu_backends() -> dict:
+    found = {}
+    if torch.cuda.is_available():
+        found["torch cuda"] = (
+            lambda a: torch.from_numpy(np.ascontiguousarray(a)).cuda(),
+            torch.Tensor,
+            lambda t: t.detach().cpu().numpy(),
+            GPU_TOLERANCE,
+        )
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() > 0:
+            found["cupy"] = (cupy.asarray, cupy.ndarray, cupy.asnumpy, GPU_TOLERANCE)
+    except Exception:  # no CuPy, or no CUDA driver: no CuPy backend
+        pass
+    return found
+
+
+BACKENDS.update(_gpu_backends())
 DTYPES = ["uint8", "uint16", "float16", "float32", "float64"]
+
+
+def _device(arr) -> str:
+    """Where an array lives, as text (NumPy and Dask: the host)."""
+    device = getattr(arr, "device", "cpu")
+    return str(device() if callable(device) else device)
 
 
 @pytest.fixture(params=list(BACKENDS))
@@ -63,6 +97,7 @@ def test_each_backend_returns_its_type_and_tensorflows_values(tf, backend, dtype
     img1, img2 = cases.build(recipe)
     got = cases.run_msssim(recipe, img1, img2, wrap=wrap)
     assert isinstance(got, kind), (name, type(got))
+    assert _device(got) == _device(wrap(img1)), name
     want = cases.run_tensorflow(tf, recipe, img1, img2)
     values = np.asarray(unwrap(got))
     assert values.shape == want.shape and values.dtype == np.float32

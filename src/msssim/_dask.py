@@ -24,10 +24,11 @@ def score(function, img1, img2, max_val, levels: int, *args, channel_axis: int =
     import dask.array as da
 
     from msssim import _validate
+    from msssim._engines._numpy_ops import stand_in
 
     x, y = da.asarray(img1), da.asarray(img2)
     # Everything that needs no pixels is checked now, the pixels when computed.
-    _validate.images(_meta(x), _meta(y), channel_axis)
+    _validate.images(stand_in(x.shape, x.dtype), stand_in(y.shape, y.dtype), channel_axis)
     x, y = da.moveaxis(x, channel_axis, -1), da.moveaxis(y, channel_axis, -1)
     filter_size = kwargs.get("filter_size", 11)
     _validate.parameters(
@@ -50,11 +51,6 @@ def score(function, img1, img2, max_val, levels: int, *args, channel_axis: int =
         chunks = x.chunks[:-3] + ((x.shape[-3] - filter_size + 1,), (x.shape[-2] - filter_size + 1,))
         return da.map_blocks(block, x, y, chunks=chunks, drop_axis=x.ndim - 1, dtype=np.float32)
     return da.map_blocks(block, x, y, drop_axis=[x.ndim - 3, x.ndim - 2, x.ndim - 1], dtype=np.float32)
-
-
-def _meta(arr) -> np.ndarray:
-    """A stand-in with the array's shape and dtype that occupies no memory."""
-    return np.lib.stride_tricks.as_strided(np.zeros(1, arr.dtype), arr.shape, [0] * arr.ndim)
 
 
 def _block(function, max_val, args, kwargs, index_map, a, b):

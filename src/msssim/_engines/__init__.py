@@ -6,7 +6,8 @@ fused ``scale_statistics`` or the primitives ``filter_valid`` and ``mean_hw``
 the algorithm combines with: ``meta``, ``first_nonfinite``, ``float32``,
 ``relu``, ``stack``, ``power``, ``prod``, ``mean``, ``all_finite``. The NumPy
 engines share theirs (``_numpy_ops``); a framework's engine (``torch_engine``)
-also has ``arrays`` and ``moveaxis`` and keeps its tensors on their device.
+also has ``arrays`` and ``moveaxis`` and keeps its tensors on their device. The
+CuPy engine is the reference engine's code with a framework's ``arrays``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ FRAMEWORKS = {
     "tensorflow": "msssim._engines.tensorflow_engine",
     "jax": "msssim._engines.jax_engine",
     "jaxlib": "msssim._engines.jax_engine",  # concrete arrays live there, tracers in jax
+    "cupy": "msssim._engines.cupy_engine",
 }
 
 

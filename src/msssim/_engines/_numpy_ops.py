@@ -1,48 +1,67 @@
-"""The NumPy engines' share of the algorithm's array operations: inputs, the
-combination of step 6, and the finished result."""
+"""The array-module engines' share of the algorithm's array operations (NumPy,
+and CuPy, whose API is NumPy's): inputs, the combination of step 6, and the
+finished result. Each works in the module of the array it is given."""
 
 from __future__ import annotations
 
 import math
+import sys
+from types import ModuleType
 
 import numpy as np
 
 
+def namespace(x) -> ModuleType:
+    """The array module of ``x``: CuPy for a CuPy array, else NumPy."""
+    if type(x).__module__.split(".")[0] == "cupy":
+        return sys.modules["cupy"]
+    return np
+
+
+def stand_in(shape, dtype) -> np.ndarray:
+    """A NumPy array of this shape and dtype that occupies no memory, for the
+    checks of an array that lives elsewhere (a device, a framework, a cluster)."""
+    shape = tuple(int(n) for n in shape)
+    return np.lib.stride_tricks.as_strided(np.zeros(1, dtype), shape, [0] * len(shape))
+
+
 def meta(img) -> np.ndarray:
-    """The image as NumPy, for the checks of shape and dtype."""
-    return img
+    """The image as NumPy (or its stand-in), for the checks of shape and dtype."""
+    return img if namespace(img) is np else stand_in(img.shape, img.dtype)
 
 
-def first_nonfinite(arr: np.ndarray) -> tuple[tuple[int, ...], int] | None:
+def first_nonfinite(arr) -> tuple[tuple[int, ...], int] | None:
     """``(index of the first NaN/Inf, how many)``, or None when all are finite."""
     if arr.dtype.kind in "iu" or arr.size == 0:
         return None
+    xp = namespace(arr)
     # NaN propagates through min and max, and an infinity is one of them: two
     # fast reductions with no full-size temporary.
-    if math.isfinite(np.minimum.reduce(arr, axis=None)) and math.isfinite(np.maximum.reduce(arr, axis=None)):
+    if math.isfinite(xp.min(arr)) and math.isfinite(xp.max(arr)):
         return None
-    bad = ~np.isfinite(arr)
-    return tuple(int(i) for i in np.argwhere(bad)[0]), int(bad.sum())
+    bad = ~xp.isfinite(arr)
+    return tuple(int(i) for i in xp.argwhere(bad)[0]), int(bad.sum())
 
 
-def float32(x) -> np.ndarray:
-    return np.asarray(x, dtype=np.float32)
+def float32(x):
+    return namespace(x).asarray(x, dtype=np.float32)
 
 
 def relu(x):
-    return np.maximum(float32(x), np.float32(0))
+    return namespace(x).maximum(float32(x), np.float32(0))
 
 
 def stack(arrays, axis: int):
-    return np.stack(arrays, axis=axis)
+    return namespace(arrays[0]).stack(arrays, axis=axis)
 
 
 def power(x, exponents):
-    return x ** np.asarray(exponents, dtype=np.float32)
+    xp = namespace(x)
+    return x ** xp.asarray(exponents, dtype=np.float32)
 
 
 def prod(x, axis: int):
-    return np.prod(x, axis=axis)
+    return namespace(x).prod(x, axis=axis)
 
 
 def mean(x, axis: int):
@@ -50,4 +69,5 @@ def mean(x, axis: int):
 
 
 def all_finite(x) -> bool:
-    return bool(np.all(np.isfinite(x)))
+    xp = namespace(x)
+    return bool(xp.all(xp.isfinite(x)))

@@ -1,6 +1,8 @@
 """The reference engine: plain NumPy, float32 arithmetic as TensorFlow's.
 
-Readable rather than fast; every other engine is tested against it.
+Readable rather than fast; every other engine is tested against it. It works
+in the array module of its input, so the CuPy engine runs this same code on a
+GPU.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from msssim._engines._numpy_ops import (  # noqa: F401  (the engine's share of t
     float32,
     mean,
     meta,
+    namespace,
     power,
     prod,
     relu,
@@ -37,14 +40,15 @@ def filter_valid(x: np.ndarray, taps: np.ndarray) -> np.ndarray:
     large moments, magnifies that to ~1e-4 in the score; so the reference keeps
     TF's order.
     """
+    xp = namespace(x)
     kernel = np.outer(taps.astype(np.float64), taps).astype(np.float32).astype(np.float64)
     size = len(taps)
     height, width = x.shape[-3] - size + 1, x.shape[-2] - size + 1
     wide = x.astype(np.float64)
-    out = np.zeros(x.shape[:-3] + (height, width, x.shape[-1]), dtype=np.float32)
+    out = xp.zeros(x.shape[:-3] + (height, width, x.shape[-1]), dtype=np.float32)
     for i in range(size):
         for j in range(size):
-            out = (out + kernel[i, j] * wide[..., i : i + height, j : j + width, :]).astype(np.float32)
+            out = (out + float(kernel[i, j]) * wide[..., i : i + height, j : j + width, :]).astype(np.float32)
     return out
 
 
@@ -53,7 +57,7 @@ def downsample_2x(x: np.ndarray) -> np.ndarray:
     height, width = x.shape[-3:-1]
     if height % 2 or width % 2:
         pad = [(0, 0)] * (x.ndim - 3) + [(0, height % 2), (0, width % 2), (0, 0)]
-        x = np.pad(x, pad, mode="symmetric")
+        x = namespace(x).pad(x, pad, mode="symmetric")
     top, bottom = x[..., 0::2, :, :], x[..., 1::2, :, :]
     return (top[..., 0::2, :] + top[..., 1::2, :] + bottom[..., 0::2, :] + bottom[..., 1::2, :]) * np.float32(0.25)
 
@@ -64,10 +68,11 @@ def mean_hw(x: np.ndarray) -> np.ndarray:
     With one channel TF's reduction is accurate (pairwise); with several it adds
     the pixels of each channel one after another, row-major, in float32. On a
     1080p RGB map that sum is off by ~2e-3 from the exact mean, so parity needs
-    the same order.
+    the same order. On a GPU (CuPy) it is accurate, as TF's GPU reduction.
     """
+    xp = namespace(x)
     height, width, channels = x.shape[-3:]
-    if channels == 1:
+    if channels == 1 or xp is not np:
         return x.mean(axis=(-3, -2), dtype=np.float64).astype(np.float32)
     flat = x.reshape(*x.shape[:-3], height * width, channels)
     total = np.cumsum(flat, axis=-2, dtype=np.float32)[..., -1, :]

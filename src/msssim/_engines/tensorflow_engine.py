@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from msssim._engines._numpy_ops import stand_in
+
 
 def arrays(img1, img2) -> tuple[tf.Tensor, tf.Tensor]:
     """Both inputs as tensors (a variable is read, and the tape still sees it)."""
@@ -27,7 +29,7 @@ def meta(x: tf.Tensor) -> np.ndarray:
         msg = f"images need a fully known shape inside tf.function, got {x.shape}; set input_signature shapes."
         raise ValueError(msg)
     dtype = np.dtype(x.dtype.as_numpy_dtype) if x.dtype != tf.string else np.dtype(object)
-    return np.lib.stride_tricks.as_strided(np.zeros(1, dtype), tuple(x.shape), [0] * x.shape.rank)
+    return stand_in(x.shape, dtype)
 
 
 def moveaxis(x: tf.Tensor, channel_axis: int) -> tf.Tensor:

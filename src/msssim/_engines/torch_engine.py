@@ -23,6 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from msssim._engines._numpy_ops import stand_in
+
 _NUMPY_DTYPES = {
     torch.uint8: np.uint8,
     torch.int8: np.int8,
@@ -75,7 +77,7 @@ def meta(x) -> np.ndarray:
     """A NumPy stand-in with the tensor's shape and dtype, for the checks."""
     if not isinstance(x, torch.Tensor):
         return np.asarray(x)
-    return np.lib.stride_tricks.as_strided(np.zeros(1, _numpy_dtype(x.dtype)), tuple(x.shape), [0] * x.dim())
+    return stand_in(x.shape, _numpy_dtype(x.dtype))
 
 
 def moveaxis(x: torch.Tensor, channel_axis: int) -> torch.Tensor:
