@@ -135,8 +135,9 @@ def test_uint8_with_255_equals_float_over_255():
     as_float = msssim.ssim_multiscale(
         a8.astype(np.float32) / np.float32(255), b8.astype(np.float32) / np.float32(255), 1.0
     )
-    # TF multiplies by float32(1/255) rather than dividing: last-bit differences only.
-    np.testing.assert_allclose(msssim.ssim_multiscale(a8, b8, 255), as_float, atol=2e-6)
+    # TF multiplies by float32(1/255) rather than dividing: last-bit differences
+    # in the pixels, which TF's own scores of these two inputs turn into 2.7e-6.
+    np.testing.assert_allclose(msssim.ssim_multiscale(a8, b8, 255), as_float, atol=5e-6)
 
 
 def test_empty_batch_gives_empty_result():

@@ -10,11 +10,11 @@ This module is the algorithm. It follows the steps of the design note
 ``downsample_2x(x)``
     symmetric pad of odd sizes at the bottom/right, then 2x2 mean (step 5);
 
-and either a fused ``scale_statistics(x, y, taps, c1, c2, index_map)`` or the
+and either a fused ``scale_statistics(x, y, window, c1, c2, index_map)`` or the
 two primitives from which :func:`scale_statistics` below builds it:
 
-``filter_valid(x, taps)``
-    the gaussian ``outer(taps, taps)``, VALID, over H and W of ``[..., H, W, C]``;
+``filter_valid(x, window)``
+    the 2-D gaussian ``window``, VALID, over H and W of ``[..., H, W, C]``;
 ``mean_hw(x)``
     the mean over H and W (step 4).
 """
@@ -30,7 +30,8 @@ import numpy as np
 
 from msssim import _dask, _validate
 from msssim._dask import is_dask
-from msssim._engines import engine_for
+from msssim._engines import engine_for, get_engine
+from msssim._window import gaussian_window
 
 MSSSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 """Power factors of Wang, Simoncelli & Bovik (2003), as TensorFlow uses them."""
@@ -53,14 +54,6 @@ def float32_max_val(max_val: float, dtype: np.dtype) -> float:
     if dtype.kind in "iu":
         return float(np.float32(int(max_val)) * image_scale(dtype))
     return float(np.float32(np.asarray(max_val).astype(dtype)))
-
-
-# Step 3: the kernel.
-def gaussian_taps(size: int, sigma: float) -> np.ndarray:
-    """The normalised 1-D gaussian; its outer product is TF's 2-D kernel."""
-    coords = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
-    g = np.exp(-0.5 * coords**2 / sigma**2)
-    return (g / g.sum()).astype(np.float32)
 
 
 # Step 4: one scale.
@@ -86,14 +79,14 @@ class ScaleStatistics(NamedTuple):
     index_map: Any = None  # ``luminance * cs`` per pixel, ``[..., H', W', C]``
 
 
-def scale_statistics(engine, x, y, taps, c1, c2, index_map=False) -> ScaleStatistics:
+def scale_statistics(engine, x, y, window, c1, c2, index_map=False) -> ScaleStatistics:
     """SSIM, cs and luminance of one scale, averaged over H and W (step 4)."""
     fused = getattr(engine, "scale_statistics", None)
     if fused is not None:
-        return fused(x, y, taps, c1, c2, index_map)
+        return fused(x, y, window, c1, c2, index_map)
 
     def blur(a):
-        return engine.filter_valid(a, taps)
+        return engine.filter_valid(a, window)
 
     mu_x, mu_y = blur(x), blur(y)
     luminance, cs = luminance_cs(mu_x, mu_y, blur(x * x + y * y), blur(x * y), c1, c2)
@@ -137,7 +130,7 @@ class MultiScaleParts:
 
 
 def _prepare(img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, channel_axis, engine, threads):
-    """Steps 1-3: validated float32 images, taps and constants."""
+    """Steps 1-3: validated float32 images, the window and the constants."""
     eng = engine_for(img1, img2, engine)
     x, y = eng.arrays(img1, img2) if hasattr(eng, "arrays") else (img1, img2)
     meta_x, meta_y = _validate.images(eng.meta(x), eng.meta(y), channel_axis)
@@ -157,7 +150,9 @@ def _prepare(img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, cha
     _validate.constants(*constants, k1, k2, max_val)
     x = eng.convert_image(x, image_scale(meta_x.dtype))
     y = eng.convert_image(y, image_scale(meta_y.dtype))
-    return eng, x, y, gaussian_taps(filter_size, filter_sigma), constants
+    # Step 3: the window, the normalised 2-D gaussian, rounded as TF's softmax
+    # rounds it (msssim._window).
+    return eng, x, y, gaussian_window(filter_size, filter_sigma), constants
 
 
 @contextmanager
@@ -168,6 +163,29 @@ def _running(engine, threads: int | None):
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         with session(threads) if session else nullcontext():
             yield
+
+
+def _computed(engine, steps, x, y, threads: int | None) -> tuple:
+    """``steps(engine, x, y)``, the arrays of steps 4-6, in the engine's session.
+
+    A framework on the CPU (torch, JAX) takes their *values* from the NumPy
+    engine, which follows TF's float32 arithmetic (its filter order, its CPU
+    sums), and their *gradients* from its own ops (``engine.exact_values``):
+    the framework's convolutions round differently, enough to move a score by
+    1e-5.
+    """
+    exact_values = getattr(engine, "exact_values", None)
+    if exact_values is None:
+        with _running(engine, threads):
+            return steps(engine, x, y)
+    host = get_engine(None)
+
+    def on_host(host_x, host_y):
+        with _running(host, threads):
+            return steps(host, host.convert_image(host_x, np.float32(1)), host.convert_image(host_y, np.float32(1)))
+
+    with _running(engine, threads):
+        return exact_values(on_host, lambda: steps(engine, x, y), x, y)
 
 
 def ssim_multiscale_parts(
@@ -193,26 +211,30 @@ def ssim_multiscale_parts(
         msg = "ssim_multiscale_parts takes NumPy arrays; call .compute() on the Dask arrays first."
         raise TypeError(msg)
     weights = _validate.power_factors(power_factors)
-    eng, x, y, taps, (c1, c2) = _prepare(
+    eng, x, y, window, (c1, c2) = _prepare(
         img1, img2, max_val, filter_size, filter_sigma, k1, k2, len(weights), channel_axis, engine, threads
     )
-    cs = []
-    with _running(eng, threads):
+
+    def steps(eng, x, y):
+        cs = []
         for level in range(len(weights)):
             if level:  # Step 5: downsample before every scale but the first.
                 x, y = eng.downsample_2x(x), eng.downsample_2x(y)
-            stats = scale_statistics(eng, x, y, taps, c1, c2)
+            stats = scale_statistics(eng, x, y, window, c1, c2)
             cs.append(eng.relu(stats.cs))
         # Step 6: relu, power, product over scales, mean over channels.
         final_ssim = eng.relu(stats.ssim)
         terms = eng.stack(cs[:-1] + [final_ssim], axis=-2)
         exponents = [[w] for w in weights]  # one per scale, broadcast over channels
         ms_ssim = eng.mean(eng.prod(eng.power(terms, exponents), axis=-2), axis=-1)
+        return ms_ssim, eng.stack(cs, axis=-2), final_ssim, eng.float32(stats.luminance)
+
+    ms_ssim, cs, final_ssim, luminance = _computed(eng, steps, x, y, threads)
     return MultiScaleParts(
         ms_ssim=_validate.finite_result(eng, ms_ssim),
-        cs=eng.stack(cs, axis=-2),
+        cs=cs,
         ssim=final_ssim,
-        luminance=eng.float32(stats.luminance),
+        luminance=luminance,
         power_factors=weights,
     )
 
@@ -367,13 +389,17 @@ def ssim(
             engine=engine,
             threads=threads,
         )
-    eng, x, y, taps, (c1, c2) = _prepare(
+    eng, x, y, window, (c1, c2) = _prepare(
         img1, img2, max_val, filter_size, filter_sigma, k1, k2, 1, channel_axis, engine, threads
     )
-    with _running(eng, threads):
-        stats = scale_statistics(eng, x, y, taps, c1, c2, index_map=return_index_map)
+
+    def steps(eng, x, y):
+        stats = scale_statistics(eng, x, y, window, c1, c2, index_map=return_index_map)
         per_channel = stats.index_map if return_index_map else stats.ssim
-        return _validate.finite_result(eng, eng.mean(per_channel, axis=-1))
+        return (eng.mean(per_channel, axis=-1),)
+
+    (value,) = _computed(eng, steps, x, y, threads)
+    return _validate.finite_result(eng, value)
 
 
 @dataclass(frozen=True)

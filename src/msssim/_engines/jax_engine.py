@@ -3,11 +3,12 @@
 is a JAX array (or a tracer).
 
 The gaussian is two 1-D grouped convolutions (``lax.conv_general_dilated``).
-On the CPU the H×W mean of a multi-channel map follows TF's CPU reduction, a
-sequential float32 sum (a host callback, so it works under jit and vmap), with
-the plain mean's gradient; on a GPU it is XLA's accurate mean, as TF's GPU one.
-The clamp has gradient 0 where TF's is NaN. Under tracing the NaN/Inf check of
-the pixels is skipped.
+On the CPU the values come from the NumPy engine, which repeats TF's float32
+arithmetic (XLA's convolutions and TF's sequential CPU mean of a colour map
+round differently, up to ~1e-5 on a score), and the gradients from these ops
+(``exact_values``); on a GPU both are XLA's, with accurate means, as TF's GPU
+reduction. The clamp has gradient 0 where TF's is NaN. Under tracing the
+NaN/Inf check of the pixels is skipped.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from jax import lax
 
 from msssim._engines._numpy_ops import stand_in
+from msssim._window import separable
 
 
 def _traced(x) -> bool:
@@ -55,10 +57,10 @@ def _flat(x):
     return x.reshape(-1, *x.shape[-3:])
 
 
-def filter_valid(x, taps: np.ndarray):
+def filter_valid(x, window: np.ndarray):
     """The separable gaussian, VALID, as two grouped convolutions (NHWC)."""
     channels = x.shape[-1]
-    column = jnp.asarray(np.tile(taps.reshape(-1, 1, 1, 1), (1, 1, 1, channels)))
+    column = jnp.asarray(np.tile(separable(window).reshape(-1, 1, 1, 1), (1, 1, 1, channels)))
     out = _flat(x)
     for kernel in (column, column.reshape(1, -1, 1, channels)):
         out = lax.conv_general_dilated(
@@ -75,21 +77,24 @@ def downsample_2x(x):
     return out.reshape(*x.shape[:-3], *out.shape[-3:])
 
 
-def _sequential_mean(values: np.ndarray) -> np.ndarray:
-    """TF's CPU mean of ``[..., H, W, C]``: each channel's pixels added in order, in float32."""
-    flat = np.asarray(values, dtype=np.float32).reshape(*values.shape[:-3], -1, values.shape[-1])
-    return np.cumsum(flat, axis=-2, dtype=np.float32)[..., -1, :] / np.float32(flat.shape[-2])
-
-
 def mean_hw(x):
-    """The mean over H and W; on the CPU with several channels, valued as TF's CPU
-    reduction (computed on the host), with the plain mean's gradient, 1/N."""
-    exact = jnp.mean(x, axis=(-3, -2))
-    if x.shape[-1] == 1 or jax.default_backend() != "cpu":
-        return exact
-    shape = jax.ShapeDtypeStruct(exact.shape, jnp.float32)
-    tf_order = jax.pure_callback(_sequential_mean, shape, lax.stop_gradient(x), vmap_method="sequential")
-    return exact + lax.stop_gradient(tf_order - exact)
+    return jnp.mean(x, axis=(-3, -2))
+
+
+def exact_values(on_host, compute, x, y) -> tuple:
+    """On the CPU, the values of ``on_host`` (the NumPy engine, a host callback,
+    so it works under jit and vmap) with the gradients of ``compute`` (these
+    ops); on a GPU, ``compute()``."""
+    outputs = compute()
+    if jax.default_backend() != "cpu":
+        return outputs
+
+    def host(a, b):
+        return tuple(np.asarray(v, np.float32) for v in on_host(np.asarray(a), np.asarray(b)))
+
+    shapes = tuple(jax.ShapeDtypeStruct(out.shape, jnp.float32) for out in outputs)
+    values = jax.pure_callback(host, shapes, lax.stop_gradient(x), lax.stop_gradient(y), vmap_method="broadcast_all")
+    return tuple(out + lax.stop_gradient(value - out) for out, value in zip(outputs, values))
 
 
 def float32(x):

@@ -275,12 +275,11 @@ def _blocks(planes: int, rows: int, channels: int) -> int:
     return max(1, min(wanted, rows // 8 or 1))
 
 
-def scale_statistics(x: Image, y: Image, taps, c1, c2, index_map=False) -> ScaleStatistics:
+def scale_statistics(x: Image, y: Image, window, c1, c2, index_map=False) -> ScaleStatistics:
     batch = np.broadcast_shapes(x.pixels.shape[:-3], y.pixels.shape[:-3])
     height, width, channels = x.shape[-3:]
-    k = len(taps)
+    k = window.shape[0]
     h_out, w_out = height - k + 1, width - k + 1
-    kernel = np.outer(taps.astype(np.float64), taps).astype(np.float32)
     ix = np.broadcast_to(np.arange(int(np.prod(x.pixels.shape[:-3]))).reshape(x.pixels.shape[:-3]), batch).ravel()
     iy = np.broadcast_to(np.arange(int(np.prod(y.pixels.shape[:-3]))).reshape(y.pixels.shape[:-3]), batch).ravel()
     count = ix.shape[0]
@@ -299,7 +298,7 @@ def scale_statistics(x: Image, y: Image, taps, c1, c2, index_map=False) -> Scale
         x.halved,
         height,
         width,
-        kernel,
+        window,
         np.float32(c1),
         np.float32(c2),
         blocks,

@@ -31,7 +31,7 @@ def convert_image(img: np.ndarray, scale: np.float32) -> np.ndarray:
     return x
 
 
-def filter_valid(x: np.ndarray, taps: np.ndarray) -> np.ndarray:
+def filter_valid(x: np.ndarray, window: np.ndarray) -> np.ndarray:
     """The gaussian over H and W of ``[..., H, W, C]``, no padding, as TF applies it.
 
     TF's depthwise convolution adds the 2-D kernel's taps in row-major order,
@@ -41,8 +41,8 @@ def filter_valid(x: np.ndarray, taps: np.ndarray) -> np.ndarray:
     TF's order.
     """
     xp = namespace(x)
-    kernel = np.outer(taps.astype(np.float64), taps).astype(np.float32).astype(np.float64)
-    size = len(taps)
+    kernel = window.astype(np.float64)
+    size = window.shape[0]
     height, width = x.shape[-3] - size + 1, x.shape[-2] - size + 1
     wide = x.astype(np.float64)
     out = xp.zeros(x.shape[:-3] + (height, width, x.shape[-1]), dtype=np.float32)

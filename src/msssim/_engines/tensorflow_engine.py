@@ -4,8 +4,7 @@ and variables, differentiable with ``tf.GradientTape`` and usable inside
 
 It applies the same ops ``tf.image.ssim_multiscale`` does (a depthwise 2-D
 convolution, SYMMETRIC padding and average pooling, ``reduce_mean``), so its
-numbers are TF's; only the gaussian's float32 rounding differs (see
-``msssim._ssim.gaussian_taps``). The clamp ``relu(t) ** w`` has gradient 0 where
+numbers are TF's, with TF's window (``msssim._window``). The clamp ``relu(t) ** w`` has gradient 0 where
 ``t <= 0``, where TF's is NaN. Inside ``tf.function`` the NaN/Inf check of the
 pixels is skipped (the values are not known when tracing).
 """
@@ -55,11 +54,10 @@ def _flat(x: tf.Tensor) -> tf.Tensor:
     return tf.reshape(x, [-1, *x.shape[-3:]])
 
 
-def filter_valid(x: tf.Tensor, taps: np.ndarray) -> tf.Tensor:
+def filter_valid(x: tf.Tensor, window: np.ndarray) -> tf.Tensor:
     """The gaussian as TF applies it: a depthwise 2-D convolution, VALID."""
     channels = x.shape[-1]
-    kernel = np.outer(taps.astype(np.float64), taps).astype(np.float32)
-    kernel = tf.constant(np.tile(kernel[:, :, None, None], (1, 1, channels, 1)))
+    kernel = tf.constant(np.tile(window[:, :, None, None], (1, 1, channels, 1)))
     out = tf.nn.depthwise_conv2d(_flat(x), kernel, strides=[1, 1, 1, 1], padding="VALID")
     return tf.reshape(out, [*x.shape[:-3], *out.shape[-3:]])
 

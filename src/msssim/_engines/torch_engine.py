@@ -2,17 +2,16 @@
 device, differentiable with autograd. Chosen when an input is a torch tensor.
 
 Inside, images are ``[..., C, H, W]`` float32; the gaussian is two 1-D
-grouped convolutions, applied to the four moments of a scale at once. Two details keep the numbers TF's:
+grouped convolutions, applied to the four moments of a scale at once. The
+clamp ``relu(t) ** w`` has gradient 0 where ``t <= 0`` (TF's is NaN there,
+``0 · ∞``), and ``0 ** 0`` is 1, as in TF.
 
-- the H×W mean on the CPU follows TF's CPU reduction, a sequential float32 sum
-  per channel when there are several channels (``reference.mean_hw``): its
-  value is taken from that sum and its gradient from the plain mean, which is
-  the same 1/N;
-- the clamp ``relu(t) ** w`` has gradient 0 where ``t <= 0`` (TF's is NaN
-  there, ``0 · ∞``), and ``0 ** 0`` is 1, as in TF.
-
-Convolution order differs from TF's 2-D depthwise convolution, so on smooth
-images scores may differ from TF's by a few 1e-6 more than the NumPy engines.
+Separable convolution rounds differently from TF's 2-D depthwise one, and TF's
+CPU mean of a colour map is a sequential float32 sum (``reference.mean_hw``):
+together up to ~1e-5 on a score. So on the CPU the values come from the NumPy
+engine, which repeats TF's arithmetic, and the gradients from these ops
+(``exact_values``). On a GPU both are torch's, with accurate means, as TF's GPU
+reduction.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from msssim._engines._numpy_ops import stand_in
+from msssim._window import separable
 
 _NUMPY_DTYPES = {
     torch.uint8: np.uint8,
@@ -112,11 +112,11 @@ def _planes(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(-1, 1, *x.shape[-2:])
 
 
-def filter_valid(x: torch.Tensor, taps: np.ndarray) -> torch.Tensor:
+def filter_valid(x: torch.Tensor, window: np.ndarray) -> torch.Tensor:
     """The separable gaussian, VALID, over H and W of every plane: one grouped
     convolution per direction over all channels (much faster than one per plane)."""
     channels = x.shape[-3]
-    kernel = torch.as_tensor(taps, dtype=torch.float32, device=x.device).repeat(channels, 1)
+    kernel = torch.as_tensor(separable(window), device=x.device).repeat(channels, 1)
     out = x.reshape(-1, channels, *x.shape[-2:])
     out = F.conv2d(out, kernel.view(channels, 1, -1, 1), groups=channels)
     out = F.conv2d(out, kernel.view(channels, 1, 1, -1), groups=channels)
@@ -134,23 +134,33 @@ def downsample_2x(x: torch.Tensor) -> torch.Tensor:
 
 
 def mean_hw(x: torch.Tensor) -> torch.Tensor:
-    """The mean over H and W, ``[..., C, H, W] -> [..., C]``, valued as TF's CPU
-    reduction on the CPU (see the module notes)."""
-    exact = x.mean(dim=(-2, -1))
-    if x.device.type != "cpu" or x.shape[-3] == 1:
-        return exact
-    flat = x.detach().reshape(*x.shape[:-2], -1).numpy()
-    tf_order = np.cumsum(flat, axis=-1, dtype=np.float32)[..., -1] / np.float32(flat.shape[-1])
-    return exact + (torch.from_numpy(tf_order) - exact).detach()
+    """The mean over H and W, ``[..., C, H, W] -> [..., C]``."""
+    return x.mean(dim=(-2, -1))
 
 
-def scale_statistics(x, y, taps, c1, c2, index_map=False):
+def exact_values(on_host, compute, x: torch.Tensor, y: torch.Tensor) -> tuple:
+    """On the CPU, the values of ``on_host`` (the NumPy engine, given the images
+    channels last) with the gradients of ``compute`` (these ops), which runs only
+    when a gradient is wanted; on a GPU, ``compute()``."""
+    if x.device.type != "cpu":
+        return compute()
+    values = [torch.from_numpy(np.require(v, np.float32, ["W"])) for v in on_host(_channels_last(x), _channels_last(y))]
+    if not (torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)):
+        return tuple(values)
+    return tuple(out + (value - out).detach() for out, value in zip(compute(), values))
+
+
+def _channels_last(x: torch.Tensor) -> np.ndarray:
+    return torch.movedim(x.detach(), -3, -1).numpy()
+
+
+def scale_statistics(x, y, window, c1, c2, index_map=False):
     """Step 4 with the four moments filtered in one convolution (the formulas
     are ``_ssim.luminance_cs``); the index map returned channels last."""
     from msssim._ssim import ScaleStatistics, luminance_cs
 
     x, y = torch.broadcast_tensors(x, y)
-    moments = filter_valid(torch.cat([x, y, x * x + y * y, x * y], dim=-3), taps)
+    moments = filter_valid(torch.cat([x, y, x * x + y * y, x * y], dim=-3), window)
     mu_x, mu_y, filtered_sq, filtered_xy = moments.split(x.shape[-3], dim=-3)
     luminance, cs = luminance_cs(mu_x, mu_y, filtered_sq, filtered_xy, c1, c2)
     ssim_map = luminance * cs
