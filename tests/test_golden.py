@@ -20,7 +20,7 @@ def test_provenance_names_tensorflow():
     assert len(GOLDEN["cases"]) >= 40
 
 
-@pytest.mark.parametrize("engine", ["numba", "reference"])
+@pytest.mark.parametrize("engine", ["numba", "separable", "reference"])
 @pytest.mark.parametrize("entry", GOLDEN["cases"], ids=lambda e: f"{e['recipe']['function']}-{e['recipe']['seed']}")
 def test_matches_tensorflow_golden(entry, engine):
     recipe = entry["recipe"]
@@ -30,4 +30,4 @@ def test_matches_tensorflow_golden(entry, engine):
     assert isinstance(got, np.ndarray)
     assert got.dtype == np.float32
     assert got.shape == want.shape
-    cases.assert_close(recipe, got, want)
+    cases.assert_close(recipe, got, want, engine)

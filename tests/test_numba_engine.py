@@ -19,8 +19,12 @@ b = np.clip(a + 0.2 * rng.standard_normal(a.shape, dtype=np.float32), 0, 1)
 assert numba_cpu._blocks(3, 180, 3) > 1  # three planes, four threads: rows are split, maps summed
 fast = msssim.ssim_multiscale_parts(a, b, 1.0, engine="numba")
 slow = msssim.ssim_multiscale_parts(a, b, 1.0, engine="reference")
+separable = msssim.ssim_multiscale_parts(a, b, 1.0, engine="separable")
+whole = msssim.ssim_multiscale_parts(a, b, 1.0, engine="separable", threads=1)
 for name in ("ms_ssim", "cs", "ssim", "luminance"):
     np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name))
+    np.testing.assert_array_equal(getattr(separable, name), getattr(whole, name))
+np.testing.assert_allclose(separable.ms_ssim, fast.ms_ssim, rtol=0, atol=1e-5)
 print("ok")
 """
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 SEEDS = range(210)
+ENGINES = ("numba", "reference", "separable")
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -18,14 +19,13 @@ def test_random_case_matches_tensorflow(tf, seed):
     recipe = cases.draw(seed)
     img1, img2 = cases.build(recipe)
     want = cases.run_tensorflow(tf, recipe, img1, img2)
-    fast = cases.run_msssim(recipe, img1, img2, engine="numba")
-    reference = cases.run_msssim(recipe, img1, img2, engine="reference")
-    for got in (fast, reference):
+    results = {engine: cases.run_msssim(recipe, img1, img2, engine=engine) for engine in ENGINES}
+    for engine, got in results.items():
         assert got.dtype == np.float32
         assert got.shape == want.shape, recipe
-        cases.assert_close(recipe, got, want)
-    # The engines do the same float32 arithmetic; only float64 sums may differ.
-    np.testing.assert_allclose(fast, reference, rtol=0, atol=1e-6, err_msg=str(recipe))
+        cases.assert_close(recipe, got, want, engine)
+    # These two do the same float32 arithmetic; only float64 sums may differ.
+    np.testing.assert_allclose(results["numba"], results["reference"], rtol=0, atol=1e-6, err_msg=str(recipe))
 
 
 def test_sweep_covers_the_space():

@@ -15,7 +15,11 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-ENGINES = {"numba": "msssim._engines.numba_cpu", "reference": "msssim._engines.reference"}
+ENGINES = {
+    "numba": "msssim._engines.numba_cpu",
+    "separable": "msssim._engines.separable",
+    "reference": "msssim._engines.reference",
+}
 DEFAULT_ENGINE = "numba"
 
 

@@ -39,6 +39,7 @@ from msssim._engines._numpy_ops import (  # noqa: F401  (the engine's share of t
     stack,
 )
 from msssim._ssim import ScaleStatistics
+from msssim._window import separable as _separable
 
 # Numba's default thread pool (workqueue) must not be entered from two threads
 # at once; one call at a time also keeps the cores from being oversubscribed.
@@ -134,6 +135,59 @@ def _filter_row(out, ring, first, kernel):
                 j += 1
 
 
+@njit(fastmath={"contract"}, cache=True, nogil=True)
+def _filter_across(out, row, taps):
+    """``out[w] = Σ taps[j] · row[w + j]``: the 1-D gaussian along W, four taps
+    per pass over a tile, as :func:`_filter_row`."""
+    k = taps.shape[0]
+    for start in range(0, out.shape[0], _TILE):
+        n = min(_TILE, out.shape[0] - start)
+        acc = out[start : start + n]
+        acc[:] = 0
+        j = 0
+        while j + 4 <= k:
+            t0, t1, t2, t3 = taps[j], taps[j + 1], taps[j + 2], taps[j + 3]
+            s0 = row[start + j : start + j + n]
+            s1 = row[start + j + 1 : start + j + 1 + n]
+            s2 = row[start + j + 2 : start + j + 2 + n]
+            s3 = row[start + j + 3 : start + j + 3 + n]
+            for w in range(n):
+                acc[w] = (((acc[w] + t0 * s0[w]) + t1 * s1[w]) + t2 * s2[w]) + t3 * s3[w]
+            j += 4
+        while j < k:
+            tap = taps[j]
+            src = row[start + j : start + j + n]
+            for w in range(n):
+                acc[w] += tap * src[w]
+            j += 1
+
+
+@njit(fastmath={"contract"}, cache=True, nogil=True)
+def _filter_down(out, ring, first, taps):
+    """``out[w] = Σ taps[i] · ring[(first + i) % k, w]``: the 1-D gaussian along H."""
+    k = taps.shape[0]
+    for start in range(0, out.shape[0], _TILE):
+        n = min(_TILE, out.shape[0] - start)
+        acc = out[start : start + n]
+        acc[:] = 0
+        i = 0
+        while i + 4 <= k:
+            t0, t1, t2, t3 = taps[i], taps[i + 1], taps[i + 2], taps[i + 3]
+            s0 = ring[(first + i) % k, start : start + n]
+            s1 = ring[(first + i + 1) % k, start : start + n]
+            s2 = ring[(first + i + 2) % k, start : start + n]
+            s3 = ring[(first + i + 3) % k, start : start + n]
+            for w in range(n):
+                acc[w] = (((acc[w] + t0 * s0[w]) + t1 * s1[w]) + t2 * s2[w]) + t3 * s3[w]
+            i += 4
+        while i < k:
+            tap = taps[i]
+            src = ring[(first + i) % k, start : start + n]
+            for w in range(n):
+                acc[w] += tap * src[w]
+            i += 1
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _pixel(raw, n, h, w, c, scale, halved):
     """One value of an :class:`Image`: ``float32(raw) * scale``, or with
@@ -159,14 +213,49 @@ def _moment_row(x, y, nx, ny, h, c, scale_x, scale_y, halved, slot, rx, ry, rs, 
         rp[slot, w] = a * b
 
 
+@njit(cache=True, nogil=True)
+def _load_row(x, y, nx, ny, h, c, scale_x, scale_y, halved, taps, raw, rx, ry, rs, rp):
+    """Input row ``h`` into slot ``h % k`` of the rings: its moments, or with
+    ``taps`` (the separable filter) its moments filtered along W."""
+    k = rx.shape[0]
+    if taps.shape[0] == 0:
+        _moment_row(x, y, nx, ny, h, c, scale_x, scale_y, halved, h % k, rx, ry, rs, rp)
+        return
+    _moment_row(x, y, nx, ny, h, c, scale_x, scale_y, halved, 0, raw[0:1], raw[1:2], raw[2:3], raw[3:4])
+    w_out = raw.shape[1] - taps.shape[0] + 1
+    _filter_across(rx[h % k, :w_out], raw[0], taps)
+    _filter_across(ry[h % k, :w_out], raw[1], taps)
+    _filter_across(rs[h % k, :w_out], raw[2], taps)
+    _filter_across(rp[h % k, :w_out], raw[3], taps)
+
+
 @njit(parallel=True, cache=True)
 def _scale_kernel(
-    x, y, ix, iy, scale_x, scale_y, halved, height, width, kernel, c1, c2, blocks, keep_maps, maps, row_sums, plane_sums
+    x,
+    y,
+    ix,
+    iy,
+    scale_x,
+    scale_y,
+    halved,
+    height,
+    width,
+    kernel,
+    taps,
+    c1,
+    c2,
+    blocks,
+    keep_maps,
+    maps,
+    row_sums,
+    plane_sums,
 ):
     """Per pixel: luminance and cs (step 4), for SSIM, cs, luminance (q = 0, 1, 2):
     ``row_sums[q, n, c, r]``, float64 sums of each row; ``plane_sums[q, n, c]``,
     TF's sequential float32 sums of each plane (whole only when ``blocks == 1``);
-    and where ``keep_maps``, ``maps[q, n, r, w, c]``, the values themselves."""
+    and where ``keep_maps``, ``maps[q, n, r, w, c]``, the values themselves.
+    The filter is the 2-D ``kernel``, or with ``taps`` not empty, ``taps``
+    along W, then along H."""
     k = kernel.shape[0]
     channels = x.shape[3]
     h_out, w_out = height - k + 1, width - k + 1
@@ -182,20 +271,26 @@ def _scale_kernel(
         ry = np.empty((k, width), np.float32)
         rs = np.empty((k, width), np.float32)
         rp = np.empty((k, width), np.float32)
+        raw = np.empty((4, width) if taps.shape[0] else (4, 0), np.float32)
         mx = np.empty(w_out, np.float32)
         my = np.empty(w_out, np.float32)
         ms = np.empty(w_out, np.float32)
         mp = np.empty(w_out, np.float32)
         seq_ssim, seq_cs, seq_lum = np.float32(0.0), np.float32(0.0), np.float32(0.0)
         for h in range(first, first + k - 1):
-            _moment_row(x, y, ix[n], iy[n], h, c, scale_x, scale_y, halved, h % k, rx, ry, rs, rp)
+            _load_row(x, y, ix[n], iy[n], h, c, scale_x, scale_y, halved, taps, raw, rx, ry, rs, rp)
         for r in range(first, last):
-            h = r + k - 1
-            _moment_row(x, y, ix[n], iy[n], h, c, scale_x, scale_y, halved, h % k, rx, ry, rs, rp)
-            _filter_row(mx, rx, r % k, kernel)
-            _filter_row(my, ry, r % k, kernel)
-            _filter_row(ms, rs, r % k, kernel)
-            _filter_row(mp, rp, r % k, kernel)
+            _load_row(x, y, ix[n], iy[n], r + k - 1, c, scale_x, scale_y, halved, taps, raw, rx, ry, rs, rp)
+            if taps.shape[0]:
+                _filter_down(mx, rx, r % k, taps)
+                _filter_down(my, ry, r % k, taps)
+                _filter_down(ms, rs, r % k, taps)
+                _filter_down(mp, rp, r % k, taps)
+            else:
+                _filter_row(mx, rx, r % k, kernel)
+                _filter_row(my, ry, r % k, kernel)
+                _filter_row(ms, rs, r % k, kernel)
+                _filter_row(mp, rp, r % k, kernel)
             sum_ssim, sum_cs, sum_lum = 0.0, 0.0, 0.0
             for w in range(w_out):
                 num0 = mx[w] * my[w] * two
@@ -275,7 +370,9 @@ def _blocks(planes: int, rows: int, channels: int) -> int:
     return max(1, min(wanted, rows // 8 or 1))
 
 
-def scale_statistics(x: Image, y: Image, window, c1, c2, index_map=False) -> ScaleStatistics:
+def scale_statistics(x: Image, y: Image, window, c1, c2, index_map=False, separable=False) -> ScaleStatistics:
+    """Step 4 for one scale, fused; with ``separable``, the window applied as two
+    1-D passes (``engine="separable"``)."""
     batch = np.broadcast_shapes(x.pixels.shape[:-3], y.pixels.shape[:-3])
     height, width, channels = x.shape[-3:]
     k = window.shape[0]
@@ -299,6 +396,7 @@ def scale_statistics(x: Image, y: Image, window, c1, c2, index_map=False) -> Sca
         height,
         width,
         window,
+        _separable(window) if separable else np.empty(0, np.float32),
         np.float32(c1),
         np.float32(c2),
         blocks,
