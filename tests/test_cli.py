@@ -95,6 +95,17 @@ def test_json_document_shape(tmp_path, capsys):
     assert set(document["results"][0]) == {"reference", "distorted", "ms_ssim"}
 
 
+@pytest.mark.parametrize("engine", ["numba", "separable"])
+def test_engine_option_scores_with_that_engine_and_records_it(tmp_path, capsys, engine):
+    ref, dist = _pair(np.uint8, 3)
+    _save_pillow(tmp_path / "a.png", ref)
+    _save_pillow(tmp_path / "b.png", dist)
+    code, document, _ = _json_run(capsys, tmp_path / "a.png", tmp_path / "b.png", "--engine", engine)
+    assert code == 0
+    assert document["parameters"]["engine"] == engine
+    assert document["results"][0]["ms_ssim"] == float(str(msssim.ssim_multiscale(ref, dist, 255, engine=engine)))
+
+
 def test_text_output_and_explicit_max_val(tmp_path, capsys):
     ref, dist = _pair(np.uint8, 1)
     _save_pillow(tmp_path / "a.png", ref)

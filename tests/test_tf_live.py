@@ -6,6 +6,8 @@ broadcast batches, channels-first, every dtype, max_val and parameter.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cases
 import numpy as np
 import pytest
@@ -42,3 +44,16 @@ def test_sweep_covers_the_space():
         r["shape1"][-3] == cases.minimum_size(r["filter_size"], len(r.get("power_factors", [1]))) for r in recipes
     )
     assert len({len(r.get("power_factors", [])) for r in recipes}) == 6
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_bundled_sample_matches_tensorflow(tf, engine):
+    """A real 8-bit pair with flat areas, where the filter's rounding order shows."""
+    import msssim
+
+    root = Path(__file__).parent.parent / "examples"
+    ref, dist = msssim.read_image(root / "reference.png"), msssim.read_image(root / "distorted.png")
+    for function in ("ssim_multiscale", "ssim"):
+        recipe = {"function": function, "kind": "sample"}
+        want = getattr(tf.image, function)(ref, dist, 255).numpy()
+        cases.assert_close(recipe, getattr(msssim, function)(ref, dist, 255, engine=engine), want, engine)

@@ -192,7 +192,7 @@ def test_positive_channel_axis_with_different_ranks_is_ambiguous():
 
 
 def test_unknown_engine():
-    with pytest.raises(ValueError, match=r"engine must be one of \['numba', 'reference'\]"):
+    with pytest.raises(ValueError, match=r"engine must be one of \['numba', 'reference', 'separable'\]"):
         _ms(engine="gpu")
 
 

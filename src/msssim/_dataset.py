@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from msssim._engines import DEFAULT_ENGINE
+
 IMAGE_SUFFIXES = frozenset(".png .jpg .jpeg .tif .tiff .bmp .webp .ppm .pgm .pnm .gif".split())
 
 
@@ -52,6 +54,7 @@ class Options:
     frames: slice = field(default_factory=lambda: slice(None))
     shortest: bool = False
     threads: int | None = None
+    engine: str | None = None  # None: the default engine
 
     def parameters(self) -> dict:
         """The parameters as the JSON document records them."""
@@ -71,6 +74,7 @@ class Options:
             if frames == slice(None)
             else f"{frames.start or ''}:{frames.stop or ''}:{frames.step or ''}",
             "shortest": self.shortest,
+            "engine": self.engine or DEFAULT_ENGINE,
         }
 
 
@@ -136,6 +140,7 @@ def score_arrays(ref: np.ndarray, dist: np.ndarray, max_val: float, options: Opt
         k1=options.k1,
         k2=options.k2,
         threads=options.threads,
+        engine=options.engine,
     )
     if options.metric == "ssim":
         value = msssim.ssim(ref, dist, max_val, **kwargs)
@@ -182,6 +187,7 @@ def score_index_map(pair: Pair, options: Options) -> np.ndarray:
         options.k2,
         return_index_map=True,
         threads=options.threads,
+        engine=options.engine,
     )
 
 

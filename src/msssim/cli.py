@@ -16,6 +16,7 @@ from pathlib import Path
 import msssim
 from msssim import _validate
 from msssim._dataset import Options, Pair, PairError, pairs_from_folders, pairs_from_manifest, run
+from msssim._engines import DEFAULT_ENGINE, ENGINES
 from msssim._io import COLORS
 from msssim._report import FORMATS, JsonLines, pooled, render, with_decibels
 
@@ -113,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="processes on this machine (default: one per core when there are many pairs)",
     )
     scale.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask distributed scheduler")
+    scale.add_argument(
+        "--engine",
+        choices=sorted(ENGINES),
+        help=f"{DEFAULT_ENGINE} (default): TF's filter order; separable: two 1-D passes, 2-3x faster, "
+        "up to ~5e-5 from TF on flat images; reference: plain NumPy, slow",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {msssim.__version__}")
     return parser
 
@@ -129,6 +136,7 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Optio
         color=args.color,
         frames=args.frames,
         shortest=args.shortest,
+        engine=args.engine,
     )
     try:  # the library's own checks, so that a bad parameter is a usage error
         _validate.parameters(

@@ -188,29 +188,38 @@ def _filter_down(out, ring, first, taps):
             i += 1
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _pixel(raw, n, h, w, c, scale, halved):
-    """One value of an :class:`Image`: ``float32(raw) * scale``, or with
-    ``halved`` the 2×2 mean TF's pad-and-pool gives (summed row-major)."""
+@njit(cache=True, nogil=True)
+def _read_row(raw, n, h, c, scale, halved, out):
+    """Row ``h`` of channel ``c`` of an :class:`Image` into ``out``: the values
+    ``float32(raw) * scale``, or with ``halved`` the 2×2 means TF's pad-and-pool
+    gives (the four summed row-major, then × 0.25)."""
     if not halved:
-        return np.float32(raw[n, h, w, c]) * scale
-    bottom, right = min(2 * h + 1, raw.shape[1] - 1), min(2 * w + 1, raw.shape[2] - 1)
-    total = np.float32(raw[n, 2 * h, 2 * w, c]) * scale + np.float32(raw[n, 2 * h, right, c]) * scale
-    total = total + np.float32(raw[n, bottom, 2 * w, c]) * scale
-    total = total + np.float32(raw[n, bottom, right, c]) * scale
-    return total * np.float32(0.25)
+        src = raw[n, h, :, c]
+        for w in range(out.shape[0]):
+            out[w] = np.float32(src[w]) * scale
+        return
+    top, bottom = raw[n, 2 * h, :, c], raw[n, min(2 * h + 1, raw.shape[1] - 1), :, c]
+    pairs = raw.shape[2] // 2  # columns with a right neighbour; an odd last one pairs with itself
+    for w in range(pairs):
+        total = np.float32(top[2 * w]) * scale + np.float32(top[2 * w + 1]) * scale
+        total = total + np.float32(bottom[2 * w]) * scale
+        out[w] = (total + np.float32(bottom[2 * w + 1]) * scale) * np.float32(0.25)
+    if out.shape[0] > pairs:
+        last = raw.shape[2] - 1
+        total = np.float32(top[last]) * scale + np.float32(top[last]) * scale
+        total = total + np.float32(bottom[last]) * scale
+        out[pairs] = (total + np.float32(bottom[last]) * scale) * np.float32(0.25)
 
 
 @njit(cache=True, nogil=True)
 def _moment_row(x, y, nx, ny, h, c, scale_x, scale_y, halved, slot, rx, ry, rs, rp):
     """x, y, x² + y² and x·y of one row, in float32 as TF rounds them."""
-    for w in range(rx.shape[1]):
-        a = _pixel(x, nx, h, w, c, scale_x, halved)
-        b = _pixel(y, ny, h, w, c, scale_y, halved)
-        rx[slot, w] = a
-        ry[slot, w] = b
-        rs[slot, w] = a * a + b * b
-        rp[slot, w] = a * b
+    _read_row(x, nx, h, c, scale_x, halved, rx[slot])
+    _read_row(y, ny, h, c, scale_y, halved, ry[slot])
+    a, b = rx[slot], ry[slot]
+    for w in range(a.shape[0]):
+        rs[slot, w] = a[w] * a[w] + b[w] * b[w]
+        rp[slot, w] = a[w] * b[w]
 
 
 @njit(cache=True, nogil=True)
@@ -227,6 +236,32 @@ def _load_row(x, y, nx, ny, h, c, scale_x, scale_y, halved, taps, raw, rx, ry, r
     _filter_across(ry[h % k, :w_out], raw[1], taps)
     _filter_across(rs[h % k, :w_out], raw[2], taps)
     _filter_across(rp[h % k, :w_out], raw[3], taps)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _luminance_cs_row(mx, my, ms, mp, c1, c2, values):
+    """Step 4's formulas (``_ssim.luminance_cs``) along one row of filtered
+    moments: ``values[0]`` SSIM, ``values[1]`` cs, ``values[2]`` luminance.
+    IEEE division (``error_model="numpy"``: 0/0 is NaN, as in TF, and the loop
+    vectorises)."""
+    two = np.float32(2.0)
+    ssim, cs, luminance = values[0], values[1], values[2]
+    for w in range(mx.shape[0]):
+        luminance[w] = (mx[w] * my[w] * two + c1) / (mx[w] * mx[w] + my[w] * my[w] + c1)
+    for w in range(mx.shape[0]):
+        num0 = mx[w] * my[w] * two
+        cs[w] = (mp[w] * two - num0 + c2) / (ms[w] - (mx[w] * mx[w] + my[w] * my[w]) + c2)
+    for w in range(mx.shape[0]):
+        ssim[w] = luminance[w] * cs[w]
+
+
+@njit(fastmath={"reassoc"}, cache=True, nogil=True)
+def _sum64(row):
+    """A float64 sum of a float32 row, in any order (vectorised)."""
+    total = 0.0
+    for w in range(row.shape[0]):
+        total += np.float64(row[w])
+    return total
 
 
 @njit(parallel=True, cache=True)
@@ -260,7 +295,6 @@ def _scale_kernel(
     channels = x.shape[3]
     h_out, w_out = height - k + 1, width - k + 1
     per_block = (h_out + blocks - 1) // blocks
-    two = np.float32(2.0)
     for task in prange(ix.shape[0] * channels * blocks):
         n = task // (channels * blocks)
         c = (task // blocks) % channels
@@ -276,6 +310,7 @@ def _scale_kernel(
         my = np.empty(w_out, np.float32)
         ms = np.empty(w_out, np.float32)
         mp = np.empty(w_out, np.float32)
+        values = np.empty((3, w_out), np.float32)  # SSIM, cs, luminance of one output row
         seq_ssim, seq_cs, seq_lum = np.float32(0.0), np.float32(0.0), np.float32(0.0)
         for h in range(first, first + k - 1):
             _load_row(x, y, ix[n], iy[n], h, c, scale_x, scale_y, halved, taps, raw, rx, ry, rs, rp)
@@ -291,26 +326,19 @@ def _scale_kernel(
                 _filter_row(my, ry, r % k, kernel)
                 _filter_row(ms, rs, r % k, kernel)
                 _filter_row(mp, rp, r % k, kernel)
-            sum_ssim, sum_cs, sum_lum = 0.0, 0.0, 0.0
-            for w in range(w_out):
-                num0 = mx[w] * my[w] * two
-                den0 = mx[w] * mx[w] + my[w] * my[w]
-                luminance = (num0 + c1) / (den0 + c1)
-                cs = (mp[w] * two - num0 + c2) / (ms[w] - den0 + c2)
-                ssim = luminance * cs
-                sum_ssim += ssim
-                sum_cs += cs
-                sum_lum += luminance
-                seq_ssim += ssim
-                seq_cs += cs
-                seq_lum += luminance
-                if keep_maps:
-                    maps[0, n, r, w, c] = ssim
-                    maps[1, n, r, w, c] = cs
-                    maps[2, n, r, w, c] = luminance
-            row_sums[0, n, c, r] = sum_ssim
-            row_sums[1, n, c, r] = sum_cs
-            row_sums[2, n, c, r] = sum_lum
+            _luminance_cs_row(mx, my, ms, mp, c1, c2, values)
+            if channels == 1:
+                row_sums[0, n, c, r] = _sum64(values[0])
+                row_sums[1, n, c, r] = _sum64(values[1])
+                row_sums[2, n, c, r] = _sum64(values[2])
+            elif blocks == 1:  # TF's order: each pixel added to the plane's float32 sum
+                for w in range(w_out):
+                    seq_ssim += values[0, w]
+                    seq_cs += values[1, w]
+                    seq_lum += values[2, w]
+            if keep_maps:
+                for q in range(3):
+                    maps[q, n, r, :, c] = values[q]
         plane_sums[0, n, c] = seq_ssim
         plane_sums[1, n, c] = seq_cs
         plane_sums[2, n, c] = seq_lum
@@ -338,14 +366,16 @@ def _downsample_kernel(x, scale, halved, out):
     source_width = (x.shape[2] + 1) // 2 if halved else x.shape[2]
     for task in prange(out.shape[0] * out.shape[1]):
         n, i = task // out.shape[1], task % out.shape[1]
-        top, bottom = 2 * i, min(2 * i + 1, source_height - 1)
-        for j in range(out.shape[2]):
-            left, right = 2 * j, min(2 * j + 1, source_width - 1)
-            for c in range(out.shape[3]):
-                total = _pixel(x, n, top, left, c, scale, halved) + _pixel(x, n, top, right, c, scale, halved)
-                total = total + _pixel(x, n, bottom, left, c, scale, halved)
-                total = total + _pixel(x, n, bottom, right, c, scale, halved)
-                out[n, i, j, c] = total * np.float32(0.25)
+        top = np.empty(source_width, np.float32)
+        bottom = np.empty(source_width, np.float32)
+        for c in range(out.shape[3]):
+            _read_row(x, n, 2 * i, c, scale, halved, top)
+            _read_row(x, n, min(2 * i + 1, source_height - 1), c, scale, halved, bottom)
+            for j in range(out.shape[2]):
+                left, right = 2 * j, min(2 * j + 1, source_width - 1)
+                total = top[left] + top[right]
+                total = total + bottom[left]
+                out[n, i, j, c] = (total + bottom[right]) * np.float32(0.25)
 
 
 def downsample_2x(img: Image) -> Image:
