@@ -246,3 +246,10 @@ def test_calls_from_many_threads_at_once():
         results = list(pool.map(lambda _: msssim.ssim_multiscale(A, B, 1.0), range(16)))
     for got in results:
         np.testing.assert_array_equal(got, want)
+
+
+def test_numpy_scalars_as_parameters():
+    """0-d arrays and NumPy scalars are accepted wherever numbers are."""
+    want = msssim.ssim(A, B, 1.0, filter_size=7, filter_sigma=1.2)
+    got = msssim.ssim(A, B, np.float32(1.0), filter_size=np.int64(7), filter_sigma=np.array(1.2))
+    np.testing.assert_array_equal(got, want)

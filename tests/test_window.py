@@ -61,7 +61,6 @@ def test_narrower_vectors_follow_onednns_choice(tf):
     )
     env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "TF_CPP_MIN_LOG_LEVEL": "3"}
     subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=120)
-    assert vector_width() in (8, 16)
 
 
 def test_separable_taps_make_the_window():

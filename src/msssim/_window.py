@@ -14,7 +14,8 @@
 Its values are a few ulp from the exact gaussian's and its sum can be
 1 - 1e-7 (σ = 0.51): enough to move a score with a peaked window by 1e-5, so
 the window here is made the same way. The vector is 16 floats wide on CPUs
-with AVX-512 and 8 otherwise, as oneDNN picks it. (With oneDNN off, or
+with AVX-512 and 8 otherwise, as oneDNN picks it (both verified; SSE-only CPUs,
+where oneDNN would use 4, are taken as 8). (With oneDNN off, or
 constant-folded inside ``tf.function``, TF uses Eigen's softmax instead, a few
 ulp different again.) Verified bit for bit against TF 2.21 over 444 sizes and
 sigmas with both widths (``tests/test_window.py`` checks it live).
@@ -88,7 +89,10 @@ def vector_width() -> int:
     ``ONEDNN_MAX_CPU_ISA`` caps it below), else 8."""
     import llvmlite.binding as llvm
 
-    features = llvm.get_host_cpu_features()
+    try:
+        features = llvm.get_host_cpu_features()
+    except RuntimeError:  # older llvmlite on some hosts: no feature list
+        return 8
     isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
     capped = isa.startswith(("SSE", "AVX2")) or isa == "AVX"
     return 16 if features.get("avx512f", False) and features.get("avx512bw", False) and not capped else 8

@@ -8,6 +8,11 @@ the algorithm combines with: ``meta``, ``first_nonfinite``, ``float32``,
 engines share theirs (``_numpy_ops``); a framework's engine (``torch_engine``)
 also has ``arrays`` and ``moveaxis`` and keeps its tensors on their device. The
 CuPy engine is the reference engine's code with a framework's ``arrays``.
+
+Optional hooks: ``session(threads)``, a context for one call (threads, locks,
+precision); ``exact_values(on_host, compute, x, y)``, for a framework on the
+CPU, the values of ``on_host`` (the NumPy engine) with the gradients of
+``compute(x, y)`` (its own ops); see ``msssim._ssim._computed``.
 """
 
 from __future__ import annotations

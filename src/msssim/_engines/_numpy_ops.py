@@ -25,6 +25,19 @@ def stand_in(shape, dtype) -> np.ndarray:
     return np.lib.stride_tricks.as_strided(np.zeros(1, dtype), shape, [0] * len(shape))
 
 
+def host_array(img) -> np.ndarray:
+    """A plain input beside a framework's tensor, as NumPy in native byte order
+    and writable (copied only when it is not), as frameworks take arrays."""
+    arr = np.asarray(img)
+    if arr.dtype.kind in "iufb" and not (arr.flags.writeable and arr.dtype.isnative):
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    return arr
+
+
+def different_devices(img1, img2) -> ValueError:
+    return ValueError(f"img1 and img2 are on different devices ({img1.device} and {img2.device}); move one of them.")
+
+
 def meta(img) -> np.ndarray:
     """The image as NumPy (or its stand-in), for the checks of shape and dtype."""
     return img if namespace(img) is np else stand_in(img.shape, img.dtype)

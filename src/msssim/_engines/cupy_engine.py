@@ -11,8 +11,8 @@ no automatic differentiation: for gradients on a GPU pass torch or JAX arrays.
 from __future__ import annotations
 
 import cupy
-import numpy as np
 
+from msssim._engines._numpy_ops import different_devices, host_array
 from msssim._engines.reference import (  # noqa: F401  (the engine's share of the interface)
     all_finite,
     convert_image,
@@ -31,20 +31,22 @@ from msssim._engines.reference import (  # noqa: F401  (the engine's share of th
 
 
 def arrays(img1, img2):
-    """Both inputs as CuPy arrays; a NumPy one is copied to the other's device."""
+    """Both inputs as CuPy arrays on the current device; a NumPy one is copied there."""
     device = next(i.device for i in (img1, img2) if isinstance(i, cupy.ndarray))
+    if device != cupy.cuda.Device():
+        msg = (
+            f"the CuPy arrays are on {device}, not the current device {cupy.cuda.Device()}; score them "
+            f"inside `with cupy.cuda.Device({device.id}):`."
+        )
+        raise ValueError(msg)
     out = []
     for img in (img1, img2):
         if isinstance(img, cupy.ndarray):
             if img.device != device:
-                msg = f"img1 and img2 are on different devices ({img1.device} and {img2.device}); move one of them."
-                raise ValueError(msg)
+                raise different_devices(img1, img2)
         else:
-            arr = np.asarray(img)
-            if arr.dtype.kind in "iufb":
-                with device:
-                    arr = cupy.asarray(arr)
-            img = arr  # other dtypes are refused, with their message, by the checks
+            arr = host_array(img)
+            img = cupy.asarray(arr) if arr.dtype.kind in "iufb" else arr  # others are refused by the checks
         out.append(img)
     return out[0], out[1]
 

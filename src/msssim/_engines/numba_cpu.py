@@ -4,7 +4,10 @@ Per scale, one parallel kernel walks each (image, channel) plane in blocks of
 output rows. For each input row it forms x, y, x² + y² and x·y once (in a ring
 of ``filter_size`` rows), applies the 2-D gaussian to the four of them in TF's
 order (taps row-major, one fused multiply-add each), and turns them into
-luminance and cs pixel by pixel; full-size moment maps are never written.
+luminance and cs a row at a time (vectorised); full-size moment maps are never
+written. With ``separable`` (``engine="separable"``) the ring holds the rows
+already filtered along W and the gaussian is finished along H: 22
+multiply-adds per moment and pixel instead of 121, in another order than TF's.
 Integer images are read directly and scaled on the fly, and the first
 downsampled scale is never stored: its pixels are the 2×2 means of the input,
 made as they are read, so a memory-mapped image is streamed, never copied.
@@ -102,64 +105,50 @@ def _planes(img: Image) -> np.ndarray:
     return img.pixels.reshape((-1,) + img.pixels.shape[-3:])
 
 
+@njit(fastmath={"contract"}, cache=True, nogil=True, inline="always")
+def _add_across(acc, row, taps, start):
+    """``acc[w] += Σ_j taps[j] · row[start + w + j]``, the taps in order, each
+    added with one rounding (contracted to a fused multiply-add). Four taps go
+    per pass, so the running sums stay in registers for four multiply-adds; the
+    order of the additions is unchanged."""
+    k, n = taps.shape[0], acc.shape[0]
+    j = 0
+    while j + 4 <= k:
+        t0, t1, t2, t3 = taps[j], taps[j + 1], taps[j + 2], taps[j + 3]
+        s0 = row[start + j : start + j + n]
+        s1 = row[start + j + 1 : start + j + 1 + n]
+        s2 = row[start + j + 2 : start + j + 2 + n]
+        s3 = row[start + j + 3 : start + j + 3 + n]
+        for w in range(n):
+            acc[w] = (((acc[w] + t0 * s0[w]) + t1 * s1[w]) + t2 * s2[w]) + t3 * s3[w]
+        j += 4
+    while j < k:
+        tap = taps[j]
+        src = row[start + j : start + j + n]
+        for w in range(n):
+            acc[w] += tap * src[w]
+        j += 1
+
+
 @njit(fastmath={"contract"}, cache=True, nogil=True)
 def _filter_row(out, ring, first, kernel):
-    """``out[w] = Σ kernel[i, j] · ring[(first + i) % k, w + j]``, taps row-major,
-    each added with one rounding (contracted to a fused multiply-add).
-
-    Four taps go per pass over a tile, so the running sums stay in registers
-    for four multiply-adds; the order of the additions is unchanged."""
+    """``out[w] = Σ kernel[i, j] · ring[(first + i) % k, w + j]``, taps row-major
+    (TF's order), a tile of ``_TILE`` columns at a time."""
     k = kernel.shape[0]
-    width = out.shape[0]
-    for start in range(0, width, _TILE):
-        n = min(_TILE, width - start)
-        acc = out[start : start + n]
+    for start in range(0, out.shape[0], _TILE):
+        acc = out[start : start + _TILE]
         acc[:] = 0
         for i in range(k):
-            row = ring[(first + i) % k]
-            j = 0
-            while j + 4 <= k:
-                t0, t1, t2, t3 = kernel[i, j], kernel[i, j + 1], kernel[i, j + 2], kernel[i, j + 3]
-                s0 = row[start + j : start + j + n]
-                s1 = row[start + j + 1 : start + j + 1 + n]
-                s2 = row[start + j + 2 : start + j + 2 + n]
-                s3 = row[start + j + 3 : start + j + 3 + n]
-                for w in range(n):
-                    acc[w] = (((acc[w] + t0 * s0[w]) + t1 * s1[w]) + t2 * s2[w]) + t3 * s3[w]
-                j += 4
-            while j < k:
-                tap = kernel[i, j]
-                src = row[start + j : start + j + n]
-                for w in range(n):
-                    acc[w] += tap * src[w]
-                j += 1
+            _add_across(acc, ring[(first + i) % k], kernel[i], start)
 
 
 @njit(fastmath={"contract"}, cache=True, nogil=True)
 def _filter_across(out, row, taps):
-    """``out[w] = Σ taps[j] · row[w + j]``: the 1-D gaussian along W, four taps
-    per pass over a tile, as :func:`_filter_row`."""
-    k = taps.shape[0]
+    """``out[w] = Σ taps[j] · row[w + j]``: the 1-D gaussian along W."""
     for start in range(0, out.shape[0], _TILE):
-        n = min(_TILE, out.shape[0] - start)
-        acc = out[start : start + n]
+        acc = out[start : start + _TILE]
         acc[:] = 0
-        j = 0
-        while j + 4 <= k:
-            t0, t1, t2, t3 = taps[j], taps[j + 1], taps[j + 2], taps[j + 3]
-            s0 = row[start + j : start + j + n]
-            s1 = row[start + j + 1 : start + j + 1 + n]
-            s2 = row[start + j + 2 : start + j + 2 + n]
-            s3 = row[start + j + 3 : start + j + 3 + n]
-            for w in range(n):
-                acc[w] = (((acc[w] + t0 * s0[w]) + t1 * s1[w]) + t2 * s2[w]) + t3 * s3[w]
-            j += 4
-        while j < k:
-            tap = taps[j]
-            src = row[start + j : start + j + n]
-            for w in range(n):
-                acc[w] += tap * src[w]
-            j += 1
+        _add_across(acc, row, taps, start)
 
 
 @njit(fastmath={"contract"}, cache=True, nogil=True)

@@ -21,8 +21,9 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch._C import _functorch
 
-from msssim._engines._numpy_ops import stand_in
+from msssim._engines._numpy_ops import different_devices, host_array, stand_in
 from msssim._window import separable
 
 _NUMPY_DTYPES = {
@@ -62,13 +63,10 @@ def arrays(img1, img2) -> tuple[torch.Tensor, torch.Tensor]:
     out = []
     for img in (img1, img2):
         if not isinstance(img, torch.Tensor):
-            arr = np.asarray(img)
-            if arr.dtype.kind in "iufb" and not (arr.flags.writeable and arr.dtype.isnative):
-                arr = arr.astype(arr.dtype.newbyteorder("="))  # torch wants writable, native arrays
+            arr = host_array(img)
             img = torch.as_tensor(arr, device=device) if arr.dtype.kind in "iufb" else arr
         elif img.device != device:
-            msg = f"img1 and img2 are on different devices ({img1.device} and {img2.device}); move one of them."
-            raise ValueError(msg)
+            raise different_devices(img1, img2)
         out.append(img)
     return out[0], out[1]
 
@@ -141,13 +139,13 @@ def mean_hw(x: torch.Tensor) -> torch.Tensor:
 def exact_values(on_host, compute, x: torch.Tensor, y: torch.Tensor) -> tuple:
     """On the CPU, the values of ``on_host`` (the NumPy engine, given the images
     channels last) with the gradients of ``compute`` (these ops), which runs only
-    when a gradient is wanted; on a GPU, ``compute()``."""
-    if x.device.type != "cpu":
-        return compute()
+    when a gradient is wanted; on a GPU, ``compute(x, y)``."""
+    if x.device.type != "cpu" or any(_functorch.is_functorch_wrapped_tensor(t) for t in (x, y)):
+        return compute(x, y)  # on a device, or inside torch.func transforms (no storage to read)
     values = [torch.from_numpy(np.require(v, np.float32, ["W"])) for v in on_host(_channels_last(x), _channels_last(y))]
     if not (torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)):
         return tuple(values)
-    return tuple(out + (value - out).detach() for out, value in zip(compute(), values))
+    return tuple(out + (value - out).detach() for out, value in zip(compute(x, y), values))
 
 
 def _channels_last(x: torch.Tensor) -> np.ndarray:
