@@ -2,7 +2,10 @@
 
 This module is the algorithm. It follows the steps of the design note
 (numerics.md) in order and leaves the array work to an *engine*
-(``msssim._engines``), which supplies a few primitives:
+(``msssim._engines``). The ``numerics`` mode picks the engines: ``"exact"``
+(the default) evaluates the formula within 1e-6 of float64, ``"tensorflow-cpu"``
+repeats TF-CPU's float32 rounding of it. An engine supplies the window of its
+mode (``window(size, sigma)``, step 3) and a few primitives:
 
 ``convert_image(img, scale)``
     the image in the engine's working form, with values ``float32(img) * scale``
@@ -10,8 +13,8 @@ This module is the algorithm. It follows the steps of the design note
 ``downsample_2x(x)``
     symmetric pad of odd sizes at the bottom/right, then 2x2 mean (step 5);
 
-and either a fused ``scale_statistics(x, y, window, c1, c2, index_map)`` or the
-two primitives from which :func:`scale_statistics` below builds it:
+and either a fused ``scale_statistics(x, y, window, c1, c2, index_map, only_cs)``
+or the two primitives from which :func:`scale_statistics` below builds it:
 
 ``filter_valid(x, window)``
     the 2-D gaussian ``window``, VALID, over H and W of ``[..., H, W, C]``;
@@ -30,8 +33,7 @@ import numpy as np
 
 from msssim import _dask, _validate
 from msssim._dask import is_dask
-from msssim._engines import engine_for, get_engine
-from msssim._window import gaussian_window
+from msssim._engines import engine_for
 
 MSSSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 """Power factors of Wang, Simoncelli & Bovik (2003), as TensorFlow uses them."""
@@ -79,11 +81,17 @@ class ScaleStatistics(NamedTuple):
     index_map: Any = None  # ``luminance * cs`` per pixel, ``[..., H', W', C]``
 
 
-def scale_statistics(engine, x, y, window, c1, c2, index_map=False) -> ScaleStatistics:
-    """SSIM, cs and luminance of one scale, averaged over H and W (step 4)."""
+def scale_statistics(engine, x, y, window, c1, c2, index_map=False, only_cs=False) -> ScaleStatistics:
+    """SSIM, cs and luminance of one scale, averaged over H and W (step 4); with
+    ``only_cs`` an engine may leave out the other two."""
     fused = getattr(engine, "scale_statistics", None)
     if fused is not None:
-        return fused(x, y, window, c1, c2, index_map)
+        return fused(x, y, window, c1, c2, index_map=index_map, only_cs=only_cs)
+    return filtered_statistics(engine, x, y, window, c1, c2, index_map)
+
+
+def filtered_statistics(engine, x, y, window, c1, c2, index_map=False) -> ScaleStatistics:
+    """Step 4 from the engine's ``filter_valid`` and ``mean_hw``, in the dtype of ``x``."""
 
     def blur(a):
         return engine.filter_valid(a, window)
@@ -129,9 +137,10 @@ class MultiScaleParts:
     power_factors: tuple[float, ...]
 
 
-def _prepare(img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, channel_axis, engine, threads):
-    """Steps 1-3: validated float32 images, the window and the constants."""
-    eng = engine_for(img1, img2, engine)
+def _prepare(img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, channel_axis, engine, numerics, threads):
+    """Steps 1-3: validated float32 images, the window and the constants; the
+    engine, and the NumPy engine of the same numerics (``host``)."""
+    eng, host = engine_for(img1, img2, engine, numerics)
     x, y = eng.arrays(img1, img2) if hasattr(eng, "arrays") else (img1, img2)
     meta_x, meta_y = _validate.images(eng.meta(x), eng.meta(y), channel_axis)
     if hasattr(eng, "arrays"):  # a framework's tensors: the same move, on them
@@ -150,9 +159,9 @@ def _prepare(img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, cha
     _validate.constants(*constants, k1, k2, max_val)
     x = eng.convert_image(x, image_scale(meta_x.dtype))
     y = eng.convert_image(y, image_scale(meta_y.dtype))
-    # Step 3: the window, the normalised 2-D gaussian, rounded as TF's softmax
-    # rounds it (msssim._window).
-    return eng, x, y, gaussian_window(int(filter_size), float(filter_sigma)), constants
+    # Step 3: the window, the normalised 2-D gaussian: exact (float64), or
+    # rounded as TF's softmax rounds it (msssim._window).
+    return eng, host, x, y, host.window(int(filter_size), float(filter_sigma)), constants
 
 
 @contextmanager
@@ -165,27 +174,26 @@ def _running(engine, threads: int | None):
             yield
 
 
-def _computed(engine, steps, x, y, threads: int | None) -> tuple:
+def _computed(engine, host, steps, x, y, numerics: str, threads: int | None) -> tuple:
     """``steps(engine, x, y)``, the arrays of steps 4-6, in the engine's session.
 
-    A framework on the CPU (torch, JAX) takes their *values* from the NumPy
-    engine, which follows TF's float32 arithmetic (its filter order, its CPU
-    sums), and their *gradients* from its own ops (``engine.exact_values``):
-    the framework's convolutions round differently, enough to move a score by
-    1e-5.
+    A framework (torch, JAX, CuPy) takes its *values* from the NumPy engine of
+    the same numerics (``host``) on the CPU, where the fused kernels are
+    fastest, and with ``"tensorflow-cpu"`` everywhere (TF-CPU's digits exist
+    only there); its *gradients* come from its own ops in the mode's precision
+    (``engine.exact_values``).
     """
     exact_values = getattr(engine, "exact_values", None)
     if exact_values is None:
         with _running(engine, threads):
             return steps(engine, x, y)
-    host = get_engine(None)
 
     def on_host(host_x, host_y):
         with _running(host, threads):
             return steps(host, host.convert_image(host_x, np.float32(1)), host.convert_image(host_y, np.float32(1)))
 
     with _running(engine, threads):
-        return exact_values(on_host, lambda a, b: steps(engine, a, b), x, y)
+        return exact_values(on_host, lambda a, b: steps(engine, a, b), x, y, numerics == "tensorflow-cpu")
 
 
 def ssim_multiscale_parts(
@@ -199,6 +207,7 @@ def ssim_multiscale_parts(
     k2: float = 0.03,
     *,
     channel_axis: int = -1,
+    numerics: str = "exact",
     engine: str | None = None,
     threads: int | None = None,
 ) -> MultiScaleParts:
@@ -211,8 +220,8 @@ def ssim_multiscale_parts(
         msg = "ssim_multiscale_parts takes NumPy arrays; call .compute() on the Dask arrays first."
         raise TypeError(msg)
     weights = _validate.power_factors(power_factors)
-    eng, x, y, window, (c1, c2) = _prepare(
-        img1, img2, max_val, filter_size, filter_sigma, k1, k2, len(weights), channel_axis, engine, threads
+    eng, host, x, y, window, (c1, c2) = _prepare(
+        img1, img2, max_val, filter_size, filter_sigma, k1, k2, len(weights), channel_axis, engine, numerics, threads
     )
 
     def steps(eng, x, y):
@@ -220,7 +229,7 @@ def ssim_multiscale_parts(
         for level in range(len(weights)):
             if level:  # Step 5: downsample before every scale but the first.
                 x, y = eng.downsample_2x(x), eng.downsample_2x(y)
-            stats = scale_statistics(eng, x, y, window, c1, c2)
+            stats = scale_statistics(eng, x, y, window, c1, c2, only_cs=level < len(weights) - 1)
             cs.append(eng.relu(stats.cs))
         # Step 6: relu, power, product over scales, mean over channels.
         final_ssim = eng.relu(stats.ssim)
@@ -229,7 +238,7 @@ def ssim_multiscale_parts(
         ms_ssim = eng.mean(eng.prod(eng.power(terms, exponents), axis=-2), axis=-1)
         return ms_ssim, eng.stack(cs, axis=-2), final_ssim, eng.float32(stats.luminance)
 
-    ms_ssim, cs, final_ssim, luminance = _computed(eng, steps, x, y, threads)
+    ms_ssim, cs, final_ssim, luminance = _computed(eng, host, steps, x, y, numerics, threads)
     return MultiScaleParts(
         ms_ssim=_validate.finite_result(eng, ms_ssim),
         cs=cs,
@@ -250,6 +259,7 @@ def ssim_multiscale(
     k2: float = 0.03,
     *,
     channel_axis: int = -1,
+    numerics: str = "exact",
     engine: str | None = None,
     threads: int | None = None,
 ) -> np.ndarray:
@@ -333,6 +343,7 @@ def ssim_multiscale(
             k1=k1,
             k2=k2,
             channel_axis=channel_axis,
+            numerics=numerics,
             engine=engine,
             threads=threads,
         )
@@ -346,6 +357,7 @@ def ssim_multiscale(
         k1,
         k2,
         channel_axis=channel_axis,
+        numerics=numerics,
         engine=engine,
         threads=threads,
     ).ms_ssim
@@ -362,6 +374,7 @@ def ssim(
     return_index_map: bool = False,
     *,
     channel_axis: int = -1,
+    numerics: str = "exact",
     engine: str | None = None,
     threads: int | None = None,
 ) -> np.ndarray:
@@ -390,11 +403,12 @@ def ssim(
             k2=k2,
             channel_axis=channel_axis,
             index_map=return_index_map,
+            numerics=numerics,
             engine=engine,
             threads=threads,
         )
-    eng, x, y, window, (c1, c2) = _prepare(
-        img1, img2, max_val, filter_size, filter_sigma, k1, k2, 1, channel_axis, engine, threads
+    eng, host, x, y, window, (c1, c2) = _prepare(
+        img1, img2, max_val, filter_size, filter_sigma, k1, k2, 1, channel_axis, engine, numerics, threads
     )
 
     def steps(eng, x, y):
@@ -402,7 +416,7 @@ def ssim(
         per_channel = stats.index_map if return_index_map else stats.ssim
         return (eng.mean(per_channel, axis=-1),)
 
-    (value,) = _computed(eng, steps, x, y, threads)
+    (value,) = _computed(eng, host, steps, x, y, numerics, threads)
     return _validate.finite_result(eng, value)
 
 
@@ -418,6 +432,7 @@ class LossParameters:
     k1: float
     k2: float
     channel_axis: int
+    numerics: str = "exact"
 
     def loss(self, prediction, target):
         score = ssim_multiscale(
@@ -430,5 +445,6 @@ class LossParameters:
             self.k1,
             self.k2,
             channel_axis=self.channel_axis,
+            numerics=self.numerics,
         )
         return 1 - score

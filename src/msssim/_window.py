@@ -99,10 +99,23 @@ def vector_width() -> int:
 
 
 def separable(window: np.ndarray) -> np.ndarray:
-    """1-D taps whose outer product is ``window`` up to rounding, for engines
-    that filter along H, then W."""
+    """1-D taps whose outer product is ``window`` up to rounding, in its dtype,
+    for engines that filter along H, then W."""
     rows = window.sum(axis=1, dtype=np.float64)
-    return (rows / np.sqrt(rows.sum())).astype(_F32)
+    return (rows / np.sqrt(rows.sum())).astype(window.dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def gaussian_taps(size: int, sigma: float) -> np.ndarray:
+    """The exact normalised 1-D gaussian, float64: ``exp(-x² / 2σ²)`` over
+    ``x = arange(size) - (size - 1) / 2``, summing to 1. Its outer product with
+    itself is the 2-D window of step 3 without TF's rounding (read-only; cached)."""
+    coords = np.arange(size, dtype=np.float64) - (size - 1) / 2
+    squares = coords**2
+    g = np.exp(-(squares - squares.min()) / (2.0 * float(sigma) ** 2))  # as a softmax: the largest is 1
+    taps = g / g.sum()
+    taps.flags.writeable = False
+    return taps
 
 
 @functools.lru_cache(maxsize=64)
@@ -114,5 +127,15 @@ def gaussian_window(size: int, sigma: float, width: int | None = None) -> np.nda
     logits = (g[None, :] + g[:, None]).astype(_F32).ravel()
     e = _exp((logits - logits.max()).astype(_F32))
     window = _flush(e * (_F32(1) / _sum(e, width or vector_width()))).reshape(size, size)
+    window.flags.writeable = False
+    return window
+
+
+@functools.lru_cache(maxsize=64)
+def exact_window(size: int, sigma: float) -> np.ndarray:
+    """The exact normalised 2-D gaussian of step 3, float64: the outer product
+    of :func:`gaussian_taps` with itself (read-only; cached)."""
+    taps = gaussian_taps(size, sigma)
+    window = np.outer(taps, taps)
     window.flags.writeable = False
     return window

@@ -9,10 +9,18 @@ engines share theirs (``_numpy_ops``); a framework's engine (``torch_engine``)
 also has ``arrays`` and ``moveaxis`` and keeps its tensors on their device. The
 CuPy engine is the reference engine's code with a framework's ``arrays``.
 
+Each ``numerics`` mode (``NUMERICS``) has its NumPy engines: ``"exact"`` the
+Numba kernels of ``numba_exact`` and the float64 ``float64`` (the readable
+one); ``"tensorflow-cpu"`` the Numba kernels of ``numba_cpu`` and the plain
+NumPy ``reference``, both with TF-CPU's float32 arithmetic. A NumPy engine also
+makes the mode's ``window(size, sigma)`` (step 3); a framework computes in
+that window's dtype (float64 for ``"exact"``).
+
 Optional hooks: ``session(threads)``, a context for one call (threads, locks,
-precision); ``exact_values(on_host, compute, x, y)``, for a framework on the
-CPU, the values of ``on_host`` (the NumPy engine) with the gradients of
-``compute(x, y)`` (its own ops); see ``msssim._ssim._computed``.
+precision); ``exact_values(on_host, compute, x, y, host_only)``, for a
+framework, the values of ``on_host`` (the mode's NumPy engine) with the
+gradients of ``compute(x, y)`` (its own ops), on the CPU or, with
+``host_only``, everywhere; see ``msssim._ssim._computed``.
 """
 
 from __future__ import annotations
@@ -20,10 +28,13 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+NUMERICS = ("exact", "tensorflow-cpu")
+"""``"exact"``: TF's formula within 1e-6 of a float64 evaluation, on every
+device; ``"tensorflow-cpu"``: TF-CPU's own float32 arithmetic, digit for digit."""
+
 ENGINES = {
-    "numba": "msssim._engines.numba_cpu",
-    "separable": "msssim._engines.separable",
-    "reference": "msssim._engines.reference",
+    "exact": {"numba": "msssim._engines.numba_exact", "reference": "msssim._engines.float64"},
+    "tensorflow-cpu": {"numba": "msssim._engines.numba_cpu", "reference": "msssim._engines.reference"},
 }
 DEFAULT_ENGINE = "numba"
 
@@ -37,23 +48,40 @@ FRAMEWORKS = {
 }
 
 
-def engine_for(img1, img2, name: str | None) -> ModuleType:
-    """The engine for these inputs: a framework's own when either is one of its
-    tensors (imported only then), else the NumPy engine called ``name``."""
+def engine_for(img1, img2, name: str | None, numerics: str) -> tuple[ModuleType, ModuleType]:
+    """The engine for these inputs, and the NumPy engine of ``numerics`` that
+    gives a framework on the CPU its values: a framework's own engine when
+    either input is one of its tensors (imported only then), else the NumPy
+    engine called ``name``, twice."""
+    host = get_engine(name, numerics)
     for img in (img1, img2):
         framework = type(img).__module__.split(".")[0]
         if framework in FRAMEWORKS:
             if name is not None:
                 msg = f"engine={name!r} applies to NumPy inputs; {framework} tensors are scored by {framework}."
                 raise ValueError(msg)
-            return importlib.import_module(FRAMEWORKS[framework])
-    return get_engine(name)
+            return importlib.import_module(FRAMEWORKS[framework]), host
+    return host, host
 
 
-def get_engine(name: str | None) -> ModuleType:
-    """The engine module called ``name`` (``None``: the default), imported on first use."""
-    name = DEFAULT_ENGINE if name is None else name
-    if name not in ENGINES:
-        msg = f"engine must be one of {sorted(ENGINES)} or None, got {name!r}."
+def get_engine(name: str | None, numerics: str = "exact") -> ModuleType:
+    """The NumPy engine called ``name`` (``None``: the default) for ``numerics``,
+    imported on first use."""
+    if numerics not in ENGINES:
+        msg = (
+            f"numerics must be one of {list(NUMERICS)}, got {numerics!r}: 'exact' (the default) evaluates TF's "
+            "formula within 1e-6 of float64; 'tensorflow-cpu' repeats TF-CPU's float32 rounding."
+        )
         raise ValueError(msg)
-    return importlib.import_module(ENGINES[name])
+    name = DEFAULT_ENGINE if name is None else name
+    if name == "separable":
+        msg = (
+            "engine='separable' is gone: the default, numerics='exact', filters in two 1-D passes too and is "
+            "faster, within 1e-6 of TF's formula in float64. Drop engine=, or pass numerics='tensorflow-cpu' "
+            "for TF-CPU's digits."
+        )
+        raise ValueError(msg)
+    if name not in ENGINES[numerics]:
+        msg = f"engine must be one of {sorted(ENGINES[numerics])} or None, got {name!r}."
+        raise ValueError(msg)
+    return importlib.import_module(ENGINES[numerics][name])

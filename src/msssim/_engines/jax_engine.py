@@ -13,6 +13,8 @@ where TF's is NaN. Under tracing the NaN/Inf check of the pixels is skipped.
 
 from __future__ import annotations
 
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -81,11 +83,23 @@ def mean_hw(x):
     return jnp.mean(x, axis=(-3, -2))
 
 
-def exact_values(on_host, compute, x, y) -> tuple:
-    """On the CPU, the values of ``on_host`` (the NumPy engine, a host callback,
-    so it works under jit and vmap) with the derivatives of ``compute`` (these
-    ops), which run only when JAX differentiates; on a GPU, ``compute(x, y)``."""
-    if jax.default_backend() != "cpu":
+def scale_statistics(x, y, window, c1, c2, index_map=False, only_cs=False):
+    """Step 4 in the window's precision (float64, with JAX's 64-bit mode on
+    for the while, for ``numerics="exact"``); the results as float32."""
+    from msssim._ssim import ScaleStatistics, filtered_statistics
+
+    with jax.enable_x64(window.dtype == np.float64):
+        x, y = x.astype(window.dtype), y.astype(window.dtype)
+        stats = filtered_statistics(sys.modules[__name__], x, y, window, c1, c2, index_map)
+        return ScaleStatistics(*(None if s is None else s.astype(jnp.float32) for s in stats))
+
+
+def exact_values(on_host, compute, x, y, host_only: bool) -> tuple:
+    """On the CPU (with ``host_only``, everywhere), the values of ``on_host``
+    (the NumPy engine, a host callback, so it works under jit and vmap) with the
+    derivatives of ``compute`` (these ops), which run only when JAX
+    differentiates; on a GPU, ``compute(x, y)``."""
+    if jax.default_backend() != "cpu" and not host_only:
         return compute(x, y)
 
     def host(a, b):
@@ -93,7 +107,7 @@ def exact_values(on_host, compute, x, y) -> tuple:
 
     @jax.custom_jvp
     def valued(a, b):
-        shapes = jax.eval_shape(compute, a, b)
+        shapes = tuple(jax.ShapeDtypeStruct(s.shape, jnp.float32) for s in jax.eval_shape(compute, a, b))
         return jax.pure_callback(host, shapes, a, b, vmap_method="broadcast_all")
 
     @valued.defjvp

@@ -42,6 +42,7 @@ from msssim._engines._numpy_ops import (  # noqa: F401  (the engine's share of t
     stack,
 )
 from msssim._ssim import ScaleStatistics
+from msssim._window import gaussian_window as window  # noqa: F401  (TF's, rounding included)
 from msssim._window import separable as _separable
 
 # Numba's default thread pool (workqueue) must not be entered from two threads
@@ -389,9 +390,9 @@ def _blocks(planes: int, rows: int, channels: int) -> int:
     return max(1, min(wanted, rows // 8 or 1))
 
 
-def scale_statistics(x: Image, y: Image, window, c1, c2, index_map=False, separable=False) -> ScaleStatistics:
-    """Step 4 for one scale, fused; with ``separable``, the window applied as two
-    1-D passes (``engine="separable"``)."""
+def scale_statistics(x: Image, y: Image, window, c1, c2, index_map=False, only_cs=False) -> ScaleStatistics:
+    """Step 4 for one scale, fused (all three terms, whatever ``only_cs`` says:
+    TF's sums of a colour map need them in one pass)."""
     batch = np.broadcast_shapes(x.pixels.shape[:-3], y.pixels.shape[:-3])
     height, width, channels = x.shape[-3:]
     k = window.shape[0]
@@ -415,7 +416,7 @@ def scale_statistics(x: Image, y: Image, window, c1, c2, index_map=False, separa
         height,
         width,
         window,
-        _separable(window) if separable else np.empty(0, np.float32),
+        np.empty(0, np.float32),
         np.float32(c1),
         np.float32(c2),
         blocks,

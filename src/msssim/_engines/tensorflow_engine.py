@@ -11,6 +11,8 @@ pixels is skipped (the values are not known when tracing).
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import tensorflow as tf
 
@@ -75,6 +77,16 @@ def mean_hw(x: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(x, axis=[-3, -2])
 
 
+def scale_statistics(x, y, window, c1, c2, index_map=False, only_cs=False):
+    """Step 4 in the window's precision: float64 for ``numerics="exact"``,
+    float32 (TF's own ops, TF's numbers) for ``"tensorflow-cpu"``."""
+    from msssim._ssim import filtered_statistics
+
+    dtype = tf.as_dtype(window.dtype)
+    x, y = tf.cast(x, dtype), tf.cast(y, dtype)
+    return filtered_statistics(sys.modules[__name__], x, y, window, float(c1), float(c2), index_map)
+
+
 def float32(x) -> tf.Tensor:
     return tf.cast(x, tf.float32)
 
@@ -89,7 +101,7 @@ def stack(tensors, axis: int) -> tf.Tensor:
 
 def power(x: tf.Tensor, exponents) -> tf.Tensor:
     """``x ** w`` for ``x >= 0``, with gradient 0 (not NaN) at ``x = 0``."""
-    w = tf.constant(exponents, dtype=tf.float32)
+    w = tf.constant(exponents, dtype=x.dtype)
     positive = x > 0
     base = tf.where(positive, x, tf.ones_like(x))
     return tf.where(positive | (w == 0), base**w, tf.zeros_like(x))

@@ -136,28 +136,35 @@ def mean_hw(x: torch.Tensor) -> torch.Tensor:
     return x.mean(dim=(-2, -1))
 
 
-def exact_values(on_host, compute, x: torch.Tensor, y: torch.Tensor) -> tuple:
-    """On the CPU, the values of ``on_host`` (the NumPy engine, given the images
-    channels last) with the gradients of ``compute`` (these ops), which runs only
-    when a gradient is wanted; on a GPU, ``compute(x, y)``."""
-    if x.device.type != "cpu" or any(_functorch.is_functorch_wrapped_tensor(t) for t in (x, y)):
-        return compute(x, y)  # on a device, or inside torch.func transforms (no storage to read)
-    values = [torch.from_numpy(np.require(v, np.float32, ["W"])) for v in on_host(_channels_last(x), _channels_last(y))]
+def exact_values(on_host, compute, x: torch.Tensor, y: torch.Tensor, host_only: bool) -> tuple:
+    """On the CPU (with ``host_only``, everywhere), the values of ``on_host``
+    (the NumPy engine, given the images channels last) with the gradients of
+    ``compute`` (these ops), which runs only when a gradient is wanted; on a
+    GPU, ``compute(x, y)``. Inside ``torch.func`` transforms, whose tensors have
+    no storage to read, ``compute(x, y)`` too."""
+    if (x.device.type != "cpu" and not host_only) or any(_functorch.is_functorch_wrapped_tensor(t) for t in (x, y)):
+        return compute(x, y)
+    values = [
+        torch.from_numpy(np.require(v, np.float32, ["W"])).to(x.device)
+        for v in on_host(_channels_last(x), _channels_last(y))
+    ]
     if not (torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)):
         return tuple(values)
     return tuple(out + (value - out).detach() for out, value in zip(compute(x, y), values))
 
 
 def _channels_last(x: torch.Tensor) -> np.ndarray:
-    return torch.movedim(x.detach(), -3, -1).numpy()
+    return torch.movedim(x.detach(), -3, -1).cpu().numpy()
 
 
-def scale_statistics(x, y, window, c1, c2, index_map=False):
-    """Step 4 with the four moments filtered in one convolution (the formulas
-    are ``_ssim.luminance_cs``); the index map returned channels last."""
+def scale_statistics(x, y, window, c1, c2, index_map=False, only_cs=False):
+    """Step 4 in the window's precision (float64 for ``numerics="exact"``), the
+    four moments filtered in one convolution (the formulas are
+    ``_ssim.luminance_cs``); the index map returned channels last."""
     from msssim._ssim import ScaleStatistics, luminance_cs
 
-    x, y = torch.broadcast_tensors(x, y)
+    dtype = torch.float64 if window.dtype == np.float64 else torch.float32
+    x, y = torch.broadcast_tensors(x.to(dtype), y.to(dtype))
     moments = filter_valid(torch.cat([x, y, x * x + y * y, x * y], dim=-3), window)
     mu_x, mu_y, filtered_sq, filtered_xy = moments.split(x.shape[-3], dim=-3)
     luminance, cs = luminance_cs(mu_x, mu_y, filtered_sq, filtered_xy, c1, c2)

@@ -1,0 +1,406 @@
+"""The exact engine (``numerics="exact"``, the default): TF's formula, every
+score within 1e-6 of a float64 evaluation, in float32 where that is enough.
+
+Float32 fails the formula in one place: ``σ² = f(x²) − μ²`` is a small
+difference of large numbers where the image is flat, and ``cs`` divides by it
+(plus ``c2``). So the moments are taken about a constant: each tile of
+``_TILE × _BAND`` output pixels subtracts, from every input pixel under its
+window, one value near its own pixels (the mean of its middle row), and filters
+``d = x − a``, ``e = y − b``, ``d² + e²`` and ``d·e`` in float32. The variances
+are then differences of small numbers; ``μ = a + f(d)``. The window is applied
+as two 1-D passes (22 multiply-adds per moment and pixel instead of 121), and
+the H×W means are float64 sums.
+
+Work is split into bands of output rows, one task each, run on a pool of
+threads (the kernels release the GIL). A task first copies its band of both
+images, as float32 planes ``[C, rows, W]``, from whatever the input is (any
+real dtype, any strides, or the 2×2 means of the first downsampled scale,
+which is therefore never stored: a memory-mapped image is streamed); then one
+kernel, compiled once per filter size, does the rest in a few hundred KiB.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import llvmlite.binding
+import numba
+import numpy as np
+from numba import njit
+
+from msssim._engines._numpy_ops import (  # noqa: F401  (the engine's share of the interface)
+    all_finite,
+    first_nonfinite,
+    float32,
+    meta,
+)
+from msssim._engines.numba_cpu import Image
+from msssim._ssim import ScaleStatistics
+from msssim._window import exact_window as window  # noqa: F401  (step 3, float64)
+from msssim._window import separable
+
+# The kernels' tap loops must be unrolled completely before LLVM can vectorise
+# along the row, and their bodies are larger than LLVM's default unrolling
+# budget: 8x slower without this. It is process-wide; it only lets LLVM unroll
+# larger loops, in any Numba code compiled from now on.
+llvmlite.binding.set_option("msssim", "-unroll-threshold=3000")
+
+_TILE = 64  # output columns that share a constant (and fit the filter's registers)
+_BAND = 64  # output rows per task (and per constant)
+
+_LOCK = threading.Lock()  # one call at a time: the cores are never oversubscribed
+
+
+def mean(x, axis: int):
+    """Means of the combination step (over channels), accurate."""
+    return np.asarray(x, np.float64).mean(axis=axis).astype(np.float32)
+
+
+@contextmanager
+def session(count: int | None):
+    """Hold the engine for one call, with ``count`` threads (``None``: Numba's
+    setting, ``NUMBA_NUM_THREADS``, by default one per core)."""
+    available = numba.config.NUMBA_NUM_THREADS
+    if count is not None and count > available:
+        msg = (
+            f"threads={count} exceeds the {available} threads Numba started with; "
+            f"pass at most {available}, or set NUMBA_NUM_THREADS before importing msssim."
+        )
+        raise ValueError(msg)
+    with _LOCK:
+        global _threads
+        _threads = count or available
+        yield
+
+
+_threads = 1
+_pool: ThreadPoolExecutor | None = None
+
+
+def _run(jobs) -> list:
+    """Run the callables ``jobs`` on the engine's threads, results in order."""
+    global _pool
+    if _threads == 1 or len(jobs) == 1:
+        return [job() for job in jobs]
+    if _pool is None or _pool._max_workers < _threads:
+        _pool = ThreadPoolExecutor(max_workers=numba.config.NUMBA_NUM_THREADS, thread_name_prefix="msssim")
+    return [future.result() for future in [_pool.submit(job) for job in jobs]]
+
+
+# -- Reading: any input into float32 rows ----------------------------------------------------
+
+
+def convert_image(img: np.ndarray, scale: np.float32) -> Image:
+    """The kernels convert as they read, from C-contiguous rows of any real
+    dtype but float16/bfloat16 (converted once), in native byte order; other
+    arrays are copied into that form, in their own dtype."""
+    if img.dtype.itemsize == 2 and img.dtype.kind not in "iu":
+        img = img.astype(np.float32)
+    elif not img.dtype.isnative:
+        img = img.astype(img.dtype.newbyteorder("="))
+    return Image(np.ascontiguousarray(img), np.float32(scale))
+
+
+@njit(cache=True, nogil=True)
+def _fill_band(raw, n, first, scale, halved, out):
+    """Rows ``first, first + 1, ...`` of image ``n`` (``[N, H, W, C]``,
+    C-contiguous, any real dtype) into ``out[rows, :W·C]``, channels interleaved
+    as in the input, as float32 ``value * scale``; with ``halved``, rows of its
+    2×2 means, the bottom/right edge repeated for odd sizes (TF's symmetric
+    pad). Rows past the image are left as they are."""
+    channels, width = raw.shape[3], raw.shape[2]
+    height = (raw.shape[1] + 1) // 2 if halved else raw.shape[1]
+    values = width * channels
+    pairs = width // 2
+    sums = np.empty(values if halved else 0, np.float32)
+    quarter = np.float32(0.25)
+    for i in range(min(out.shape[0], height - first)):
+        h = first + i
+        row = out[i]
+        if not halved:
+            source = raw[n, h].reshape(values)
+            for j in range(values):
+                row[j] = np.float32(source[j]) * scale
+            continue
+        top, bottom = raw[n, 2 * h].reshape(values), raw[n, min(2 * h + 1, raw.shape[1] - 1)].reshape(values)
+        for j in range(values):
+            sums[j] = np.float32(top[j]) * scale + np.float32(bottom[j]) * scale
+        if channels == 1:
+            for w in range(pairs):
+                row[w] = (sums[2 * w] + sums[2 * w + 1]) * quarter
+        else:
+            for w in range(pairs):
+                for c in range(channels):
+                    row[w * channels + c] = (sums[2 * w * channels + c] + sums[(2 * w + 1) * channels + c]) * quarter
+        if width % 2:
+            for c in range(channels):
+                row[pairs * channels + c] = (sums[(width - 1) * channels + c] * np.float32(2.0)) * quarter
+
+
+@njit(cache=True, nogil=True)
+def _halve(raw, n, scale, halved, out):
+    """The 2×2 means of image ``n`` (of its 2×2 means, with ``halved``) into
+    ``out[H', W', C]``, float32, summed as TF sums them."""
+    channels = out.shape[2]
+    source_height = (raw.shape[1] + 1) // 2 if halved else raw.shape[1]
+    source_width = (raw.shape[2] + 1) // 2 if halved else raw.shape[2]
+    rows = np.empty((2, source_width * channels), np.float32)
+    for i in range(out.shape[0]):
+        _fill_band(raw, n, 2 * i, scale, halved, rows)
+        if 2 * i + 1 == source_height:
+            rows[1] = rows[0]
+        for j in range(out.shape[1]):
+            left, right = 2 * j * channels, min(2 * j + 1, source_width - 1) * channels
+            for c in range(channels):
+                total = rows[0, left + c] + rows[0, right + c]
+                out[i, j, c] = ((total + rows[1, left + c]) + rows[1, right + c]) * np.float32(0.25)
+
+
+def downsample_2x(img: Image) -> Image:
+    """Step 5. The first halving is a view (``Image.halved``, made as the kernels
+    read it); the next is stored as float32, and so on, alternately."""
+    if not img.halved:
+        return Image(img.pixels, img.scale, halved=True)
+    *batch, height, width, channels = img.shape
+    out = np.empty((*batch, (height + 1) // 2, (width + 1) // 2, channels), np.float32)
+    planes, flat = _planes(img), out.reshape((-1,) + out.shape[-3:])
+    shares = min(_threads, len(flat))
+    _run([functools.partial(_halve_each, planes, img.scale, flat, range(i, len(flat), shares)) for i in range(shares)])
+    return Image(out, np.float32(1.0))
+
+
+def _halve_each(planes, scale, out, indices) -> None:
+    for n in indices:
+        _halve(planes, n, scale, True, out[n])
+
+
+def _planes(img: Image) -> np.ndarray:
+    return img.pixels.reshape((-1,) + img.pixels.shape[-3:])
+
+
+# -- The kernel, one per filter size ---------------------------------------------------------
+
+
+@functools.cache
+def _band_kernel(k: int):
+    """The kernel for a ``k``-tap window: a constant count lets LLVM unroll the
+    taps and vectorise along the row. Rows hold the channels interleaved, as
+    the input does, so a tap is ``channels`` floats along. Each loop writes one
+    array, so LLVM can check it for overlap with what it reads and vectorise."""
+    half = k // 2
+    fast = {"contract", "reassoc", "nsz", "arcp"}
+
+    @njit(cache=True, nogil=True, fastmath=fast, inline="always")
+    def mean_across(out, x, taps, stride):
+        """``out[i] = Σ taps[j] · x[i + j · stride]``: the mean along W."""
+        for i in range(out.shape[0]):
+            total = np.float32(0.0)
+            for j in range(k):
+                total += taps[j] * x[i + j * stride]
+            out[i] = total
+
+    @njit(cache=True, nogil=True, fastmath=fast, inline="always")
+    def spread_across(variances, covariance, x, y, taps, stride):
+        """Along W, about each output's centre pixel ``(xc, yc)``: ``σx² + σy²``
+        and ``σxy`` of the 1-D window, ``Σ t·(x - xc)² - (Σ t·(x - xc))²`` and
+        so on: sums of small numbers where the image is flat, never a small
+        difference of large ones."""
+        for i in range(variances.shape[0]):
+            xc, yc = x[i + half * stride], y[i + half * stride]
+            sx = np.float32(0.0)
+            sy = np.float32(0.0)
+            sq = np.float32(0.0)
+            sp = np.float32(0.0)
+            for j in range(k):
+                dx, dy = x[i + j * stride] - xc, y[i + j * stride] - yc
+                tx, ty = taps[j] * dx, taps[j] * dy
+                sx += tx
+                sy += ty
+                sq += tx * dx + ty * dy
+                sp += tx * dy
+            variances[i] = sq - (sx * sx + sy * sy)
+            covariance[i] = sp - sx * sy
+
+    @njit(cache=True, nogil=True, fastmath=fast, inline="always")
+    def cs_down(out, mean_x, mean_y, variances, covariance, r, taps, c2):
+        """Along H, about each output's centre row, the rows' 1-D statistics
+        combined (a window's variance is the mean of its rows' variances plus
+        the variance of their means); then ``cs`` (step 4) into ``out``."""
+        two = np.float32(2.0)
+        for i in range(out.shape[0]):
+            mx, my = mean_x[r + half, i], mean_y[r + half, i]
+            u = np.float32(0.0)
+            v = np.float32(0.0)
+            sq = np.float32(0.0)
+            sp = np.float32(0.0)
+            within_sq = np.float32(0.0)
+            within_p = np.float32(0.0)
+            for j in range(k):
+                du, dv = mean_x[r + j, i] - mx, mean_y[r + j, i] - my
+                tu, tv = taps[j] * du, taps[j] * dv
+                u += tu
+                v += tv
+                sq += tu * du + tv * dv
+                sp += tu * dv
+                within_sq += taps[j] * variances[r + j, i]
+                within_p += taps[j] * covariance[r + j, i]
+            total_sq = within_sq + (sq - (u * u + v * v))
+            total_p = within_p + (sp - u * v)
+            out[i] = (two * total_p + c2) / (total_sq + c2)
+
+    @njit(cache=True, nogil=True, fastmath=fast, inline="always")
+    def luminance_down(out, mean_x, mean_y, r, taps, c1):
+        """Along H, the means; then the luminance term (step 4) into ``out``."""
+        two = np.float32(2.0)
+        for i in range(out.shape[0]):
+            ux = np.float32(0.0)
+            uy = np.float32(0.0)
+            for j in range(k):
+                ux += taps[j] * mean_x[r + j, i]
+                uy += taps[j] * mean_y[r + j, i]
+            out[i] = (two * ux * uy + c1) / (ux * ux + uy * uy + c1)
+
+    @njit(cache=True, nogil=True, fastmath=fast, error_model="numpy")
+    def kernel(bx, by, taps, c1, c2, rows_out, w_out, full, sums, n, band, first, index_map):
+        """Output rows ``first .. first + rows_out`` of image ``n`` from its input
+        rows in ``bx``, ``by`` (``[rows_out + k - 1, ≥ W·C]`` float32, at least
+        ``_TILE + k - 1`` pixels wide): the float64 sums over the band of cs
+        (and with ``full`` of SSIM and luminance) per channel into ``sums[1, n,
+        c, band]`` (``sums[0]``, ``sums[2]``); where ``index_map`` is not
+        empty, the SSIM of each pixel into ``index_map[n, row, w, c]``."""
+        channels = sums.shape[2]
+        rows_in = rows_out + k - 1
+        wide, span = _TILE * channels, (_TILE + k - 1) * channels
+        across_w = np.empty((4, rows_in, wide), np.float32)  # 1-D means of x, y, σx² + σy², σxy
+        terms = np.empty((2, wide), np.float32)  # cs, luminance
+        totals = np.empty((3, wide))  # SSIM, cs, luminance, summed down the band
+        for tile in range(0, w_out, _TILE):
+            # The last tile ends at the last column, overlapping the one before.
+            start = max(min(tile, w_out - _TILE), 0)
+            skip = tile - start
+            count = min(_TILE, w_out - start)
+            totals[:] = 0.0
+            for h in range(rows_in):
+                x = bx[h, start * channels : start * channels + span]
+                y = by[h, start * channels : start * channels + span]
+                mean_across(across_w[0, h], x, taps, channels)
+                mean_across(across_w[1, h], y, taps, channels)
+                spread_across(across_w[2, h], across_w[3, h], x, y, taps, channels)
+                r = h - k + 1
+                if r < 0:
+                    continue
+                cs_down(terms[0], across_w[0], across_w[1], across_w[2], across_w[3], r, taps, c2)
+                if full:
+                    luminance_down(terms[1], across_w[0], across_w[1], r, taps, c1)
+                for i in range(wide):
+                    totals[1, i] += np.float64(terms[0, i])
+                if full:
+                    for i in range(wide):
+                        totals[2, i] += np.float64(terms[1, i])
+                        totals[0, i] += np.float64(terms[1, i] * terms[0, i])
+                if index_map.shape[0]:
+                    row = index_map[n, first + r]
+                    for w in range(skip, count):
+                        for c in range(channels):
+                            row[start + w, c] = terms[1, w * channels + c] * terms[0, w * channels + c]
+            for q in range(3 if full else 2):
+                for c in range(channels):
+                    total = 0.0
+                    for w in range(skip, count):
+                        total += totals[q, w * channels + c]
+                    sums[q, n, c, band] += total
+
+    return kernel
+
+
+def scale_statistics(x: Image, y: Image, window, c1, c2, index_map=False, only_cs=False) -> ScaleStatistics:
+    """Step 4 for one scale; with ``only_cs``, the cs term alone (MS-SSIM's
+    finer scales use nothing else)."""
+    batch = np.broadcast_shapes(x.pixels.shape[:-3], y.pixels.shape[:-3])
+    height, width, channels = x.shape[-3:]
+    k = window.shape[0]
+    h_out, w_out = height - k + 1, width - k + 1
+    ix = np.broadcast_to(np.arange(int(np.prod(x.pixels.shape[:-3]))).reshape(x.pixels.shape[:-3]), batch).ravel()
+    iy = np.broadcast_to(np.arange(int(np.prod(y.pixels.shape[:-3]))).reshape(y.pixels.shape[:-3]), batch).ravel()
+    bands = range(0, h_out, _BAND)
+    sums = np.zeros((3, len(ix), channels, len(bands)))
+    maps = np.zeros((len(ix), h_out, w_out, channels) if index_map else (0, 0, 0, 0), np.float32)
+    kernel, taps = _band_kernel(k), separable(window).astype(np.float32)
+    px, py = _planes(x), _planes(y)
+    direct = w_out >= _TILE and _is_plain(px, x) and _is_plain(py, y)
+    width_in = max(width, _TILE + k - 1) * channels  # narrow images: zero columns, never counted
+
+    def work(tasks):
+        bx = np.zeros((_BAND + k - 1, width_in), np.float32)
+        by = np.zeros((_BAND + k - 1, width_in), np.float32)
+        for n, band in tasks:
+            first = bands[band]
+            rows_out = min(_BAND, h_out - first)
+            if direct:
+                bx = px[ix[n], first : first + rows_out + k - 1].reshape(rows_out + k - 1, width * channels)
+                by = py[iy[n], first : first + rows_out + k - 1].reshape(rows_out + k - 1, width * channels)
+            else:
+                _fill_band(px, ix[n], first, x.scale, x.halved, bx)
+                _fill_band(py, iy[n], first, y.scale, y.halved, by)
+            kernel(bx, by, taps, c1, c2, rows_out, w_out, not only_cs, sums, n, band, first, maps)
+
+    tasks = [(n, band) for n in range(len(ix)) for band in range(len(bands))]
+    shares = min(_threads, len(tasks))
+    with _compiling((k, px.dtype.str, py.dtype.str, direct)):
+        _run([functools.partial(work, tasks[i::shares]) for i in range(shares)])
+    means = sums.sum(axis=-1) / (h_out * w_out)
+    means = means.reshape((3,) + batch + (channels,))
+    return ScaleStatistics(
+        ssim=None if only_cs else means[0],
+        cs=means[1],
+        luminance=None if only_cs else means[2],
+        index_map=maps.reshape(batch + maps.shape[1:]) if index_map else None,
+    )
+
+
+_compiled: set = set()
+
+
+@contextmanager
+def _compiling(key):
+    """One line on stderr if the first call with these kernels takes over a
+    second: Numba is compiling them (once; they are cached on disk)."""
+    if key in _compiled:
+        yield
+        return
+    notice = threading.Timer(
+        1.0, lambda: print("msssim: compiling kernels for this input (once, then cached) ...", file=sys.stderr)
+    )
+    notice.daemon = True
+    notice.start()
+    try:
+        yield
+    finally:
+        notice.cancel()
+        _compiled.add(key)
+
+
+def _is_plain(planes: np.ndarray, img: Image) -> bool:
+    """float32 values read as they are, in contiguous rows: the kernel reads them in place."""
+    return planes.dtype == np.float32 and img.scale == 1 and not img.halved and planes.flags.c_contiguous
+
+
+# The combination of step 6, in float64.
+def relu(x):
+    return np.maximum(np.asarray(x, np.float64), 0.0)
+
+
+def stack(arrays, axis: int):
+    return np.stack(arrays, axis=axis)
+
+
+def power(x, exponents):
+    return np.asarray(x, np.float64) ** np.asarray(exponents, np.float64)
+
+
+def prod(x, axis: int):
+    return np.prod(x, axis=axis)
