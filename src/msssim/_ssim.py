@@ -263,7 +263,7 @@ def ssim_multiscale(
     engine: str | None = None,
     threads: int | None = None,
 ) -> np.ndarray:
-    """Multi-scale structural similarity, exactly as ``tf.image.ssim_multiscale``.
+    """Multi-scale structural similarity: ``tf.image.ssim_multiscale``'s formula, exactly.
 
     Parameters
     ----------
@@ -288,13 +288,19 @@ def ssim_multiscale(
     channel_axis : int, keyword-only
         Axis of the channels. ``-3`` reads ``[..., C, H, W]`` arrays with the
         same result as their transpose.
+    numerics : {"exact", "tensorflow-cpu"}, keyword-only
+        ``"exact"`` (the default): TF's formula (every step above, TF's
+        conversions and padding) evaluated within 1e-6 of float64, the same
+        number for every array library on the CPU and the GPU.
+        ``"tensorflow-cpu"``: TF-CPU's own float32 rounding of it, within 1e-5
+        of ``tf.image`` on the CPU (its multi-channel means are sequential
+        float32 sums, ~1e-3 off on 1080p colour); GPU arrays are copied to the
+        host for it.
     engine : str, keyword-only
         For NumPy input: ``"numba"`` (fused multi-threaded kernels, the
-        default) or ``"reference"`` (plain NumPy, the readable specification),
-        both with TF's float32 arithmetic; or ``"separable"`` (the numba
-        kernels with the window as two 1-D passes, 2.5-3x faster, up to ~5e-5
-        from TF on images with flat areas). Framework tensors are scored by
-        their framework.
+        default) or ``"reference"`` (plain NumPy, the readable specification:
+        float64 for ``"exact"``, TF's float32 steps for ``"tensorflow-cpu"``).
+        Framework tensors are scored by their framework.
     threads : int, keyword-only
         Threads for the Numba kernels (which also value torch and JAX
         tensors on the CPU); ``None`` uses Numba's setting
@@ -378,7 +384,7 @@ def ssim(
     engine: str | None = None,
     threads: int | None = None,
 ) -> np.ndarray:
-    """Structural similarity, exactly as ``tf.image.ssim``.
+    """Structural similarity: ``tf.image.ssim``'s formula, exactly.
 
     Takes the arguments of :func:`ssim_multiscale` (without ``power_factors``).
     The result is not clamped: SSIM lies in [-1, 1].

@@ -15,11 +15,11 @@ from msssim._ssim import MSSSIM_WEIGHTS, LossParameters
 
 
 class MSSSIMLoss(keras.losses.Loss):
-    """``1 - MS-SSIM`` per image, TensorFlow's numbers, finite gradients.
+    """``1 - MS-SSIM`` per image, TensorFlow's formula, finite gradients.
 
-    Parameters are those of :func:`msssim.ssim_multiscale`; images are
-    ``[N, H, W, C]`` (Keras' channels-last default) unless ``channel_axis`` says
-    otherwise. ``reduction`` and ``name`` are Keras'.
+    Parameters are those of :func:`msssim.ssim_multiscale` (``numerics`` too);
+    images are ``[N, H, W, C]`` (Keras' channels-last default) unless
+    ``channel_axis`` says otherwise. ``reduction`` and ``name`` are Keras'.
     """
 
     def __init__(
@@ -32,12 +32,13 @@ class MSSSIMLoss(keras.losses.Loss):
         k2: float = 0.03,
         *,
         channel_axis: int = -1,
+        numerics: str = "exact",
         reduction: str = "sum_over_batch_size",
         name: str = "ms_ssim_loss",
     ):
         super().__init__(name=name, reduction=reduction)
         self.parameters_ = LossParameters(
-            max_val, tuple(power_factors), filter_size, filter_sigma, k1, k2, channel_axis
+            max_val, tuple(power_factors), filter_size, filter_sigma, k1, k2, channel_axis, numerics
         )
 
     def call(self, y_true, y_pred):

@@ -15,10 +15,12 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 
 class MSSSIMLoss(torch.nn.Module):
-    """``1 - MS-SSIM``, TensorFlow's numbers, finite gradients everywhere.
+    """``1 - MS-SSIM``, TensorFlow's formula, finite gradients everywhere.
 
     Parameters are those of :func:`msssim.ssim_multiscale`; ``channel_axis``
-    defaults to ``-3`` (``[N, C, H, W]`` tensors). ``reduction``: ``"mean"``
+    defaults to ``-3`` (``[N, C, H, W]`` tensors); ``numerics="exact"`` (the
+    default) evaluates it within 1e-6 of float64, with float64 gradients, on
+    the CPU and the GPU alike; ``"tensorflow-cpu"`` gives TF-CPU's digits. ``reduction``: ``"mean"``
     (default), ``"sum"`` or ``"none"`` (one loss per image).
 
     Examples
@@ -38,6 +40,7 @@ class MSSSIMLoss(torch.nn.Module):
         k2: float = 0.03,
         *,
         channel_axis: int = -3,
+        numerics: str = "exact",
         reduction: str = "mean",
     ):
         super().__init__()
@@ -45,7 +48,7 @@ class MSSSIMLoss(torch.nn.Module):
             msg = f"reduction must be one of {_REDUCTIONS}, got {reduction!r}."
             raise ValueError(msg)
         self.parameters_ = LossParameters(
-            max_val, tuple(power_factors), filter_size, filter_sigma, k1, k2, channel_axis
+            max_val, tuple(power_factors), filter_size, filter_sigma, k1, k2, channel_axis, numerics
         )
         self.reduction = reduction
 

@@ -1,11 +1,12 @@
-"""The CuPy engine: the reference engine's code, run by CuPy on the arrays' GPU.
+"""The CuPy engine: the float64 engine's code, run by CuPy on the arrays' GPU.
 Chosen when an input is a CuPy array; the result is a CuPy array on the same
 device.
 
-The filter adds the 2-D kernel's taps in TF's order with TF's rounding, as the
-reference does on the CPU; the H×W means are accurate, as TF's GPU reduction
-(TF's CPU one adds in float32, in order; see ``reference.mean_hw``). CuPy has
-no automatic differentiation: for gradients on a GPU pass torch or JAX arrays.
+With ``numerics="exact"`` the GPU evaluates the formula in float64, the same
+number as every other backend within 1e-6. TF-CPU's digits
+(``"tensorflow-cpu"``) exist only on the CPU: the arrays are copied to the host,
+scored by the Numba engine, and the result copied back. CuPy has no automatic
+differentiation: for gradients on a GPU pass torch or JAX arrays.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import cupy
 
 from msssim._engines._numpy_ops import different_devices, host_array
-from msssim._engines.reference import (  # noqa: F401  (the engine's share of the interface)
+from msssim._engines.float64 import (  # noqa: F401  (the engine's share of the interface)
     all_finite,
     convert_image,
     downsample_2x,
@@ -53,3 +54,11 @@ def arrays(img1, img2):
 
 def moveaxis(x, channel_axis: int):
     return cupy.moveaxis(x, channel_axis, -1)
+
+
+def exact_values(on_host, compute, x, y, host_only: bool) -> tuple:
+    """``compute(x, y)`` on the GPU; with ``host_only`` (TF-CPU's digits), the
+    values of ``on_host`` (the Numba engine) on copies of the arrays, copied back."""
+    if not host_only:
+        return compute(x, y)
+    return tuple(cupy.asarray(v) for v in on_host(cupy.asnumpy(x), cupy.asnumpy(y)))

@@ -185,86 +185,90 @@ def _planes(img: Image) -> np.ndarray:
 # -- The kernel, one per filter size ---------------------------------------------------------
 
 
+# The filters and formulas, inlined into the kernel, where the tap count ``k`` is
+# a constant: LLVM unrolls the taps and vectorises along the row. Each loop
+# writes few arrays, so LLVM can check them for overlap with what it reads.
+_FAST = {"contract", "reassoc", "nsz", "arcp"}
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST, inline="always")
+def _mean_across(out, x, taps, stride, k):
+    """``out[i] = Σ taps[j] · x[i + j · stride]``: the mean along W."""
+    for i in range(out.shape[0]):
+        total = np.float32(0.0)
+        for j in range(k):
+            total += taps[j] * x[i + j * stride]
+        out[i] = total
+
+@njit(cache=True, nogil=True, fastmath=_FAST, inline="always")
+def _spread_across(variances, covariance, x, y, taps, stride, k):
+    """Along W, about each output's centre pixel ``(xc, yc)``: ``σx² + σy²``
+    and ``σxy`` of the 1-D window, ``Σ t·(x - xc)² - (Σ t·(x - xc))²`` and
+    so on: sums of small numbers where the image is flat, never a small
+    difference of large ones."""
+    for i in range(variances.shape[0]):
+        xc, yc = x[i + (k // 2) * stride], y[i + (k // 2) * stride]
+        sx = np.float32(0.0)
+        sy = np.float32(0.0)
+        sq = np.float32(0.0)
+        sp = np.float32(0.0)
+        for j in range(k):
+            dx, dy = x[i + j * stride] - xc, y[i + j * stride] - yc
+            tx, ty = taps[j] * dx, taps[j] * dy
+            sx += tx
+            sy += ty
+            sq += tx * dx + ty * dy
+            sp += tx * dy
+        variances[i] = sq - (sx * sx + sy * sy)
+        covariance[i] = sp - sx * sy
+
+@njit(cache=True, nogil=True, fastmath=_FAST, inline="always")
+def _cs_down(out, mean_x, mean_y, variances, covariance, r, taps, c2, k):
+    """Along H, about each output's centre row, the rows' 1-D statistics
+    combined (a window's variance is the mean of its rows' variances plus
+    the variance of their means); then ``cs`` (step 4) into ``out``."""
+    two = np.float32(2.0)
+    for i in range(out.shape[0]):
+        mx, my = mean_x[r + k // 2, i], mean_y[r + k // 2, i]
+        u = np.float32(0.0)
+        v = np.float32(0.0)
+        sq = np.float32(0.0)
+        sp = np.float32(0.0)
+        within_sq = np.float32(0.0)
+        within_p = np.float32(0.0)
+        for j in range(k):
+            du, dv = mean_x[r + j, i] - mx, mean_y[r + j, i] - my
+            tu, tv = taps[j] * du, taps[j] * dv
+            u += tu
+            v += tv
+            sq += tu * du + tv * dv
+            sp += tu * dv
+            within_sq += taps[j] * variances[r + j, i]
+            within_p += taps[j] * covariance[r + j, i]
+        total_sq = within_sq + (sq - (u * u + v * v))
+        total_p = within_p + (sp - u * v)
+        out[i] = (two * total_p + c2) / (total_sq + c2)
+
+@njit(cache=True, nogil=True, fastmath=_FAST, inline="always")
+def _luminance_down(out, mean_x, mean_y, r, taps, c1, k):
+    """Along H, the means; then the luminance term (step 4) into ``out``."""
+    two = np.float32(2.0)
+    for i in range(out.shape[0]):
+        ux = np.float32(0.0)
+        uy = np.float32(0.0)
+        for j in range(k):
+            ux += taps[j] * mean_x[r + j, i]
+            uy += taps[j] * mean_y[r + j, i]
+        out[i] = (two * ux * uy + c1) / (ux * ux + uy * uy + c1)
+
+
 @functools.cache
 def _band_kernel(k: int):
-    """The kernel for a ``k``-tap window: a constant count lets LLVM unroll the
-    taps and vectorise along the row. Rows hold the channels interleaved, as
-    the input does, so a tap is ``channels`` floats along. Each loop writes one
-    array, so LLVM can check it for overlap with what it reads and vectorise."""
-    half = k // 2
-    fast = {"contract", "reassoc", "nsz", "arcp"}
+    """The kernel for a ``k``-tap window (compiled, and cached on disk, once per
+    ``k``). Rows hold the channels interleaved, as the input does, so a tap is
+    ``channels`` floats along."""
 
-    @njit(cache=True, nogil=True, fastmath=fast, inline="always")
-    def mean_across(out, x, taps, stride):
-        """``out[i] = Σ taps[j] · x[i + j · stride]``: the mean along W."""
-        for i in range(out.shape[0]):
-            total = np.float32(0.0)
-            for j in range(k):
-                total += taps[j] * x[i + j * stride]
-            out[i] = total
-
-    @njit(cache=True, nogil=True, fastmath=fast, inline="always")
-    def spread_across(variances, covariance, x, y, taps, stride):
-        """Along W, about each output's centre pixel ``(xc, yc)``: ``σx² + σy²``
-        and ``σxy`` of the 1-D window, ``Σ t·(x - xc)² - (Σ t·(x - xc))²`` and
-        so on: sums of small numbers where the image is flat, never a small
-        difference of large ones."""
-        for i in range(variances.shape[0]):
-            xc, yc = x[i + half * stride], y[i + half * stride]
-            sx = np.float32(0.0)
-            sy = np.float32(0.0)
-            sq = np.float32(0.0)
-            sp = np.float32(0.0)
-            for j in range(k):
-                dx, dy = x[i + j * stride] - xc, y[i + j * stride] - yc
-                tx, ty = taps[j] * dx, taps[j] * dy
-                sx += tx
-                sy += ty
-                sq += tx * dx + ty * dy
-                sp += tx * dy
-            variances[i] = sq - (sx * sx + sy * sy)
-            covariance[i] = sp - sx * sy
-
-    @njit(cache=True, nogil=True, fastmath=fast, inline="always")
-    def cs_down(out, mean_x, mean_y, variances, covariance, r, taps, c2):
-        """Along H, about each output's centre row, the rows' 1-D statistics
-        combined (a window's variance is the mean of its rows' variances plus
-        the variance of their means); then ``cs`` (step 4) into ``out``."""
-        two = np.float32(2.0)
-        for i in range(out.shape[0]):
-            mx, my = mean_x[r + half, i], mean_y[r + half, i]
-            u = np.float32(0.0)
-            v = np.float32(0.0)
-            sq = np.float32(0.0)
-            sp = np.float32(0.0)
-            within_sq = np.float32(0.0)
-            within_p = np.float32(0.0)
-            for j in range(k):
-                du, dv = mean_x[r + j, i] - mx, mean_y[r + j, i] - my
-                tu, tv = taps[j] * du, taps[j] * dv
-                u += tu
-                v += tv
-                sq += tu * du + tv * dv
-                sp += tu * dv
-                within_sq += taps[j] * variances[r + j, i]
-                within_p += taps[j] * covariance[r + j, i]
-            total_sq = within_sq + (sq - (u * u + v * v))
-            total_p = within_p + (sp - u * v)
-            out[i] = (two * total_p + c2) / (total_sq + c2)
-
-    @njit(cache=True, nogil=True, fastmath=fast, inline="always")
-    def luminance_down(out, mean_x, mean_y, r, taps, c1):
-        """Along H, the means; then the luminance term (step 4) into ``out``."""
-        two = np.float32(2.0)
-        for i in range(out.shape[0]):
-            ux = np.float32(0.0)
-            uy = np.float32(0.0)
-            for j in range(k):
-                ux += taps[j] * mean_x[r + j, i]
-                uy += taps[j] * mean_y[r + j, i]
-            out[i] = (two * ux * uy + c1) / (ux * ux + uy * uy + c1)
-
-    @njit(cache=True, nogil=True, fastmath=fast, error_model="numpy")
+    @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
     def kernel(bx, by, taps, c1, c2, rows_out, w_out, full, sums, n, band, first, index_map):
         """Output rows ``first .. first + rows_out`` of image ``n`` from its input
         rows in ``bx``, ``by`` (``[rows_out + k - 1, ≥ W·C]`` float32, at least
@@ -287,15 +291,15 @@ def _band_kernel(k: int):
             for h in range(rows_in):
                 x = bx[h, start * channels : start * channels + span]
                 y = by[h, start * channels : start * channels + span]
-                mean_across(across_w[0, h], x, taps, channels)
-                mean_across(across_w[1, h], y, taps, channels)
-                spread_across(across_w[2, h], across_w[3, h], x, y, taps, channels)
+                _mean_across(across_w[0, h], x, taps, channels, k)
+                _mean_across(across_w[1, h], y, taps, channels, k)
+                _spread_across(across_w[2, h], across_w[3, h], x, y, taps, channels, k)
                 r = h - k + 1
                 if r < 0:
                     continue
-                cs_down(terms[0], across_w[0], across_w[1], across_w[2], across_w[3], r, taps, c2)
+                _cs_down(terms[0], across_w[0], across_w[1], across_w[2], across_w[3], r, taps, c2, k)
                 if full:
-                    luminance_down(terms[1], across_w[0], across_w[1], r, taps, c1)
+                    _luminance_down(terms[1], across_w[0], across_w[1], r, taps, c1, k)
                 for i in range(wide):
                     totals[1, i] += np.float64(terms[0, i])
                 if full:
