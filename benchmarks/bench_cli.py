@@ -1,7 +1,7 @@
 """The command line on a folder of image pairs and on a 1080p video, against a
 plain loop over TensorFlow doing the same decoding, in one run.
 
-    python benchmarks/bench_cli.py [--pairs 1000] [--frames 60] [--engine separable]
+    python benchmarks/bench_cli.py [--pairs 1000] [--frames 60] [--numerics tensorflow-cpu] [--engine reference]
 
 Makes the files in a temporary folder: N pairs of 512x512 RGB PNGs and two
 1080p y4m videos. Times the whole ``msssim`` command (process start included)
@@ -100,8 +100,10 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=1000)
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--engine", help="msssim's --engine (default: the library's default)")
+    parser.add_argument("--numerics", help="msssim's --numerics (default: the library's default, exact)")
     args = parser.parse_args()
     engine = ["--engine", args.engine] if args.engine else []
+    engine += ["--numerics", args.numerics] if args.numerics else []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         ref_dir, dist_dir = make_folder(root / "images", args.pairs)
@@ -111,7 +113,8 @@ def main() -> None:
         ours_video = time_command([str(ref_video), str(dist_video), "--format", "json", *engine])
         theirs_video, frames = tf_loop_video(ref_video, dist_video)
     print(
-        f"# {os.cpu_count()} cores; msssim command (process start included, engine {args.engine or 'default'}) "
+        f"# {os.cpu_count()} cores; msssim command (process start included, engine {args.engine or 'default'}, "
+        f"numerics {args.numerics or 'default'}) "
         "vs a TF tf.function loop"
     )
     print("| job | msssim | TF loop | msssim / TF |")

@@ -47,7 +47,12 @@ def test_ssim_multiscale_signature_is_tensorflows_plus_keyword_only_options():
         ("k1", positional, 0.01),
         ("k2", positional, 0.03),
     ]
-    options = [("channel_axis", keyword, -1), ("engine", keyword, None), ("threads", keyword, None)]
+    options = [
+        ("channel_axis", keyword, -1),
+        ("numerics", keyword, "exact"),
+        ("engine", keyword, None),
+        ("threads", keyword, None),
+    ]
     assert _parameters(msssim.ssim_multiscale) == tf_order + options
     assert _parameters(msssim.ssim_multiscale_parts) == tf_order + options
 
@@ -64,11 +69,13 @@ def test_ssim_signature_is_tensorflows_plus_keyword_only_options():
         "k2",
         "return_index_map",
         "channel_axis",
+        "numerics",
         "engine",
         "threads",
     ]
     kinds = {name: kind for name, kind, _ in _parameters(msssim.ssim)}
-    assert kinds["channel_axis"] == kinds["engine"] == kinds["threads"] == inspect.Parameter.KEYWORD_ONLY
+    options = ("channel_axis", "numerics", "engine", "threads")
+    assert {kinds[name] for name in options} == {inspect.Parameter.KEYWORD_ONLY}
 
 
 def test_tensorflow_positional_call_works():
@@ -217,11 +224,24 @@ def test_import_is_light_and_fast():
     assert float(out[1]) < 0.5
 
 
-@pytest.mark.parametrize("engine", ["numba", "reference"])
-def test_engines_agree_and_thread_count_does_not_change_results(engine):
-    want = msssim.ssim_multiscale(A, B, 1.0, engine="reference")
-    np.testing.assert_array_equal(msssim.ssim_multiscale(A, B, 1.0, engine=engine, threads=1), want)
-    np.testing.assert_array_equal(msssim.ssim_multiscale(A, B, 1.0, engine=engine, threads=2), want)
+@pytest.mark.parametrize("numerics", ["exact", "tensorflow-cpu"])
+def test_engines_agree_and_thread_count_does_not_change_results(numerics):
+    want = msssim.ssim_multiscale(A, B, 1.0, engine="reference", numerics=numerics)
+    one = msssim.ssim_multiscale(A, B, 1.0, engine="numba", threads=1, numerics=numerics)
+    np.testing.assert_array_equal(msssim.ssim_multiscale(A, B, 1.0, engine="numba", threads=2, numerics=numerics), one)
+    if numerics == "tensorflow-cpu":  # the same float32 steps
+        np.testing.assert_array_equal(one, want)
+    else:  # float32 kernels against float64
+        np.testing.assert_allclose(one, want, rtol=0, atol=1e-6)
+
+
+def test_numerics_and_engines_are_checked():
+    with pytest.raises(ValueError, match="numerics must be one of \\['exact', 'tensorflow-cpu'\\]"):
+        msssim.ssim(A, B, 1.0, numerics="float64")
+    with pytest.raises(ValueError, match="engine='separable' is gone"):
+        msssim.ssim(A, B, 1.0, engine="separable")
+    with pytest.raises(ValueError, match="engine must be one of"):
+        msssim.ssim(A, B, 1.0, engine="fast")
 
 
 @pytest.mark.parametrize("threads", [0, -1, 1.5, True])

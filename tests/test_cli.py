@@ -95,15 +95,55 @@ def test_json_document_shape(tmp_path, capsys):
     assert set(document["results"][0]) == {"reference", "distorted", "ms_ssim"}
 
 
-@pytest.mark.parametrize("engine", ["numba", "separable"])
-def test_engine_option_scores_with_that_engine_and_records_it(tmp_path, capsys, engine):
+@pytest.mark.parametrize("numerics", ["exact", "tensorflow-cpu"])
+@pytest.mark.parametrize("engine", ["numba", "reference"])
+def test_engine_and_numerics_options_reach_the_metric_and_are_recorded(tmp_path, capsys, engine, numerics):
     ref, dist = _pair(np.uint8, 3)
     _save_pillow(tmp_path / "a.png", ref)
     _save_pillow(tmp_path / "b.png", dist)
-    code, document, _ = _json_run(capsys, tmp_path / "a.png", tmp_path / "b.png", "--engine", engine)
+    code, document, _ = _json_run(
+        capsys, tmp_path / "a.png", tmp_path / "b.png", "--engine", engine, "--numerics", numerics
+    )
     assert code == 0
     assert document["parameters"]["engine"] == engine
-    assert document["results"][0]["ms_ssim"] == float(str(msssim.ssim_multiscale(ref, dist, 255, engine=engine)))
+    assert document["parameters"]["numerics"] == numerics
+    want = msssim.ssim_multiscale(ref, dist, 255, engine=engine, numerics=numerics)
+    assert document["results"][0]["ms_ssim"] == float(str(want))
+
+
+def test_numerics_default_is_exact_and_recorded(tmp_path, capsys):
+    ref, dist = _pair(np.uint8, 3)
+    _save_pillow(tmp_path / "a.png", ref)
+    _save_pillow(tmp_path / "b.png", dist)
+    code, document, _ = _json_run(capsys, tmp_path / "a.png", tmp_path / "b.png")
+    assert code == 0
+    assert document["parameters"]["engine"] == "numba" and document["parameters"]["numerics"] == "exact"
+    assert document["results"][0]["ms_ssim"] == float(str(msssim.ssim_multiscale(ref, dist, 255, numerics="exact")))
+
+
+def test_numerics_on_the_bundled_sample_agree_within_1e_4(capsys):
+    examples = Path(__file__).parent.parent / "examples"
+    printed = {}
+    for numerics in ("exact", "tensorflow-cpu"):
+        assert main([str(examples / "reference.png"), str(examples / "distorted.png"), "--numerics", numerics]) == 0
+        printed[numerics] = float(capsys.readouterr().out)
+    # Two roundings of one formula: TF-CPU's float32 digits, and within 1e-6 of float64.
+    assert abs(printed["exact"] - printed["tensorflow-cpu"]) < 1e-4
+    assert 0.9 < printed["exact"] < 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--engine", "separable"], "invalid choice: 'separable'"),
+        (["--numerics", "float64"], "invalid choice: 'float64'"),
+    ],
+)
+def test_engine_and_numerics_outside_their_choices_are_usage_errors(capsys, args, message):
+    with pytest.raises(SystemExit) as info:
+        main(["a.png", "b.png", *args])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 def test_text_output_and_explicit_max_val(tmp_path, capsys):

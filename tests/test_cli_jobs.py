@@ -160,7 +160,8 @@ def test_output_formats_db_and_fail_under(tmp_path, capsys):
     ref, dist, score, db, error = lines[1].split(",")
     assert float(db) == pytest.approx(-10 * np.log10(1 - float(score)), abs=1e-3) and error == ""
     assert main([str(ref_dir), str(dist_dir), "--format", "jsonl"]) == 0
-    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    settings, *rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert settings["parameters"]["numerics"] == "exact" and "reference" not in settings
     assert sorted(Path(r["distorted"]).name for r in rows) == ["a.png", "b.png"]
     assert main([str(ref_dir), str(dist_dir)]) == 0
     table = capsys.readouterr().out
@@ -271,8 +272,9 @@ def test_map_and_plot_pictures(tmp_path, capsys):
         main([str(ref), str(dist), "--map", str(out)])
 
 
-def _count_lines(path: Path) -> int:
-    return len(path.read_text().splitlines()) if path.exists() else 0
+def _count_results(path: Path) -> int:
+    """Result lines: every line but the settings line that starts the file."""
+    return max(0, len(path.read_text().splitlines()) - 1) if path.exists() else 0
 
 
 def test_killed_run_resumes_with_every_pair_exactly_once(tmp_path):
@@ -294,18 +296,19 @@ def test_killed_run_resumes_with_every_pair_exactly_once(tmp_path):
     ]
     process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while _count_lines(out) < 3 and time.monotonic() < deadline and process.poll() is None:
+    while _count_results(out) < 3 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    first = _count_lines(out)
+    first = _count_results(out)
     assert 3 <= first < len(names), "the run was killed part-way, after some results were written"
     with open(out, "a") as f:
         f.write('{"reference": "cut off mid-li')  # a write the kill interrupted
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert f"{first} pairs already in" in done.stderr
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    settings, *rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert settings["parameters"]["numerics"] == "exact"  # one settings line, first
     assert sorted(Path(r["distorted"]).name for r in rows) == names
     clean = subprocess.run(
         [sys.executable, "-m", "msssim.cli", str(ref_dir), str(dist_dir), "--format", "json"],
@@ -315,6 +318,48 @@ def test_killed_run_resumes_with_every_pair_exactly_once(tmp_path):
     )
     want = {r["distorted"]: r["ms_ssim"] for r in json.loads(clean.stdout)["results"]}
     assert {r["distorted"]: r["ms_ssim"] for r in rows} == want
+
+
+def _jsonl_run(capsys, ref_dir: Path, dist_dir: Path, out: Path, *args) -> tuple[int, str]:
+    code = main([str(ref_dir), str(dist_dir), "--format", "jsonl", "-o", str(out), *args])
+    return code, capsys.readouterr().err
+
+
+def test_resumed_jsonl_refuses_results_of_other_numerics(tmp_path, capsys):
+    ref_dir, dist_dir = _folders(tmp_path, ["a.png", "b.png"])
+    out = tmp_path / "results.jsonl"
+    assert _jsonl_run(capsys, ref_dir, dist_dir, out, "--numerics", "tensorflow-cpu")[0] == 0
+    lines = out.read_text().splitlines()
+    settings = json.loads(lines[0])
+    assert set(settings) == {"schema_version", "msssim_version", "parameters"}
+    assert settings["parameters"]["numerics"] == "tensorflow-cpu" and len(lines) == 3
+    (dist_dir / "c.png").write_bytes((dist_dir / "a.png").read_bytes())
+    (ref_dir / "c.png").write_bytes((ref_dir / "a.png").read_bytes())
+    before = out.read_bytes()
+    with pytest.raises(SystemExit) as info:
+        _jsonl_run(capsys, ref_dir, dist_dir, out)  # the default, exact
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "holds results made with numerics='tensorflow-cpu', and this run asks for numerics='exact'" in err
+    assert "--numerics tensorflow-cpu" in err
+    assert out.read_bytes() == before  # untouched
+    code, err = _jsonl_run(capsys, ref_dir, dist_dir, out, "--numerics", "tensorflow-cpu")
+    assert code == 0 and "2 pairs already in" in err
+    lines = out.read_text().splitlines()
+    assert len(lines) == 4 and sum('"parameters"' in line for line in lines) == 1
+
+
+def test_resumed_jsonl_without_settings_line_still_resumes(tmp_path, capsys):
+    # A file written before the settings line existed: results only.
+    ref_dir, dist_dir = _folders(tmp_path, ["a.png", "b.png"])
+    out = tmp_path / "old.jsonl"
+    assert _jsonl_run(capsys, ref_dir, dist_dir, out)[0] == 0
+    out.write_text("\n".join(out.read_text().splitlines()[1:2]) + "\n")  # one result, no settings
+    code, err = _jsonl_run(capsys, ref_dir, dist_dir, out, "--numerics", "tensorflow-cpu")
+    assert code == 0
+    assert "1 pairs already in" in err and "records no settings" in err
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 2 and all("reference" in r for r in rows)  # no settings line in the middle
 
 
 def test_local_workers_equal_one_process(tmp_path, capsys):

@@ -20,14 +20,14 @@ def test_provenance_names_tensorflow():
     assert len(GOLDEN["cases"]) >= 40
 
 
-@pytest.mark.parametrize("engine", ["numba", "separable", "reference"])
+@pytest.mark.parametrize("engine", ["numba", "reference"])
 @pytest.mark.parametrize("entry", GOLDEN["cases"], ids=lambda e: f"{e['recipe']['function']}-{e['recipe']['seed']}")
-def test_matches_tensorflow_golden(entry, engine):
+def test_tensorflow_cpu_numerics_match_tensorflow_golden(entry, engine):
     recipe = entry["recipe"]
     img1, img2 = cases.build(recipe)
-    got = cases.run_msssim(recipe, img1, img2, engine=engine)
+    got = cases.run_msssim(recipe, img1, img2, engine=engine, numerics="tensorflow-cpu")
     want = np.asarray(entry["value"], dtype=np.float32).reshape(entry["shape"])
     assert isinstance(got, np.ndarray)
     assert got.dtype == np.float32
     assert got.shape == want.shape
-    cases.assert_close(recipe, got, want, engine)
+    cases.assert_close(recipe, got, want)

@@ -192,7 +192,7 @@ def test_positive_channel_axis_with_different_ranks_is_ambiguous():
 
 
 def test_unknown_engine():
-    with pytest.raises(ValueError, match=r"engine must be one of \['numba', 'reference', 'separable'\]"):
+    with pytest.raises(ValueError, match=r"engine must be one of \['numba', 'reference'\]"):
         _ms(engine="gpu")
 
 
@@ -210,3 +210,253 @@ def test_filter_sigma_too_small_for_float32():
 def test_ragged_lists_are_refused_clearly():
     with pytest.raises(TypeError, match="img1 cannot be read as an array"):
         _ms([[1.0, 2.0], [3.0]], IMG)
+
+
+# Images whose dtypes TF converts differently -----------------------------------------
+
+
+def _library(name: str):
+    """``(wrap a NumPy array as the library's array, a 0-d real of the library)``."""
+    if name == "numpy":
+        return np.asarray
+    if name == "dask":
+        da = pytest.importorskip("dask.array")
+        return lambda a: da.from_array(a) if np.ndim(a) else np.asarray(a)
+    if name == "torch":
+        torch = pytest.importorskip("torch")
+        return lambda a: torch.from_numpy(np.ascontiguousarray(a)) if np.ndim(a) else torch.tensor(a)
+    if name == "tensorflow":
+        tf = pytest.importorskip("tensorflow")
+        return tf.constant
+    jnp = pytest.importorskip("jax.numpy")
+    return jnp.asarray
+
+
+LIBRARIES = ["numpy", "torch", "tensorflow", "jax"]
+U8 = (IMG * 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+@pytest.mark.parametrize("library", [*LIBRARIES, "dask"])
+@pytest.mark.parametrize(
+    ("dtype1", "dtype2", "way_out"),
+    [
+        ("uint8", "float32", r"img2\.astype\(np\.uint8\).*img1\.astype\(np\.float32\) / 255, and pass max_val=1\.0"),
+        ("float32", "uint8", r"img1\.astype\(np\.uint8\).*img2\.astype\(np\.float32\) / 255, and pass max_val=1\.0"),
+        ("uint16", "float16", r"img2\.astype\(np\.uint16\).*img1\.astype\(np\.float32\) / 65535"),
+        ("float16", "uint8", r"img1\.astype\(np\.uint8\)"),
+        ("uint8", "uint16", r"img1\.astype\(np\.float32\) / 255 and img2\.astype\(np\.float32\) / 65535"),
+        ("int16", "uint16", r"img1\.astype\(np\.float32\) / 32767 and img2\.astype\(np\.float32\) / 65535"),
+    ],
+)
+def test_images_converted_differently_are_refused(function, library, dtype1, dtype2, way_out):
+    # TF raises for any dtype mismatch; msssim would compare [0, 1] with another range.
+    wrap = _library(library)
+    img1, img2 = wrap((IMG * 200).astype(dtype1)), wrap((IMG * 200).astype(dtype2))
+    pattern = rf"img1 \({dtype1}\) and img2 \({dtype2}\) have dtypes that are converted differently.*{way_out}"
+    with pytest.raises(ValueError, match=pattern):
+        function(img1, img2, max_val=255)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+@pytest.mark.parametrize(("dtype1", "dtype2"), [("float16", "float32"), ("float64", "float32"), ("float32", "float16")])
+def test_floats_of_different_widths_are_cast_to_float32(function, dtype1, dtype2):
+    # TF's conversion of every float dtype is a plain cast: the same scale, so accepted.
+    img1, img2 = IMG.astype(dtype1), IMG[::-1].astype(dtype2)
+    got = function(img1, img2)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, function(img1.astype(np.float32), img2.astype(np.float32)))
+
+
+def test_half_precision_tensor_against_a_float32_target_is_accepted():
+    torch = pytest.importorskip("torch")
+    prediction = torch.from_numpy(IMG).to(torch.bfloat16)  # what a model under torch.autocast gives
+    target = torch.from_numpy(IMG[::-1].copy())
+    got = msssim.ssim_multiscale(prediction, target, 1.0)
+    assert float(got) == float(msssim.ssim_multiscale(prediction.float(), target, 1.0))
+
+
+def test_equal_conversions_of_different_byte_orders_are_accepted():
+    big = U8.astype(">u2") * np.uint16(257)
+    assert float(_ms(big, (U8 * np.uint16(257)).astype("<u2"), 65535)) == 1.0
+
+
+# max_val (and power_factors) as a 0-d array or tensor ----------------------------------
+
+
+def _scalar(library: str, value, dtype: str):
+    wrap = _library(library)
+    if library == "torch":
+        torch = pytest.importorskip("torch")
+        return torch.tensor(value, dtype=getattr(torch, dtype))
+    if library == "tensorflow":
+        tf = pytest.importorskip("tensorflow")
+        return tf.constant(value, dtype=dtype)
+    if library == "jax":
+        jnp = pytest.importorskip("jax.numpy")
+        return jnp.asarray(value, dtype=dtype)
+    return wrap(np.asarray(value, dtype=dtype))
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+@pytest.mark.parametrize("library", LIBRARIES)
+@pytest.mark.parametrize("images", ["numpy", "same library"])
+def test_max_val_as_a_0d_tensor_equals_the_python_number(function, library, images):
+    # tf.image.ssim_multiscale(numpy, numpy, tf.constant(1.0)) works in TF.
+    wrap = _library(library) if images == "same library" else np.asarray
+    for img, value, dtype in ((IMG, 1.0, "float32"), (U8, 255, "int32")):
+        a, b = wrap(img), wrap(img[::-1].copy())
+        got = function(a, b, max_val=_scalar(library, value, dtype))
+        assert type(got) is type(function(a, b, max_val=value))
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(function(a, b, max_val=value)))
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_max_val_tensor_of_other_float_dtypes(library):
+    for dtype in ("float16", "float64"):
+        got = _ms(U8, U8[::-1].copy(), _scalar(library, 255, dtype))
+        np.testing.assert_array_equal(got, _ms(U8, U8[::-1].copy(), 255))
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda s, lib: s(lib, [1.0], "float32"),
+        lambda s, lib: s(lib, [[1.0, 2.0]], "float32"),
+        lambda s, lib: s(lib, True, "bool"),
+        lambda s, lib: s(lib, 1 + 0j, "complex64"),
+    ],
+    ids=["shape (1,)", "shape (1, 2)", "bool", "complex"],
+)
+def test_max_val_tensors_that_are_not_one_real_number(library, make):
+    with pytest.raises(TypeError, match="max_val must be a real number"):
+        _ms(max_val=make(_scalar, library))
+
+
+def test_max_val_string_tensor_is_not_a_number():
+    tf = pytest.importorskip("tensorflow")
+    with pytest.raises(TypeError, match="max_val must be a real number"):
+        _ms(max_val=tf.constant("255"))
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_max_val_tensor_out_of_range_keeps_the_value_errors(library):
+    with pytest.raises(ValueError, match=r"max_val must be finite and > 0"):
+        _ms(max_val=_scalar(library, -1.0, "float32"))
+    with pytest.raises(ValueError, match=r"does not fit uint8 images"):
+        _ms(U8, U8, _scalar(library, 256, "int32"))
+
+
+def test_max_val_tensorflow_variable():
+    tf = pytest.importorskip("tensorflow")
+    assert float(_ms(max_val=tf.Variable(1.0))) == float(_ms(max_val=1.0))
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_power_factors_as_a_tensor(library):
+    weights = _scalar(library, msssim.MSSSIM_WEIGHTS, "float32")
+    plain = tuple(float(w) for w in np.float32(msssim.MSSSIM_WEIGHTS))
+    np.testing.assert_array_equal(_ms(power_factors=weights), _ms(power_factors=plain))
+    parts = msssim.ssim_multiscale_parts(IMG, IMG[::-1].copy(), 1.0, [weights[i] for i in range(len(plain))])
+    assert parts.power_factors == plain  # a list of 0-d tensors, too
+
+
+def test_symbolic_max_val_in_tf_function_says_pass_a_python_float():
+    tf = pytest.importorskip("tensorflow")
+
+    @tf.function
+    def score(a, max_val):
+        return msssim.ssim_multiscale(a, a, max_val)
+
+    with pytest.raises(TypeError, match=r"max_val is a symbolic TensorFlow tensor.*pass a Python float"):
+        score(tf.constant(IMG), tf.constant(1.0))
+
+    @tf.function
+    def closed_over(a):
+        return msssim.ssim_multiscale(a, a, 1.0)
+
+    assert float(closed_over(tf.constant(IMG))) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_traced_max_val_in_jax_jit_says_pass_a_python_float():
+    jax = pytest.importorskip("jax")
+    jnp = pytest.importorskip("jax.numpy")
+    a = jnp.asarray(IMG)
+    with pytest.raises(TypeError, match=r"max_val is a traced JAX value.*pass a Python float \(e\.g\. max_val=1\.0\)"):
+        jax.jit(lambda x, m: msssim.ssim_multiscale(x, x, m))(a, 1.0)
+    with pytest.raises(TypeError, match=r"power_factors is a traced JAX value.*pass Python floats"):
+        jax.jit(lambda x, w: msssim.ssim_multiscale(x, x, 1.0, w))(a, jnp.asarray(msssim.MSSSIM_WEIGHTS))
+    static = jax.jit(lambda x, m: msssim.ssim_multiscale(x, x, m), static_argnums=1)(a, 1.0)
+    assert float(static) == pytest.approx(1.0, abs=1e-6)
+
+
+class _OnDevice:
+    """A 0-d tensor on a GPU as seen from the host: a shape, ``.item()``, and
+    no ``__array__`` (CUDA torch and CuPy refuse an implicit copy to NumPy)."""
+
+    def __init__(self, value):
+        self.value, self.shape = value, ()
+
+    def item(self):
+        return self.value
+
+    def __array__(self, *args, **kwargs):
+        msg = "can't convert cuda:0 device type tensor to numpy"
+        raise TypeError(msg)
+
+    def __float__(self):
+        raise AssertionError("read through .item()")
+
+
+def _device_scalar(module: str, value) -> _OnDevice:
+    """``_OnDevice`` as a type of ``module`` (msssim knows libraries by their types' modules)."""
+    return type("Tensor", (_OnDevice,), {"__module__": module})(value)
+
+
+@pytest.mark.parametrize("module", ["torch", "cupy._core.core"])
+def test_device_scalars_are_read_with_item(module):
+    from msssim import _validate
+
+    fake = _device_scalar(module, 255)
+    assert _validate.scalar(fake, "max_val") == 255 and isinstance(_validate.scalar(fake, "max_val"), int)
+    _validate.parameters(fake, 11, 1.5, 0.01, 0.03)
+    assert _validate.power_factors([_device_scalar(module, 0.5)]) == (0.5,)
+    with pytest.raises(TypeError, match="max_val must be a real number"):
+        _validate.scalar(_device_scalar(module, True), "max_val")
+
+
+@pytest.mark.parametrize("module", ["torch", "cupy._core.core"])
+def test_device_scalar_max_val_scores_numpy_and_dask_images(module):
+    # Needs _ssim._prepare to pass the max_val read by _validate.scalar on.
+    want = _ms(U8, U8[::-1].copy(), 255)
+    np.testing.assert_array_equal(_ms(U8, U8[::-1].copy(), _device_scalar(module, 255)), want)
+    da = pytest.importorskip("dask.array")
+    lazy = msssim.ssim_multiscale(da.from_array(U8), U8[::-1].copy(), _device_scalar(module, 255))
+    np.testing.assert_array_equal(lazy.compute(), want)
+
+
+def _gpu_scalars() -> list:
+    found = []
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            found.append(pytest.param(lambda: torch.tensor(255.0, device="cuda"), id="torch cuda"))
+    except ImportError:
+        pass
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() > 0:
+            found.append(pytest.param(lambda: cupy.asarray(255.0), id="cupy"))
+    except Exception:  # no CuPy, or no CUDA driver
+        pass
+    return found
+
+
+if _gpu_scalars():  # collected only where a GPU exists (CI has none): never a skip counted as a pass
+
+    @pytest.mark.parametrize("make", _gpu_scalars())
+    def test_gpu_scalar_max_val(make):
+        np.testing.assert_array_equal(_ms(U8, U8[::-1].copy(), make()), _ms(U8, U8[::-1].copy(), 255))

@@ -34,6 +34,7 @@ def score(function, img1, img2, max_val, levels: int, *args, channel_axis: int =
     _validate.parameters(
         max_val, filter_size, kwargs.get("filter_sigma", 1.5), kwargs.get("k1", 0.01), kwargs.get("k2", 0.03)
     )
+    max_val = _validate.scalar(max_val, "max_val")  # a plain number in the graph, not a tensor
     _validate.size(x.shape, filter_size, levels)
     for arr, name in ((x, "img1"), (y, "img2")):
         if any(len(c) > 1 for c in arr.chunks[-3:]):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from msssim._engines import DEFAULT_ENGINE
+from msssim._engines import DEFAULT_ENGINE, NUMERICS
 
 IMAGE_SUFFIXES = frozenset(".png .jpg .jpeg .tif .tiff .bmp .webp .ppm .pgm .pnm .gif".split())
 
@@ -55,6 +55,7 @@ class Options:
     shortest: bool = False
     threads: int | None = None
     engine: str | None = None  # None: the default engine
+    numerics: str = NUMERICS[0]  # "exact" or "tensorflow-cpu"
 
     def parameters(self) -> dict:
         """The parameters as the JSON document records them."""
@@ -75,6 +76,7 @@ class Options:
             else f"{frames.start or ''}:{frames.stop or ''}:{frames.step or ''}",
             "shortest": self.shortest,
             "engine": self.engine or DEFAULT_ENGINE,
+            "numerics": self.numerics,
         }
 
 
@@ -141,6 +143,7 @@ def score_arrays(ref: np.ndarray, dist: np.ndarray, max_val: float, options: Opt
         k2=options.k2,
         threads=options.threads,
         engine=options.engine,
+        numerics=options.numerics,
     )
     if options.metric == "ssim":
         value = msssim.ssim(ref, dist, max_val, **kwargs)
@@ -188,6 +191,7 @@ def score_index_map(pair: Pair, options: Options) -> np.ndarray:
         return_index_map=True,
         threads=options.threads,
         engine=options.engine,
+        numerics=options.numerics,
     )
 
 

@@ -12,9 +12,13 @@ The JSON document (schema_version 1)::
 
 With ``--ssim`` the score key is ``ssim``; with ``--db`` each score also has a
 ``<metric>_db`` twin, ``-10 log10(1 - score)`` (null where the score is 1).
-JSONL has one result object per line; CSV has the columns reference,
-distorted, score, error. Results are in input order, except in JSONL, where
-they are in the order they complete.
+JSONL starts with a settings line, the document's header
+(``{"schema_version": 1, "msssim_version": ..., "parameters": {...}}``: it has
+``parameters`` and no ``reference``), then has one result object per line; a
+run that resumes a JSONL file checks its settings against that line (files
+written before there was one have results only). CSV has the columns
+reference, distorted, score, error. Results are in input order, except in
+JSONL, where they are in the order they complete.
 """
 
 from __future__ import annotations
@@ -65,16 +69,16 @@ def pooled(results: list[dict], metric: str) -> dict[str, Any]:
     }
 
 
-def document(results: list[dict], parameters: dict, metric: str) -> dict:
+def header(parameters: dict) -> dict:
+    """What the results were made with: the JSON document's first keys, and the
+    first line of a JSONL file."""
     import msssim
 
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "msssim_version": msssim.__version__,
-        "parameters": parameters,
-        "results": results,
-        "pooled": pooled(results, metric),
-    }
+    return {"schema_version": SCHEMA_VERSION, "msssim_version": msssim.__version__, "parameters": parameters}
+
+
+def document(results: list[dict], parameters: dict, metric: str) -> dict:
+    return {**header(parameters), "results": results, "pooled": pooled(results, metric)}
 
 
 def render(results: list[dict], parameters: dict, metric: str, fmt: str, decibel: bool) -> str:
@@ -119,33 +123,83 @@ def _table(results: list[dict], metric: str, decibel: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+# The parameters a resumed JSONL run must share with the results already in the
+# file: results made otherwise would be pooled as if they were alike.
+RESUME_MUST_MATCH = ("numerics",)
+
+
+class SettingsMismatch(Exception):
+    """A resumed JSONL file whose results were made with other settings."""
+
+
+def _is_header(row) -> bool:
+    return isinstance(row, dict) and isinstance(row.get("parameters"), dict) and "reference" not in row
+
+
+def mismatched_settings(recorded: dict, current: dict, keys: tuple[str, ...] = RESUME_MUST_MATCH) -> list[str]:
+    """The ``keys`` whose value in ``recorded`` (a file's settings line) differs
+    from ``current``; a key the file does not record is not compared."""
+    return [key for key in keys if key in recorded and recorded[key] != current.get(key)]
+
+
 class JsonLines:
-    """Results appended to a JSONL stream, one line each, flushed at once.
+    """Results appended to a JSONL stream, one line each, flushed at once, after
+    a first line with the settings (:func:`header`).
 
     Opened on a file, it first reads what an earlier run left there (a cut-off
-    last line is dropped), so that run can skip those pairs.
+    last line is dropped), so that run can skip those pairs, and refuses to
+    add results made with other settings (:data:`RESUME_MUST_MATCH`).
     """
 
     def __init__(self, stream: TextIO, previous: list[dict] | None = None, owned: bool = False):
         self.stream = stream
         self.previous = previous or []
         self.owned = owned
+        self.settings: dict | None = None  # the file's recorded parameters (None: none recorded)
 
     @classmethod
-    def resume(cls, path: Path) -> JsonLines:
-        previous = []
+    def start(cls, stream: TextIO, parameters: dict) -> JsonLines:
+        """A new stream: the settings line, then the results as they come."""
+        sink = cls(stream)
+        sink.write(header(parameters))
+        sink.settings = parameters
+        return sink
+
+    @classmethod
+    def resume(cls, path: Path, parameters: dict) -> JsonLines:
+        """The file at ``path``, to append to: its results in ``previous``, its
+        settings checked against ``parameters`` (:class:`SettingsMismatch`)."""
+        rows, complete = [], b""
         if path.exists():
             data = path.read_bytes()
             complete = data[: data.rfind(b"\n") + 1]
-            if len(complete) != len(data):  # killed mid-line: drop the fragment
-                with open(path, "r+b") as f:
-                    f.truncate(len(complete))
             for line in complete.decode().splitlines():
                 try:
-                    previous.append(json.loads(line))
+                    rows.append(json.loads(line))
                 except json.JSONDecodeError:
                     continue
-        return cls(open(path, "a", encoding="utf-8"), previous, owned=True)
+        recorded = rows[0]["parameters"] if rows and _is_header(rows[0]) else None
+        if recorded is not None:
+            differ = mismatched_settings(recorded, parameters)
+            if differ:
+                given = ", ".join(f"{key}={recorded[key]!r}" for key in differ)
+                asked = ", ".join(f"{key}={parameters.get(key)!r}" for key in differ)
+                options = " ".join(f"--{key.replace('_', '-')} {recorded[key]}" for key in differ)
+                msg = (
+                    f"{path} holds results made with {given}, and this run asks for {asked}; resuming would mix "
+                    f"them. Finish that file with its settings ({options}), or write to another file with -o."
+                )
+                raise SettingsMismatch(msg)
+        if path.exists() and len(complete) != path.stat().st_size:  # killed mid-line: drop the fragment
+            with open(path, "r+b") as f:
+                f.truncate(len(complete))
+        results = [r for r in rows if isinstance(r, dict) and not _is_header(r)]
+        sink = cls(open(path, "a", encoding="utf-8"), results, owned=True)
+        sink.settings = recorded
+        if not rows:  # a new (or empty) file: its first line says what its results are made with
+            sink.write(header(parameters))
+            sink.settings = parameters
+        return sink
 
     def write(self, result: dict) -> None:
         self.stream.write(json.dumps(result) + "\n")

@@ -149,6 +149,7 @@ def _prepare(img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, cha
         x, y = meta_x, meta_y
     _validate.threads(threads)
     _validate.parameters(max_val, filter_size, filter_sigma, k1, k2)
+    max_val = _validate.scalar(max_val, "max_val")  # a 0-d tensor of any library, as a number
     _validate.max_val_fits(max_val, meta_x.dtype)
     _validate.size(meta_x.shape, filter_size, levels)
     _validate.finite(eng, x, "img1")

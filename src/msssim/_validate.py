@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 
 import numpy as np
 
@@ -34,9 +35,52 @@ def _as_image(img, name: str) -> np.ndarray:
     return arr
 
 
+def _conversion(dtype: np.dtype) -> str:
+    """How TF's ``convert_image_dtype`` brings ``dtype`` to float32, in words."""
+    if dtype.kind in "iu":
+        return f"divided by {np.iinfo(dtype).max}"
+    return "cast as it is"  # every float dtype: a plain cast, no rescaling
+
+
+def _same_conversion(dtype1: np.dtype, dtype2: np.dtype) -> None:
+    """Refuse images whose dtypes TF would bring to different ranges.
+
+    Integers are divided by their dtype's maximum and floats are cast, so a
+    uint8 image against a float32 one (or uint8 against uint16) would compare
+    [0, 1] with whatever range the other holds. Floats of different widths
+    (float16, bfloat16, float32, float64) are all a plain cast to float32, on
+    the same scale, and are accepted (TF refuses any dtype mismatch; msssim
+    takes, e.g., a float16 prediction under ``torch.autocast`` against a
+    float32 target).
+    """
+    how1, how2 = _conversion(dtype1), _conversion(dtype2)
+    if how1 == how2:
+        return
+    if dtype1.kind in "iu" and dtype2.kind in "iu":
+        way_out = (
+            f"convert both to floats in [0, 1], img1.astype(np.float32) / {np.iinfo(dtype1).max} and "
+            f"img2.astype(np.float32) / {np.iinfo(dtype2).max}, and pass max_val=1.0"
+        )
+    else:
+        integer, floating = ("img1", "img2") if dtype1.kind in "iu" else ("img2", "img1")
+        top = np.iinfo(dtype1 if integer == "img1" else dtype2)
+        way_out = (
+            f"if {floating} holds values in [0, {top.max}], convert it, e.g. "
+            f"{floating}.astype(np.{top.dtype.name}); if it holds values in [0, 1], divide the other, "
+            f"{integer}.astype(np.float32) / {top.max}, and pass max_val=1.0"
+        )
+    msg = (
+        f"img1 ({dtype1}) and img2 ({dtype2}) have dtypes that are converted differently ({dtype1} is "
+        f"{how1}, {dtype2} is {how2}), so their values would be compared on different scales (TF raises "
+        f"here). Give them the same dtype: {way_out}."
+    )
+    raise ValueError(msg)
+
+
 def images(img1, img2, channel_axis: int) -> tuple[np.ndarray, np.ndarray]:
     """Both images as arrays with channels last: ``[..., H, W, C]`` (step 1)."""
     x, y = _as_image(img1, "img1"), _as_image(img2, "img2")
+    _same_conversion(x.dtype, y.dtype)
     if not isinstance(channel_axis, numbers.Integral) or isinstance(channel_axis, bool):
         msg = f"channel_axis must be an int, got {channel_axis!r}."
         raise TypeError(msg)
@@ -75,15 +119,76 @@ def images(img1, img2, channel_axis: int) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def _real(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.ndarray, np.generic)):
-        msg = f"{name} must be a real number, got {value!r}."
+# Libraries whose 0-d arrays are numbers, known by the top-level module of their
+# types: never imported here (a value of theirs exists only once they are loaded).
+_ARRAY_LIBRARIES = frozenset({"torch", "tensorflow", "jax", "jaxlib", "cupy"})
+
+
+def _number(value, name: str) -> int | float:
+    """A real scalar as a Python int or float: a Python or NumPy number, or a 0-d
+    array or tensor of NumPy, PyTorch (any device), TensorFlow, JAX or CuPy."""
+    given = value
+    if type(value).__module__.split(".")[0] in _ARRAY_LIBRARIES:
+        value = _tensor_value(value, name)
+    elif isinstance(value, bool) or not isinstance(value, (numbers.Real, np.ndarray, np.generic)):
+        msg = f"{name} must be a real number, got {given!r}."
         raise TypeError(msg)
     arr = np.asarray(value)
-    if arr.ndim != 0 or arr.dtype.kind not in "iuf":
+    if arr.ndim != 0 or not _image_dtype_ok(arr.dtype):
+        msg = f"{name} must be a real number, got {given!r}."
+        raise TypeError(msg)
+    return int(arr) if arr.dtype.kind in "iu" else float(arr)
+
+
+def _tensor_value(value, name: str):
+    """A framework's 0-d tensor read on the host (``.item()`` copies a CUDA or
+    CuPy scalar), or an error that says why it cannot be read."""
+    library = type(value).__module__.split(".")[0]
+    try:
+        rank = len(tuple(value.shape))
+    except (AttributeError, TypeError, ValueError):  # no shape; or a symbolic tensor of unknown rank
+        rank = None if hasattr(value, "shape") else -1
+    if rank is not None and rank != 0:
         msg = f"{name} must be a real number, got {value!r}."
         raise TypeError(msg)
-    return float(arr)
+    try:
+        read = _tensorflow_value(value) if library == "tensorflow" else value.item()
+    except Exception:  # a JAX tracer, a torch.func wrapper, a meta tensor: no value to read
+        read = None
+    if read is None:
+        where = {
+            "tensorflow": "a symbolic TensorFlow tensor (inside tf.function)",
+            "torch": "a torch tensor without a readable value (e.g. inside torch.func transforms)",
+        }.get(library, "a traced JAX value (inside jax.jit, jax.vmap or another transform)")
+        plain = "Python floats" if name == "power_factors" else f"a Python float (e.g. {name}=1.0)"
+        msg = (
+            f"{name} is {where}, and msssim needs its value before scoring; pass {plain} instead: close "
+            "over it, or make it a static argument of the traced function."
+        )
+        error = TypeError(msg)  # a plain TypeError: tf.function re-raises those as they are
+        error.traced = True
+        raise error
+    return read
+
+
+def _tensorflow_value(value):
+    """An eager tensor's or variable's value, a graph constant's, or None."""
+    try:
+        return value.numpy()
+    except (AttributeError, NotImplementedError, RuntimeError, ValueError):  # symbolic, inside tf.function
+        tf = sys.modules.get("tensorflow")
+        return None if tf is None else tf.get_static_value(value)
+
+
+def _real(value, name: str) -> float:
+    return float(_number(value, name))
+
+
+def scalar(value, name: str) -> int | float:
+    """A real scalar that :func:`parameters` accepted, as a plain Python number,
+    so that a 0-d tensor of any library, on any device, flows on as a number.
+    Integers stay ``int``: exact, as they are later cast to an integer dtype."""
+    return _number(value, name)
 
 
 def parameters(max_val, filter_size, filter_sigma, k1, k2) -> None:
@@ -148,7 +253,9 @@ def max_val_fits(max_val, dtype: np.dtype) -> None:
 def power_factors(value) -> tuple[float, ...]:
     try:
         weights = tuple(_real(w, "power_factors") for w in value)
-    except TypeError:
+    except TypeError as exc:
+        if getattr(exc, "traced", False):
+            raise
         msg = f"power_factors must be a sequence of real numbers, got {value!r}."
         raise TypeError(msg) from None
     if not weights:
