@@ -262,6 +262,13 @@ def _luminance_down(out, mean_x, mean_y, r, taps, c1, k):
         out[i] = (two * ux * uy + c1) / (ux * ux + uy * uy + c1)
 
 
+@njit(cache=True, nogil=True, fastmath=_FAST, inline="always")
+def _accumulate(totals, values, factors, product=False):
+    """``totals[i] += values[i]`` (``values[i] · factors[i]`` with ``product``), in float64."""
+    for i in range(totals.shape[0]):
+        totals[i] += np.float64(values[i] * factors[i] if product else values[i])
+
+
 @functools.cache
 def _band_kernel(k: int):
     """The kernel for a ``k``-tap window (compiled, and cached on disk, once per
@@ -300,12 +307,10 @@ def _band_kernel(k: int):
                 _cs_down(terms[0], across_w[0], across_w[1], across_w[2], across_w[3], r, taps, c2, k)
                 if full:
                     _luminance_down(terms[1], across_w[0], across_w[1], r, taps, c1, k)
-                for i in range(wide):
-                    totals[1, i] += np.float64(terms[0, i])
+                _accumulate(totals[1], terms[0], terms[0])
                 if full:
-                    for i in range(wide):
-                        totals[2, i] += np.float64(terms[1, i])
-                        totals[0, i] += np.float64(terms[1, i] * terms[0, i])
+                    _accumulate(totals[2], terms[1], terms[1])
+                    _accumulate(totals[0], terms[1], terms[0], True)
                 if index_map.shape[0]:
                     row = index_map[n, first + r]
                     for w in range(skip, count):
