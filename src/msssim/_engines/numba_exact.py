@@ -141,25 +141,6 @@ def _fill_band(raw, n, first, scale, halved, out):
                 row[pairs * channels + c] = (sums[(width - 1) * channels + c] * np.float32(2.0)) * quarter
 
 
-@njit(cache=True, nogil=True)
-def _halve(raw, n, scale, halved, out):
-    """The 2×2 means of image ``n`` (of its 2×2 means, with ``halved``) into
-    ``out[H', W', C]``, float32, summed as TF sums them."""
-    channels = out.shape[2]
-    source_height = (raw.shape[1] + 1) // 2 if halved else raw.shape[1]
-    source_width = (raw.shape[2] + 1) // 2 if halved else raw.shape[2]
-    rows = np.empty((2, source_width * channels), np.float32)
-    for i in range(out.shape[0]):
-        _fill_band(raw, n, 2 * i, scale, halved, rows)
-        if 2 * i + 1 == source_height:
-            rows[1] = rows[0]
-        for j in range(out.shape[1]):
-            left, right = 2 * j * channels, min(2 * j + 1, source_width - 1) * channels
-            for c in range(channels):
-                total = rows[0, left + c] + rows[0, right + c]
-                out[i, j, c] = ((total + rows[1, left + c]) + rows[1, right + c]) * np.float32(0.25)
-
-
 def downsample_2x(img: Image) -> Image:
     """Step 5. The first halving is a view (``Image.halved``, made as the kernels
     read it); the next is stored as float32, and so on, alternately."""
@@ -173,9 +154,22 @@ def downsample_2x(img: Image) -> Image:
     return Image(out, np.float32(1.0))
 
 
-def _halve_each(planes, scale, out, indices) -> None:
+def _halve_each(planes: np.ndarray, scale, out: np.ndarray, indices, chunk: int = 64) -> None:
+    """``out[n]``, the 2×2 means of the halved images ``n`` of ``planes``, made
+    ``chunk`` rows at a time (bottom/right edges repeated for odd sizes)."""
+    height, width, channels = (planes.shape[1] + 1) // 2, (planes.shape[2] + 1) // 2, planes.shape[3]
+    rows = np.empty((2 * chunk, width * channels), np.float32)
     for n in indices:
-        _halve(planes, n, scale, True, out[n])
+        for first in range(0, out.shape[1], chunk):
+            count = min(chunk, out.shape[1] - first)
+            filled = min(2 * count, height - 2 * first)
+            _fill_band(planes, n, 2 * first, scale, True, rows)
+            rows[filled : 2 * count] = rows[filled - 1]  # an odd height repeats its last row
+            pairs = rows[: 2 * count].reshape(count, 2, width, channels)
+            columns = pairs[:, 0] + pairs[:, 1]
+            if width % 2:
+                columns = np.concatenate([columns, columns[:, -1:]], axis=1)
+            out[n, first : first + count] = (columns[:, 0::2] + columns[:, 1::2]) * np.float32(0.25)
 
 
 def _planes(img: Image) -> np.ndarray:
