@@ -1,22 +1,25 @@
 """The exact engine (``numerics="exact"``, the default): TF's formula, every
 score within 1e-6 of a float64 evaluation, in float32 where that is enough.
 
-Float32 fails the formula in one place: ``σ² = f(x²) − μ²`` is a small
-difference of large numbers where the image is flat, and ``cs`` divides by it
-(plus ``c2``). So the moments are taken about a constant: each tile of
-``_TILE × _BAND`` output pixels subtracts, from every input pixel under its
-window, one value near its own pixels (the mean of its middle row), and filters
-``d = x − a``, ``e = y − b``, ``d² + e²`` and ``d·e`` in float32. The variances
-are then differences of small numbers; ``μ = a + f(d)``. The window is applied
-as two 1-D passes (22 multiply-adds per moment and pixel instead of 121), and
-the H×W means are float64 sums.
+Float32 fails the formula as written in one place: ``σ² = f(x²) − μ²`` is a
+small difference of large numbers where the image is flat, and ``cs`` divides
+by it (plus ``c2``). So no moment is taken about zero. The window is applied as
+two 1-D passes, each about its output's own centre: along W, each output gets
+the mean ``xc + Σ t·(x − xc)`` and the spread ``Σ t·(x − xc)² − (Σ t·(x −
+xc))²`` of its row of the window (``xc`` the centre pixel; likewise for y and
+the cross term); along H, the window's variance is the mean of its rows'
+spreads plus the spread of their means, again about the centre row. Every
+subtraction is then of numbers no larger than the window's own variation (the
+centre tap bounds the correction), so the relative error stays a few float32
+ulps on any image; the H×W means are float64 sums.
 
 Work is split into bands of output rows, one task each, run on a pool of
-threads (the kernels release the GIL). A task first copies its band of both
-images, as float32 planes ``[C, rows, W]``, from whatever the input is (any
-real dtype, any strides, or the 2×2 means of the first downsampled scale,
-which is therefore never stored: a memory-mapped image is streamed); then one
-kernel, compiled once per filter size, does the rest in a few hundred KiB.
+threads (the kernels release the GIL). A task reads its band of both images as
+float32 rows, channels interleaved, from whatever the input is (any real
+dtype, or the 2×2 means of the first downsampled scale, which is therefore
+never stored: a memory-mapped image is streamed); float32 input with
+contiguous rows is read in place. One kernel, compiled once per filter size,
+does the rest in a few hundred KiB.
 """
 
 from __future__ import annotations
@@ -45,12 +48,15 @@ from msssim._window import separable
 
 # The kernels' tap loops must be unrolled completely before LLVM can vectorise
 # along the row, and their bodies are larger than LLVM's default unrolling
-# budget: 8x slower without this. It is process-wide; it only lets LLVM unroll
-# larger loops, in any Numba code compiled from now on.
+# budget (8x slower without it); a loop that writes four rows needs more
+# run-time overlap checks than LLVM's default allows. These are process-wide:
+# they only let LLVM unroll larger loops and check more pointers, in any Numba
+# code compiled from now on.
 llvmlite.binding.set_option("msssim", "-unroll-threshold=3000")
+llvmlite.binding.set_option("msssim", "-vectorize-memory-check-threshold=256")
 
-_TILE = 64  # output columns that share a constant (and fit the filter's registers)
-_BAND = 64  # output rows per task (and per constant)
+_TILE = 128  # output columns filtered together (their rows' statistics stay in the L1/L2 caches)
+_BAND = 128  # output rows per task
 
 _LOCK = threading.Lock()  # one call at a time: the cores are never oversubscribed
 
@@ -186,74 +192,68 @@ _FAST = {"contract", "reassoc", "nsz", "arcp"}
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, inline="always")
-def _mean_across(out, x, taps, stride, k):
-    """``out[i] = Σ taps[j] · x[i + j · stride]``: the mean along W."""
-    for i in range(out.shape[0]):
-        total = np.float32(0.0)
-        for j in range(k):
-            total += taps[j] * x[i + j * stride]
-        out[i] = total
-
-@njit(cache=True, nogil=True, fastmath=_FAST, inline="always")
-def _spread_across(variances, covariance, x, y, taps, stride, k):
-    """Along W, about each output's centre pixel ``(xc, yc)``: ``σx² + σy²``
-    and ``σxy`` of the 1-D window, ``Σ t·(x - xc)² - (Σ t·(x - xc))²`` and
-    so on: sums of small numbers where the image is flat, never a small
-    difference of large ones."""
+def _spread_across(mean_x, mean_y, variances, covariance, x, y, taps, stride, k):
+    """Along W, about each output's centre pixel ``(xc, yc)``: the means of x
+    and y, ``σx² + σy²`` and ``σxy`` of the 1-D window, as ``xc + Σ t·(x - xc)``,
+    ``Σ t·(x - xc)² - (Σ t·(x - xc))²`` and so on: sums of small numbers where
+    the image is flat, never a small difference of large ones."""
     for i in range(variances.shape[0]):
         xc, yc = x[i + (k // 2) * stride], y[i + (k // 2) * stride]
         sx = np.float32(0.0)
         sy = np.float32(0.0)
-        sq = np.float32(0.0)
-        sp = np.float32(0.0)
+        sxx = np.float32(0.0)  # separate sums: shorter chains of dependent additions
+        syy = np.float32(0.0)
+        sxy = np.float32(0.0)
         for j in range(k):
+            if j == k // 2:
+                continue  # the centre adds nothing about itself
             dx, dy = x[i + j * stride] - xc, y[i + j * stride] - yc
             tx, ty = taps[j] * dx, taps[j] * dy
             sx += tx
             sy += ty
-            sq += tx * dx + ty * dy
-            sp += tx * dy
-        variances[i] = sq - (sx * sx + sy * sy)
-        covariance[i] = sp - sx * sy
+            sxx += tx * dx
+            syy += ty * dy
+            sxy += tx * dy
+        mean_x[i] = xc + sx
+        mean_y[i] = yc + sy
+        variances[i] = (sxx + syy) - (sx * sx + sy * sy)
+        covariance[i] = sxy - sx * sy
+
 
 @njit(cache=True, nogil=True, fastmath=_FAST, inline="always")
-def _cs_down(out, mean_x, mean_y, variances, covariance, r, taps, c2, k):
+def _terms_down(cs, luminance, mean_x, mean_y, variances, covariance, r, taps, c1, c2, k):
     """Along H, about each output's centre row, the rows' 1-D statistics
-    combined (a window's variance is the mean of its rows' variances plus
-    the variance of their means); then ``cs`` (step 4) into ``out``."""
+    combined (a window's variance is the mean of its rows' variances plus the
+    variance of their means); then step 4's ``cs`` and, where ``luminance`` is
+    not empty, the luminance term."""
     two = np.float32(2.0)
-    for i in range(out.shape[0]):
+    for i in range(cs.shape[0]):
         mx, my = mean_x[r + k // 2, i], mean_y[r + k // 2, i]
         u = np.float32(0.0)
         v = np.float32(0.0)
-        sq = np.float32(0.0)
-        sp = np.float32(0.0)
+        suu = np.float32(0.0)
+        svv = np.float32(0.0)
+        suv = np.float32(0.0)
         within_sq = np.float32(0.0)
         within_p = np.float32(0.0)
         for j in range(k):
+            within_sq += taps[j] * variances[r + j, i]
+            within_p += taps[j] * covariance[r + j, i]
+            if j == k // 2:
+                continue  # the centre row adds nothing about itself
             du, dv = mean_x[r + j, i] - mx, mean_y[r + j, i] - my
             tu, tv = taps[j] * du, taps[j] * dv
             u += tu
             v += tv
-            sq += tu * du + tv * dv
-            sp += tu * dv
-            within_sq += taps[j] * variances[r + j, i]
-            within_p += taps[j] * covariance[r + j, i]
-        total_sq = within_sq + (sq - (u * u + v * v))
-        total_p = within_p + (sp - u * v)
-        out[i] = (two * total_p + c2) / (total_sq + c2)
-
-@njit(cache=True, nogil=True, fastmath=_FAST, inline="always")
-def _luminance_down(out, mean_x, mean_y, r, taps, c1, k):
-    """Along H, the means; then the luminance term (step 4) into ``out``."""
-    two = np.float32(2.0)
-    for i in range(out.shape[0]):
-        ux = np.float32(0.0)
-        uy = np.float32(0.0)
-        for j in range(k):
-            ux += taps[j] * mean_x[r + j, i]
-            uy += taps[j] * mean_y[r + j, i]
-        out[i] = (two * ux * uy + c1) / (ux * ux + uy * uy + c1)
+            suu += tu * du
+            svv += tv * dv
+            suv += tu * dv
+        total_sq = within_sq + ((suu + svv) - (u * u + v * v))
+        total_p = within_p + (suv - u * v)
+        cs[i] = (two * total_p + c2) / (total_sq + c2)
+        if luminance.shape[0]:
+            ux, uy = mx + u, my + v
+            luminance[i] = (two * ux * uy + c1) / (ux * ux + uy * uy + c1)
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, inline="always")
@@ -292,15 +292,12 @@ def _band_kernel(k: int):
             for h in range(rows_in):
                 x = bx[h, start * channels : start * channels + span]
                 y = by[h, start * channels : start * channels + span]
-                _mean_across(across_w[0, h], x, taps, channels, k)
-                _mean_across(across_w[1, h], y, taps, channels, k)
-                _spread_across(across_w[2, h], across_w[3, h], x, y, taps, channels, k)
+                _spread_across(across_w[0, h], across_w[1, h], across_w[2, h], across_w[3, h], x, y, taps, channels, k)
                 r = h - k + 1
                 if r < 0:
                     continue
-                _cs_down(terms[0], across_w[0], across_w[1], across_w[2], across_w[3], r, taps, c2, k)
-                if full:
-                    _luminance_down(terms[1], across_w[0], across_w[1], r, taps, c1, k)
+                luminance = terms[1] if full else terms[1, :0]
+                _terms_down(terms[0], luminance, across_w[0], across_w[1], across_w[2], across_w[3], r, taps, c1, c2, k)
                 _accumulate(totals[1], terms[0], terms[0])
                 if full:
                     _accumulate(totals[2], terms[1], terms[1])
