@@ -192,68 +192,74 @@ _FAST = {"contract", "reassoc", "nsz", "arcp"}
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, inline="always")
-def _spread_across(mean_x, mean_y, variances, covariance, x, y, taps, stride, k):
-    """Along W, about each output's centre pixel ``(xc, yc)``: the means of x
-    and y, ``σx² + σy²`` and ``σxy`` of the 1-D window, as ``xc + Σ t·(x - xc)``,
-    ``Σ t·(x - xc)² - (Σ t·(x - xc))²`` and so on: sums of small numbers where
-    the image is flat, never a small difference of large ones."""
-    for i in range(variances.shape[0]):
-        xc, yc = x[i + (k // 2) * stride], y[i + (k // 2) * stride]
-        sx = np.float32(0.0)
-        sy = np.float32(0.0)
-        sxx = np.float32(0.0)  # separate sums: shorter chains of dependent additions
-        syy = np.float32(0.0)
-        sxy = np.float32(0.0)
-        for j in range(k):
-            if j == k // 2:
-                continue  # the centre adds nothing about itself
-            dx, dy = x[i + j * stride] - xc, y[i + j * stride] - yc
-            tx, ty = taps[j] * dx, taps[j] * dy
-            sx += tx
-            sy += ty
-            sxx += tx * dx
-            syy += ty * dy
-            sxy += tx * dy
-        mean_x[i] = xc + sx
-        mean_y[i] = yc + sy
-        variances[i] = (sxx + syy) - (sx * sx + sy * sy)
-        covariance[i] = sxy - sx * sy
+def _sum_and_difference(u, v, x, y):
+    """``u = x + y``, ``v = x - y``."""
+    for i in range(u.shape[0]):
+        u[i] = x[i] + y[i]
+        v[i] = x[i] - y[i]
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, inline="always")
-def _terms_down(cs, luminance, mean_x, mean_y, variances, covariance, r, taps, c1, c2, k):
-    """Along H, about each output's centre row, the rows' 1-D statistics
-    combined (a window's variance is the mean of its rows' variances plus the
-    variance of their means); then step 4's ``cs`` and, where ``luminance`` is
-    not empty, the luminance term."""
-    two = np.float32(2.0)
-    for i in range(cs.shape[0]):
-        mx, my = mean_x[r + k // 2, i], mean_y[r + k // 2, i]
-        u = np.float32(0.0)
-        v = np.float32(0.0)
+def _spread_across(mean_u, mean_v, spread_u, spread_v, u, v, taps, stride, k):
+    """Along W, about each output's centre pixel ``uc``: the mean of the 1-D
+    window, ``uc + Σ t·(u - uc)``, and its spread, ``Σ t·(u - uc)² - (Σ t·(u -
+    uc))²``; sums of small numbers where the image is flat, never a small
+    difference of large ones. The same for ``v``."""
+    for i in range(spread_u.shape[0]):
+        uc, vc = u[i + (k // 2) * stride], v[i + (k // 2) * stride]
+        su = np.float32(0.0)
+        sv = np.float32(0.0)
         suu = np.float32(0.0)
         svv = np.float32(0.0)
-        suv = np.float32(0.0)
-        within_sq = np.float32(0.0)
-        within_p = np.float32(0.0)
         for j in range(k):
-            within_sq += taps[j] * variances[r + j, i]
-            within_p += taps[j] * covariance[r + j, i]
             if j == k // 2:
-                continue  # the centre row adds nothing about itself
-            du, dv = mean_x[r + j, i] - mx, mean_y[r + j, i] - my
+                continue  # the centre adds nothing about itself
+            du, dv = u[i + j * stride] - uc, v[i + j * stride] - vc
             tu, tv = taps[j] * du, taps[j] * dv
-            u += tu
-            v += tv
+            su += tu
+            sv += tv
             suu += tu * du
             svv += tv * dv
-            suv += tu * dv
-        total_sq = within_sq + ((suu + svv) - (u * u + v * v))
-        total_p = within_p + (suv - u * v)
-        cs[i] = (two * total_p + c2) / (total_sq + c2)
+        mean_u[i] = uc + su
+        mean_v[i] = vc + sv
+        spread_u[i] = suu - su * su
+        spread_v[i] = svv - sv * sv
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST, inline="always")
+def _terms_down(cs, luminance, mean_u, mean_v, spread_u, spread_v, r, taps, c1, c2, k):
+    """Along H, about each output's centre row: a window's variance is the mean
+    of its rows' spreads plus the spread of their means. Then step 4's ``cs``
+    and, where ``luminance`` is not empty, the luminance term, from the means
+    ``μu``, ``μv`` and variances ``σu²``, ``σv²`` of ``u = x + y`` and ``v = x -
+    y``: ``2σxy = (σu² - σv²) / 2``, ``σx² + σy² = (σu² + σv²) / 2``, and so
+    ``cs = (σu² - σv² + 2·c2) / (σu² + σv² + 2·c2)``; likewise the luminance."""
+    c1, c2 = np.float32(2.0) * c1, np.float32(2.0) * c2
+    for i in range(cs.shape[0]):
+        mu, mv = mean_u[r + k // 2, i], mean_v[r + k // 2, i]
+        au = np.float32(0.0)
+        av = np.float32(0.0)
+        auu = np.float32(0.0)
+        avv = np.float32(0.0)
+        within_u = np.float32(0.0)
+        within_v = np.float32(0.0)
+        for j in range(k):
+            within_u += taps[j] * spread_u[r + j, i]
+            within_v += taps[j] * spread_v[r + j, i]
+            if j == k // 2:
+                continue  # the centre row adds nothing about itself
+            du, dv = mean_u[r + j, i] - mu, mean_v[r + j, i] - mv
+            tu, tv = taps[j] * du, taps[j] * dv
+            au += tu
+            av += tv
+            auu += tu * du
+            avv += tv * dv
+        variance_u = within_u + (auu - au * au)
+        variance_v = within_v + (avv - av * av)
+        cs[i] = (variance_u - variance_v + c2) / (variance_u + variance_v + c2)
         if luminance.shape[0]:
-            ux, uy = mx + u, my + v
-            luminance[i] = (two * ux * uy + c1) / (ux * ux + uy * uy + c1)
+            su, sv = (mu + au) * (mu + au), (mv + av) * (mv + av)
+            luminance[i] = (su - sv + c1) / (su + sv + c1)
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, inline="always")
@@ -280,7 +286,9 @@ def _band_kernel(k: int):
         channels = sums.shape[2]
         rows_in = rows_out + k - 1
         wide, span = _TILE * channels, (_TILE + k - 1) * channels
-        across_w = np.empty((4, rows_in, wide), np.float32)  # 1-D means of x, y, σx² + σy², σxy
+        u = np.empty(span, np.float32)  # x + y and x - y along a row of the tile
+        v = np.empty(span, np.float32)
+        across_w = np.empty((4, rows_in, wide), np.float32)  # 1-D means and spreads of u and v
         terms = np.empty((2, wide), np.float32)  # cs, luminance
         totals = np.empty((3, wide))  # SSIM, cs, luminance, summed down the band
         for tile in range(0, w_out, _TILE):
@@ -290,9 +298,10 @@ def _band_kernel(k: int):
             count = min(_TILE, w_out - start)
             totals[:] = 0.0
             for h in range(rows_in):
-                x = bx[h, start * channels : start * channels + span]
-                y = by[h, start * channels : start * channels + span]
-                _spread_across(across_w[0, h], across_w[1, h], across_w[2, h], across_w[3, h], x, y, taps, channels, k)
+                _sum_and_difference(
+                    u, v, bx[h, start * channels : start * channels + span], by[h, start * channels : start * channels + span]
+                )
+                _spread_across(across_w[0, h], across_w[1, h], across_w[2, h], across_w[3, h], u, v, taps, channels, k)
                 r = h - k + 1
                 if r < 0:
                     continue
