@@ -29,6 +29,7 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import llvmlite.binding
 import numba
@@ -41,7 +42,6 @@ from msssim._engines._numpy_ops import (  # noqa: F401  (the engine's share of t
     float32,
     meta,
 )
-from msssim._engines.numba_cpu import Image
 from msssim._ssim import ScaleStatistics
 from msssim._window import exact_window as window  # noqa: F401  (step 3, float64)
 from msssim._window import separable
@@ -100,7 +100,34 @@ def _run(jobs) -> list:
 # -- Reading: any input into float32 rows ----------------------------------------------------
 
 
-def convert_image(img: np.ndarray, scale: np.float32) -> Image:
+@dataclass
+class Level:
+    """One scale of an image batch as the kernels read it: the values
+    ``float32(pixels) * scale``, or with ``halved`` the 2×2 means of those
+    (step 5, made as they are read, so an integer image's first downsampled
+    scale is never stored). ``half`` is the next scale, stored as float32 by
+    :func:`scale_statistics` from the rows it read anyway."""
+
+    pixels: np.ndarray  # [..., H, W, C], C-contiguous, native byte order
+    scale: np.float32
+    halved: bool = False
+    half: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of the values this level stands for."""
+        *batch, height, width, channels = self.pixels.shape
+        if self.halved:
+            height, width = (height + 1) // 2, (width + 1) // 2
+        return (*batch, height, width, channels)
+
+    @property
+    def plain(self) -> bool:
+        """float32 values as they are, read in place."""
+        return self.pixels.dtype == np.float32 and self.scale == 1 and not self.halved
+
+
+def convert_image(img: np.ndarray, scale: np.float32) -> Level:
     """The kernels convert as they read, from C-contiguous rows of any real
     dtype but float16/bfloat16 (converted once), in native byte order; other
     arrays are copied into that form, in their own dtype."""
@@ -108,7 +135,7 @@ def convert_image(img: np.ndarray, scale: np.float32) -> Image:
         img = img.astype(np.float32)
     elif not img.dtype.isnative:
         img = img.astype(img.dtype.newbyteorder("="))
-    return Image(np.ascontiguousarray(img), np.float32(scale))
+    return Level(np.ascontiguousarray(img), np.float32(scale))
 
 
 @njit(cache=True, nogil=True)
@@ -147,38 +174,43 @@ def _fill_band(raw, n, first, scale, halved, out):
                 row[pairs * channels + c] = (sums[(width - 1) * channels + c] * np.float32(2.0)) * quarter
 
 
-def downsample_2x(img: Image) -> Image:
-    """Step 5. The first halving is a view (``Image.halved``, made as the kernels
-    read it); the next is stored as float32, and so on, alternately."""
-    if not img.halved:
-        return Image(img.pixels, img.scale, halved=True)
+def downsample_2x(img: Level) -> Level:
+    """Step 5: the next scale that :func:`scale_statistics` stored, or, for an
+    integer image's first halving, a view of it (``Level.halved``); else made
+    from the rows the reader gives."""
+    if img.half is not None:
+        return Level(img.half, np.float32(1.0))
+    if not img.halved and img.pixels.dtype.itemsize < 4:
+        return Level(img.pixels, img.scale, halved=True)
     *batch, height, width, channels = img.shape
-    out = np.empty((*batch, (height + 1) // 2, (width + 1) // 2, channels), np.float32)
+    out = np.zeros((*batch, (height + 1) // 2, (width + 1) // 2, channels), np.float32)
     planes, flat = _planes(img), out.reshape((-1,) + out.shape[-3:])
-    shares = min(_threads, len(flat))
-    _run([functools.partial(_halve_each, planes, img.scale, flat, range(i, len(flat), shares)) for i in range(shares)])
-    return Image(out, np.float32(1.0))
+    rows = np.empty((height, width * channels), np.float32)
+    for n in range(len(flat)):
+        _fill_band(planes, n, 0, img.scale, img.halved, rows)
+        _halve_rows(rows, 0, 0, height, 0, width, height, width, flat[n])
+    return Level(out, np.float32(1.0))
 
 
-def _halve_each(planes: np.ndarray, scale, out: np.ndarray, indices, chunk: int = 64) -> None:
-    """``out[n]``, the 2×2 means of the halved images ``n`` of ``planes``, made
-    ``chunk`` rows at a time (bottom/right edges repeated for odd sizes)."""
-    height, width, channels = (planes.shape[1] + 1) // 2, (planes.shape[2] + 1) // 2, planes.shape[3]
-    rows = np.empty((2 * chunk, width * channels), np.float32)
-    for n in indices:
-        for first in range(0, out.shape[1], chunk):
-            count = min(chunk, out.shape[1] - first)
-            filled = min(2 * count, height - 2 * first)
-            _fill_band(planes, n, 2 * first, scale, True, rows)
-            rows[filled : 2 * count] = rows[filled - 1]  # an odd height repeats its last row
-            pairs = rows[: 2 * count].reshape(count, 2, width, channels)
-            columns = pairs[:, 0] + pairs[:, 1]
-            if width % 2:
-                columns = np.concatenate([columns, columns[:, -1:]], axis=1)
-            out[n, first : first + count] = (columns[:, 0::2] + columns[:, 1::2]) * np.float32(0.25)
+@njit(cache=True, nogil=True)
+def _halve_rows(rows, offset, first, last, left, right, height, width, out):
+    """The 2×2 means (step 5) of an image ``height × width`` pixels, from its
+    float32 rows ``offset, offset + 1, ...`` in ``rows`` (channels interleaved):
+    the means of its rows ``first:last`` and columns ``left:right`` (``first``
+    and ``left`` even) into ``out`` (``[H', W', C]``); an odd last row or column
+    is repeated, as TF's symmetric pad does. (Columns first, as
+    :func:`_fill_band` adds them: integer and float input give the same bits.)"""
+    channels = out.shape[2]
+    quarter = np.float32(0.25)
+    for i in range(first // 2, (last + 1) // 2):
+        top, bottom = rows[2 * i - offset], rows[min(2 * i + 1, height - 1) - offset]
+        for j in range(left // 2, (right + 1) // 2):
+            a, b = 2 * j * channels, min(2 * j + 1, width - 1) * channels
+            for c in range(channels):
+                out[i, j, c] = ((top[a + c] + bottom[a + c]) + (top[b + c] + bottom[b + c])) * quarter
 
 
-def _planes(img: Image) -> np.ndarray:
+def _planes(img: Level) -> np.ndarray:
     return img.pixels.reshape((-1,) + img.pixels.shape[-3:])
 
 
@@ -276,13 +308,14 @@ def _band_kernel(k: int):
     ``channels`` floats along."""
 
     @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
-    def kernel(bx, by, taps, c1, c2, rows_out, w_out, full, sums, n, band, first, index_map):
-        """Output rows ``first .. first + rows_out`` of image ``n`` from its input
-        rows in ``bx``, ``by`` (``[rows_out + k - 1, ≥ W·C]`` float32, at least
-        ``_TILE + k - 1`` pixels wide): the float64 sums over the band of cs
-        (and with ``full`` of SSIM and luminance) per channel into ``sums[1, n,
-        c, band]`` (``sums[0]``, ``sums[2]``); where ``index_map`` is not
-        empty, the SSIM of each pixel into ``index_map[n, row, w, c]``."""
+    def kernel(bx, by, taps, c1, c2, rows_out, w_out, tiles, full, sums, slot, n, first, index_map):
+        """Output rows ``first .. first + rows_out`` of image ``n``, in the
+        column tiles ``tiles[0] .. tiles[1]``, from its input rows in ``bx``,
+        ``by`` (``[rows_out + k - 1, ≥ W·C]`` float32, at least ``_TILE + k -
+        1`` pixels wide): the float64 sums of cs (and with ``full`` of SSIM and
+        luminance) per channel into ``sums[1, slot, c]`` (``sums[0]``,
+        ``sums[2]``); where ``index_map`` is not empty, the SSIM of each pixel
+        into ``index_map[n, row, w, c]``."""
         channels = sums.shape[2]
         rows_in = rows_out + k - 1
         wide, span = _TILE * channels, (_TILE + k - 1) * channels
@@ -291,7 +324,7 @@ def _band_kernel(k: int):
         across_w = np.empty((4, rows_in, wide), np.float32)  # 1-D means and spreads of u and v
         terms = np.empty((2, wide), np.float32)  # cs, luminance
         totals = np.empty((3, wide))  # SSIM, cs, luminance, summed down the band
-        for tile in range(0, w_out, _TILE):
+        for tile in range(tiles[0] * _TILE, min(tiles[1] * _TILE, w_out), _TILE):
             # The last tile ends at the last column, overlapping the one before.
             start = max(min(tile, w_out - _TILE), 0)
             skip = tile - start
@@ -321,48 +354,69 @@ def _band_kernel(k: int):
                     total = 0.0
                     for w in range(skip, count):
                         total += totals[q, w * channels + c]
-                    sums[q, n, c, band] += total
+                    sums[q, slot, c] += total
 
     return kernel
 
 
-def scale_statistics(x: Image, y: Image, window, c1, c2, index_map=False, only_cs=False) -> ScaleStatistics:
+def scale_statistics(x: Level, y: Level, window, c1, c2, index_map=False, only_cs=False) -> ScaleStatistics:
     """Step 4 for one scale; with ``only_cs``, the cs term alone (MS-SSIM's
-    finer scales use nothing else)."""
+    finer scales use nothing else, and are followed by another scale: the next
+    one is stored, as ``Level.half``, from the rows read here)."""
     batch = np.broadcast_shapes(x.pixels.shape[:-3], y.pixels.shape[:-3])
     height, width, channels = x.shape[-3:]
     k = window.shape[0]
     h_out, w_out = height - k + 1, width - k + 1
     ix = np.broadcast_to(np.arange(int(np.prod(x.pixels.shape[:-3]))).reshape(x.pixels.shape[:-3]), batch).ravel()
     iy = np.broadcast_to(np.arange(int(np.prod(y.pixels.shape[:-3]))).reshape(y.pixels.shape[:-3]), batch).ravel()
-    bands = range(0, h_out, _BAND)
-    sums = np.zeros((3, len(ix), channels, len(bands)))
+    # Tasks: bands of rows, cut into runs of column tiles where there are too
+    # few bands to keep every thread busy.
+    bands, tiles = range(0, h_out, _BAND), -(-w_out // _TILE)
+    pieces = min(tiles, -(-4 * _threads // max(len(ix) * len(bands), 1)))
+    runs = [(tiles * i // pieces, tiles * (i + 1) // pieces) for i in range(pieces)]
+    tasks = [(n, first, run) for n in range(len(ix)) for first in bands for run in runs]
+    sums = np.zeros((3, len(tasks), channels))
     maps = np.zeros((len(ix), h_out, w_out, channels) if index_map else (0, 0, 0, 0), np.float32)
     kernel, taps = _band_kernel(k), separable(window).astype(np.float32)
+    halves = []
+    for level, index in ((x, ix), (y, iy)):
+        store = only_cs and (level.halved or level.pixels.dtype.itemsize >= 4)  # integers: a view (downsample_2x)
+        shape = level.pixels.shape[:-3] + ((height + 1) // 2, (width + 1) // 2, channels)
+        level.half = np.zeros(shape, np.float32) if store else None
+        owner = np.zeros(len(index), bool)  # the first pair that reads each image halves it
+        owner[np.unique(index, return_index=True)[1]] = True
+        halves.append((level.half.reshape((-1,) + level.half.shape[-3:]) if store else None, owner))
     px, py = _planes(x), _planes(y)
-    direct = w_out >= _TILE and _is_plain(px, x) and _is_plain(py, y)
+    direct = w_out >= _TILE and x.plain and y.plain
     width_in = max(width, _TILE + k - 1) * channels  # narrow images: zero columns, never counted
 
-    def work(tasks):
-        bx = np.zeros((_BAND + k - 1, width_in), np.float32)
-        by = np.zeros((_BAND + k - 1, width_in), np.float32)
-        for n, band in tasks:
-            first = bands[band]
+    def work(shares):
+        bx = by = None
+        for slot in shares:
+            n, first, (start, end) = tasks[slot]
             rows_out = min(_BAND, h_out - first)
+            rows_in = rows_out + k - 1
             if direct:
-                bx = px[ix[n], first : first + rows_out + k - 1].reshape(rows_out + k - 1, width * channels)
-                by = py[iy[n], first : first + rows_out + k - 1].reshape(rows_out + k - 1, width * channels)
+                bx = px[ix[n], first : first + rows_in].reshape(rows_in, width * channels)
+                by = py[iy[n], first : first + rows_in].reshape(rows_in, width * channels)
             else:
+                if bx is None:
+                    bx = np.zeros((_BAND + k - 1, width_in), np.float32)
+                    by = np.zeros((_BAND + k - 1, width_in), np.float32)
                 _fill_band(px, ix[n], first, x.scale, x.halved, bx)
                 _fill_band(py, iy[n], first, y.scale, y.halved, by)
-            kernel(bx, by, taps, c1, c2, rows_out, w_out, not only_cs, sums, n, band, first, maps)
+            kernel(bx, by, taps, c1, c2, rows_out, w_out, (start, end), not only_cs, sums, slot, n, first, maps)
+            last_row = height if first + rows_out == h_out else first + rows_out
+            right = width if end == tiles else end * _TILE
+            for rows, (half, owner), image in ((bx, halves[0], ix[n]), (by, halves[1], iy[n])):
+                if half is not None and owner[n]:
+                    _halve_rows(rows, first, first, last_row, start * _TILE, right, height, width, half[image])
 
-    tasks = [(n, band) for n in range(len(ix)) for band in range(len(bands))]
     shares = min(_threads, len(tasks))
     with _compiling((k, px.dtype.str, py.dtype.str, direct)):
-        _run([functools.partial(work, tasks[i::shares]) for i in range(shares)])
-    means = sums.sum(axis=-1) / (h_out * w_out)
-    means = means.reshape((3,) + batch + (channels,))
+        _run([functools.partial(work, range(i, len(tasks), shares)) for i in range(shares)])
+    per_image = sums.reshape(3, len(ix), len(bands) * pieces, channels).sum(axis=2)
+    means = (per_image / (h_out * w_out)).reshape((3,) + batch + (channels,))
     return ScaleStatistics(
         ssim=None if only_cs else means[0],
         cs=means[1],
@@ -391,11 +445,6 @@ def _compiling(key):
     finally:
         notice.cancel()
         _compiled.add(key)
-
-
-def _is_plain(planes: np.ndarray, img: Image) -> bool:
-    """float32 values read as they are, in contiguous rows: the kernel reads them in place."""
-    return planes.dtype == np.float32 and img.scale == 1 and not img.halved and planes.flags.c_contiguous
 
 
 # The combination of step 6, in float64.
