@@ -57,6 +57,7 @@ llvmlite.binding.set_option("msssim", "-vectorize-memory-check-threshold=256")
 
 _TILE = 128  # output columns filtered together (their rows' statistics stay in the L1/L2 caches)
 _BAND = 128  # output rows per task
+_FAST = {"contract", "reassoc", "nsz", "arcp"}  # rounding need not be TF's here: any order, fused multiply-adds
 
 _LOCK = threading.Lock()  # one call at a time: the cores are never oversubscribed
 
@@ -192,22 +193,37 @@ def downsample_2x(img: Level) -> Level:
     return Level(out, np.float32(1.0))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=_FAST)
 def _halve_rows(rows, offset, first, last, left, right, height, width, out):
     """The 2×2 means (step 5) of an image ``height × width`` pixels, from its
     float32 rows ``offset, offset + 1, ...`` in ``rows`` (channels interleaved):
     the means of its rows ``first:last`` and columns ``left:right`` (``first``
     and ``left`` even) into ``out`` (``[H', W', C]``); an odd last row or column
-    is repeated, as TF's symmetric pad does. (Columns first, as
-    :func:`_fill_band` adds them: integer and float input give the same bits.)"""
+    is repeated, as TF's symmetric pad does. (Rows first, as :func:`_fill_band`
+    adds them: integer and float input give the same bits.)"""
     channels = out.shape[2]
     quarter = np.float32(0.25)
+    pairs = min(right, width - width % 2) // 2  # columns with a right neighbour, up to ``right``
+    start, stop = left * channels, 2 * pairs * channels
+    sums = np.empty(stop - start, np.float32)
     for i in range(first // 2, (last + 1) // 2):
-        top, bottom = rows[2 * i - offset], rows[min(2 * i + 1, height - 1) - offset]
-        for j in range(left // 2, (right + 1) // 2):
-            a, b = 2 * j * channels, min(2 * j + 1, width - 1) * channels
+        top = rows[2 * i - offset, start:stop]  # slices: loops from 0 vectorise
+        bottom = rows[min(2 * i + 1, height - 1) - offset, start:stop]
+        for m in range(sums.shape[0]):
+            sums[m] = top[m] + bottom[m]
+        row = out[i].reshape(out.shape[1] * channels)[start // 2 :]
+        if channels == 1:
+            for j in range(pairs - left // 2):
+                row[j] = (sums[2 * j] + sums[2 * j + 1]) * quarter
+        else:
+            for j in range(pairs - left // 2):
+                for c in range(channels):
+                    row[j * channels + c] = (sums[2 * j * channels + c] + sums[(2 * j + 1) * channels + c]) * quarter
+        if right == width and width % 2:  # the last column, repeated
+            edge = rows[2 * i - offset, (width - 1) * channels : width * channels]
+            below = rows[min(2 * i + 1, height - 1) - offset, (width - 1) * channels : width * channels]
             for c in range(channels):
-                out[i, j, c] = ((top[a + c] + bottom[a + c]) + (top[b + c] + bottom[b + c])) * quarter
+                row[(pairs - left // 2) * channels + c] = ((edge[c] + below[c]) + (edge[c] + below[c])) * quarter
 
 
 def _planes(img: Level) -> np.ndarray:
@@ -220,9 +236,6 @@ def _planes(img: Level) -> np.ndarray:
 # The filters and formulas, inlined into the kernel, where the tap count ``k`` is
 # a constant: LLVM unrolls the taps and vectorises along the row. Each loop
 # writes few arrays, so LLVM can check them for overlap with what it reads.
-_FAST = {"contract", "reassoc", "nsz", "arcp"}
-
-
 @njit(cache=True, nogil=True, fastmath=_FAST, inline="always")
 def _sum_and_difference(u, v, x, y):
     """``u = x + y``, ``v = x - y``."""
