@@ -215,6 +215,11 @@ def _halve_rows(rows, offset, first, last, left, right, height, width, out):
         if channels == 1:
             for j in range(pairs - left // 2):
                 row[j] = (sums[2 * j] + sums[2 * j + 1]) * quarter
+        elif channels == 3:  # RGB, spelt out so that the loop vectorises
+            for j in range(pairs - left // 2):
+                row[3 * j] = (sums[6 * j] + sums[6 * j + 3]) * quarter
+                row[3 * j + 1] = (sums[6 * j + 1] + sums[6 * j + 4]) * quarter
+                row[3 * j + 2] = (sums[6 * j + 2] + sums[6 * j + 5]) * quarter
         else:
             for j in range(pairs - left // 2):
                 for c in range(channels):
