@@ -7,8 +7,8 @@ has none, so there the fixture is the six CPU backends."""
 
 from __future__ import annotations
 
+import backends
 import cases
-import dask.array as da
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,23 +16,6 @@ import pytest
 import torch
 
 import msssim
-
-
-def _read_only(arr):
-    arr = np.array(arr)
-    arr.flags.writeable = False
-    return arr
-
-
-BACKENDS = {
-    # name: (wrap a NumPy array, the result type, back to NumPy)
-    "numpy": (np.asarray, np.ndarray, np.asarray),
-    "read-only numpy": (_read_only, np.ndarray, np.asarray),
-    "torch": (lambda a: torch.from_numpy(np.ascontiguousarray(a)), torch.Tensor, lambda t: t.detach().numpy()),
-    "jax": (jnp.asarray, jax.Array, np.asarray),
-    "dask": (lambda a: da.from_array(a, chunks=(1,) * (a.ndim - 3) + (-1,) * 3), da.Array, lambda d: d.compute()),
-    "tensorflow": (None, None, lambda t: t.numpy()),  # filled in by the fixture (TF is the `tf` fixture)
-}
 
 
 def _gpu_backends() -> dict:
@@ -53,7 +36,7 @@ def _gpu_backends() -> dict:
     return found
 
 
-BACKENDS.update(_gpu_backends())
+BACKENDS = {**backends.CPU_BACKENDS, **_gpu_backends()}
 DTYPES = ["uint8", "uint16", "float16", "float32", "float64"]
 
 

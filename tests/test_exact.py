@@ -7,8 +7,8 @@ from __future__ import annotations
 import functools
 import io
 
+import backends
 import cases
-import dask.array as da
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -388,21 +388,7 @@ def test_4k_colour_pair():
 # --- array libraries -----------------------------------------------------------------
 
 
-def _read_only(arr):
-    arr = np.array(arr)
-    arr.flags.writeable = False
-    return arr
-
-
-BACKENDS = {
-    # name: (wrap a NumPy array, the result type, back to NumPy)
-    "numpy": (np.asarray, np.ndarray, np.asarray),
-    "read-only numpy": (_read_only, np.ndarray, np.asarray),
-    "torch": (lambda a: torch.from_numpy(np.ascontiguousarray(a)), torch.Tensor, lambda t: t.detach().numpy()),
-    "jax": (jnp.asarray, jax.Array, np.asarray),
-    "dask": (lambda a: da.from_array(a, chunks=(1,) * (a.ndim - 3) + (-1,) * 3), da.Array, lambda d: d.compute()),
-    "tensorflow": (None, None, lambda t: t.numpy()),
-}
+BACKENDS = backends.CPU_BACKENDS
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "float32"])

@@ -235,6 +235,21 @@ def threads(value) -> None:
         raise ValueError(msg)
 
 
+def thread_count(value: int | None) -> int:
+    """The threads a Numba engine runs with: ``value``, or Numba's setting
+    (``NUMBA_NUM_THREADS``, by default one per core), never more than that."""
+    import numba
+
+    available = numba.config.NUMBA_NUM_THREADS
+    if value is not None and value > available:
+        msg = (
+            f"threads={value} exceeds the {available} threads Numba started with; "
+            f"pass at most {available}, or set NUMBA_NUM_THREADS before importing msssim."
+        )
+        raise ValueError(msg)
+    return value or available
+
+
 def max_val_fits(max_val, dtype: np.dtype) -> None:
     """TF casts ``max_val`` to the image dtype; refuse values that cast to nonsense."""
     if dtype.kind in "iu":

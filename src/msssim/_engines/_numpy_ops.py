@@ -38,6 +38,14 @@ def different_devices(img1, img2) -> ValueError:
     return ValueError(f"img1 and img2 are on different devices ({img1.device} and {img2.device}); move one of them.")
 
 
+def pairs(batch1: tuple[int, ...], batch2: tuple[int, ...]) -> tuple[tuple[int, ...], np.ndarray, np.ndarray]:
+    """The broadcast batch shape of two image batches and, for each pair in it
+    (flattened), the index of its image in each batch (flattened)."""
+    batch = np.broadcast_shapes(batch1, batch2)
+    index = [np.broadcast_to(np.arange(int(np.prod(b))).reshape(b), batch).ravel() for b in (batch1, batch2)]
+    return batch, index[0], index[1]
+
+
 def meta(img) -> np.ndarray:
     """The image as NumPy (or its stand-in), for the checks of shape and dtype."""
     return img if namespace(img) is np else stand_in(img.shape, img.dtype)

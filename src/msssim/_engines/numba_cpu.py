@@ -36,12 +36,14 @@ from msssim._engines._numpy_ops import (  # noqa: F401  (the engine's share of t
     float32,
     mean,
     meta,
+    pairs,
     power,
     prod,
     relu,
     stack,
 )
 from msssim._ssim import ScaleStatistics
+from msssim._validate import thread_count
 from msssim._window import gaussian_window as window  # noqa: F401  (TF's, rounding included)
 from msssim._window import separable as _separable
 
@@ -54,16 +56,10 @@ _LOCK = threading.Lock()
 def session(count: int | None):
     """Hold the engine for one call, with ``count`` threads (``None``: Numba's
     setting, ``NUMBA_NUM_THREADS``)."""
-    available = numba.config.NUMBA_NUM_THREADS
-    if count is not None and count > available:
-        msg = (
-            f"threads={count} exceeds the {available} threads Numba started with; "
-            f"pass at most {available}, or set NUMBA_NUM_THREADS before importing msssim."
-        )
-        raise ValueError(msg)
+    count = thread_count(count)
     with _LOCK:
         previous = numba.get_num_threads()
-        numba.set_num_threads(count or previous)
+        numba.set_num_threads(count)
         try:
             yield
         finally:
@@ -393,12 +389,10 @@ def _blocks(planes: int, rows: int, channels: int) -> int:
 def scale_statistics(x: Image, y: Image, window, c1, c2, index_map=False, only_cs=False) -> ScaleStatistics:
     """Step 4 for one scale, fused (all three terms, whatever ``only_cs`` says:
     TF's sums of a colour map need them in one pass)."""
-    batch = np.broadcast_shapes(x.pixels.shape[:-3], y.pixels.shape[:-3])
+    batch, ix, iy = pairs(x.pixels.shape[:-3], y.pixels.shape[:-3])
     height, width, channels = x.shape[-3:]
     k = window.shape[0]
     h_out, w_out = height - k + 1, width - k + 1
-    ix = np.broadcast_to(np.arange(int(np.prod(x.pixels.shape[:-3]))).reshape(x.pixels.shape[:-3]), batch).ravel()
-    iy = np.broadcast_to(np.arange(int(np.prod(y.pixels.shape[:-3]))).reshape(y.pixels.shape[:-3]), batch).ravel()
     count = ix.shape[0]
     blocks = _blocks(count * channels, h_out, channels)
     keep_maps = (channels > 1 and blocks > 1) or index_map

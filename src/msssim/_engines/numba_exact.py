@@ -41,8 +41,10 @@ from msssim._engines._numpy_ops import (  # noqa: F401  (the engine's share of t
     first_nonfinite,
     float32,
     meta,
+    pairs,
 )
 from msssim._ssim import ScaleStatistics
+from msssim._validate import thread_count
 from msssim._window import exact_window as window  # noqa: F401  (step 3, float64)
 from msssim._window import separable
 
@@ -71,16 +73,10 @@ def mean(x, axis: int):
 def session(count: int | None):
     """Hold the engine for one call, with ``count`` threads (``None``: Numba's
     setting, ``NUMBA_NUM_THREADS``, by default one per core)."""
-    available = numba.config.NUMBA_NUM_THREADS
-    if count is not None and count > available:
-        msg = (
-            f"threads={count} exceeds the {available} threads Numba started with; "
-            f"pass at most {available}, or set NUMBA_NUM_THREADS before importing msssim."
-        )
-        raise ValueError(msg)
+    count = thread_count(count)
     with _LOCK:
         global _threads
-        _threads = count or available
+        _threads = count
         yield
 
 
@@ -381,12 +377,10 @@ def scale_statistics(x: Level, y: Level, window, c1, c2, index_map=False, only_c
     """Step 4 for one scale; with ``only_cs``, the cs term alone (MS-SSIM's
     finer scales use nothing else, and are followed by another scale: the next
     one is stored, as ``Level.half``, from the rows read here)."""
-    batch = np.broadcast_shapes(x.pixels.shape[:-3], y.pixels.shape[:-3])
+    batch, ix, iy = pairs(x.pixels.shape[:-3], y.pixels.shape[:-3])
     height, width, channels = x.shape[-3:]
     k = window.shape[0]
     h_out, w_out = height - k + 1, width - k + 1
-    ix = np.broadcast_to(np.arange(int(np.prod(x.pixels.shape[:-3]))).reshape(x.pixels.shape[:-3]), batch).ravel()
-    iy = np.broadcast_to(np.arange(int(np.prod(y.pixels.shape[:-3]))).reshape(y.pixels.shape[:-3]), batch).ravel()
     # Tasks: bands of rows, cut into runs of column tiles where there are too
     # few bands to keep every thread busy.
     bands, tiles = range(0, h_out, _BAND), -(-w_out // _TILE)
