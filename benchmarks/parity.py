@@ -1,176 +1,199 @@
-"""How far msssim is from TensorFlow, and why: the parity figures the READMEs quote.
+"""How far TF-CPU and msssim are from TF's MS-SSIM formula, measured in one run.
 
     python benchmarks/parity.py
 
-Prints, against live ``tensorflow-cpu`` on this machine:
+Prints markdown tables, every figure measured on this machine (nothing is
+hard-coded), against live ``tensorflow-cpu`` and the float64 oracle of the
+formula in ``tests/oracle.py`` (independent of msssim's code):
 
-1. the 210-case test sweep (``tests/cases.py``): the largest score and index-map
-   differences from TF for each engine, and for the default engine with an
-   exactly rounded window instead of TF's softmax-made one;
-2. the bundled sample pair: each engine, and the exact value (TF's window and
-   filter in float64), against TF;
-3. noisy photo-like 1080p RGB and 4K grey pairs, per engine;
-4. TF against itself: eager against ``tf.function``, every third sweep case;
-5. the window's vector width: scores of the golden cases with oneDNN's 8-float
-   window against the 16-float one this CPU gets (on an AVX-512 CPU).
+1. TF-CPU against its own formula: |TF - oracle| for SSIM and MS-SSIM on real
+   and photo-like pairs (each picture against a copy blurred by a gaussian of
+   sigma 2 px, a photo against its JPEG at quality 5, two constant images), and
+   the 4K pair's MS-SSIM in dB (-10 log10(1 - score)) from TF and from float64;
+2. the same pairs through msssim: ``numerics="exact"`` (the default) against
+   the oracle, ``numerics="tensorflow-cpu"`` against TF, default engine;
+3. the 210-case test sweep (``tests/cases.py``, seeds 0-209): the largest
+   differences of each numerics and engine from its target, scores
+   (``ssim_multiscale`` and ``ssim`` cases) and ``ssim_map`` pixels apart.
 
-Sections 1, 2 and 5 swap a piece of the algorithm (the window, the filter) to
-measure its share; the library itself is never changed.
+Takes about 3 minutes on a 2-core x86_64 machine, three quarters of it the
+sweep (the last line gives the split); peak memory about 4 GiB (the 4K pair).
 """
 
 from __future__ import annotations
 
-import json
+import io
 import os
 import sys
+import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-TESTS = Path(__file__).resolve().parent.parent / "tests"
-sys.path.insert(0, str(TESTS))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import cases  # noqa: E402
 import numpy as np  # noqa: E402
+import oracle  # noqa: E402
+import skimage.color  # noqa: E402
+import skimage.data  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from PIL import Image  # noqa: E402
+from scipy import ndimage  # noqa: E402
 
 import msssim  # noqa: E402
-from msssim import _ssim, _window  # noqa: E402
-from msssim._engines import reference  # noqa: E402
 
-ENGINES = ("numba", "separable")
-
-
-def _rounded_window(size: int, sigma: float) -> np.ndarray:
-    """The exact normalised gaussian, rounded once to float32."""
-    coords = np.arange(size) - (size - 1) / 2
-    g = np.exp(-0.5 * coords**2 / sigma**2)
-    return (np.outer(g, g) / np.outer(g, g).sum()).astype(np.float32)
+FUNCTIONS = ("ssim", "ssim_multiscale")
+LABELS = {"ssim": "SSIM", "ssim_multiscale": "MS-SSIM"}
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "retina")
+TILE = (540, 640)  # mosaic tile: 1080p is 2 x 3 tiles, 4K is 4 x 6
+BLUR_SIGMA = 2.0
 
 
-def _filter_float64(x, window):
-    """TF's window applied in float64, rounded once: the exact value."""
-    k = window.shape[0]
-    height, width = x.shape[-3] - k + 1, x.shape[-2] - k + 1
-    wide, kernel = x.astype(np.float64), window.astype(np.float64)
-    total = sum(kernel[i, j] * wide[..., i : i + height, j : j + width, :] for i in range(k) for j in range(k))
-    return total.astype(np.float32)
+def fmt(x: float) -> str:
+    """1.2e-07 style; exact zeros as 0."""
+    return "0" if x == 0 else f"{x:.1e}"
 
 
-def _differences(recipe, got, want) -> tuple[float, float]:
-    """(score difference, largest per-pixel difference of an index map)."""
-    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
-    if recipe["function"] == "ssim_map":
-        return float(np.abs(got.mean(axis=(-2, -1)) - want.mean(axis=(-2, -1))).max()), float(np.abs(got - want).max())
-    return float(np.abs(got - want).max()), 0.0
+def db(score: float) -> float:
+    return -10 * np.log10(1 - score)
 
 
-def sweep() -> None:
-    worst = {name: [0.0, 0.0] for name in (*ENGINES, "numba, exactly rounded window")}
-    for seed in range(210):
+# --- the pairs ----------------------------------------------------------------
+
+
+def _resized(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``image`` scaled (bicubic) to cover height x width, then centre-cropped."""
+    scale = max(height / image.shape[0], width / image.shape[1])
+    size = (max(width, round(image.shape[1] * scale)), max(height, round(image.shape[0] * scale)))
+    big = np.asarray(Image.fromarray(image).resize(size, Image.BICUBIC))
+    top, left = (big.shape[0] - height) // 2, (big.shape[1] - width) // 2
+    return big[top : top + height, left : left + width]
+
+
+def _mosaic(height: int, width: int) -> np.ndarray:
+    """A photo-like uint8 RGB picture: scikit-image's bundled photos as tiles,
+    flipped in turn so that no two tiles repeat."""
+    rows, cols = height // TILE[0], width // TILE[1]
+    tiles = [_resized(getattr(skimage.data, PHOTOS[i % len(PHOTOS)])(), *TILE) for i in range(rows * cols)]
+    tiles = [t[:: 1 - 2 * (i // len(PHOTOS) % 2), :: 1 - 2 * (i // (2 * len(PHOTOS)) % 2)] for i, t in enumerate(tiles)]
+    return np.concatenate([np.concatenate(tiles[r * cols : (r + 1) * cols], axis=1) for r in range(rows)], axis=0)
+
+
+def _blurred_pair(image: np.ndarray):
+    """float32 [0, 1] picture and its copy blurred spatially (sigma 2 px), max_val 1."""
+    a = image.astype(np.float32) / 255 if image.dtype == np.uint8 else image.astype(np.float32)
+    return a, ndimage.gaussian_filter(a, (BLUR_SIGMA, BLUR_SIGMA, 0)), 1.0
+
+
+def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "JPEG", quality=quality)
+    return np.asarray(Image.open(buffer))
+
+
+def pairs():
+    """(label, img1, img2, max_val), built one at a time to keep memory down."""
+    yield ("astronaut 512x768 RGB, blur", *_blurred_pair(_resized(skimage.data.astronaut(), 512, 768)))
+    yield ("1080x1920 RGB mosaic, blur", *_blurred_pair(_mosaic(1080, 1920)))
+    yield ("2160x3840 RGB mosaic, blur", *_blurred_pair(_mosaic(2160, 3840)))
+    grey = skimage.color.rgb2gray(_mosaic(1080, 1920))[..., None]
+    yield ("1080x1920 grey mosaic, blur", *_blurred_pair(grey))
+    photo = skimage.data.astronaut()
+    yield "astronaut 512x512 uint8 vs JPEG q5", photo, _jpeg(photo, 5), 255
+    yield ("constant 100 vs 120, 200x200x3 uint8", np.full((200, 200, 3), 100, np.uint8),
+           np.full((200, 200, 3), 120, np.uint8), 255)
+
+
+# --- sections 1 and 2: the pairs ----------------------------------------------------
+
+
+def measure_pair(img1, img2, max_val) -> dict:
+    """Each function's score from the oracle, TF and msssim's two numerics."""
+    row = {}
+    for name in FUNCTIONS:
+        row[name] = {
+            "oracle": float(getattr(oracle, name)(img1, img2, max_val)),
+            "tf": float(getattr(tf.image, name)(tf.constant(img1), tf.constant(img2), max_val)),
+            "exact": float(getattr(msssim, name)(img1, img2, max_val)),
+            "tensorflow-cpu": float(getattr(msssim, name)(img1, img2, max_val, numerics="tensorflow-cpu")),
+        }
+    return row
+
+
+def print_tf_table(rows: dict) -> None:
+    print("## 1. How far TF-CPU is from its own formula: |TF-CPU - float64 oracle|\n")
+    print("| pair | SSIM (float64) | SSIM: abs(TF - float64) | MS-SSIM (float64) | MS-SSIM: abs(TF - float64) |")
+    print("|---|---|---|---|---|")
+    for label, row in rows.items():
+        cells = [f"{row[n]['oracle']:.6f} | {fmt(abs(row[n]['tf'] - row[n]['oracle']))}" for n in FUNCTIONS]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    for label, row in rows.items():
+        if label.startswith("2160"):
+            ms = row["ssim_multiscale"]
+            print(f"\n{label}, MS-SSIM in dB: TF-CPU {db(ms['tf']):.4f} dB, float64 {db(ms['oracle']):.4f} dB "
+                  f"(difference {fmt(abs(db(ms['tf']) - db(ms['oracle'])))} dB)")
+
+
+def print_msssim_table(rows: dict) -> None:
+    print("\n## 2. msssim on the same pairs (default engine)\n")
+    print("| pair | exact: SSIM vs float64 | exact: MS-SSIM vs float64 "
+          "| tensorflow-cpu: SSIM vs TF | tensorflow-cpu: MS-SSIM vs TF |")
+    print("|---|---|---|---|---|")
+    for label, row in rows.items():
+        exact = [fmt(abs(row[n]["exact"] - row[n]["oracle"])) for n in FUNCTIONS]
+        faithful = [fmt(abs(row[n]["tensorflow-cpu"] - row[n]["tf"])) for n in FUNCTIONS]
+        print(f"| {label} | " + " | ".join(exact + faithful) + " |")
+
+
+# --- section 3: the sweep ----------------------------------------------------------
+
+
+def _largest(got, want) -> float:
+    return float(np.max(np.abs(np.asarray(got, np.float64) - np.asarray(want, np.float64)), initial=0.0))
+
+
+def sweep(seeds=range(210)) -> None:
+    """Largest difference of each (numerics, engine) from its target, by kind of output."""
+    runs = {  # label: (msssim options, target)
+        "tensorflow-cpu, numba vs TF": ({"numerics": "tensorflow-cpu"}, "tf"),
+        "tensorflow-cpu, reference vs TF": ({"numerics": "tensorflow-cpu", "engine": "reference"}, "tf"),
+        "exact, numba vs float64": ({"numerics": "exact"}, "oracle"),
+        "exact, reference vs float64": ({"numerics": "exact", "engine": "reference"}, "oracle"),
+    }
+    worst = {label: {"score": 0.0, "pixel": 0.0} for label in runs}
+    counts = {"score": 0, "pixel": 0}
+    for seed in seeds:
         recipe = cases.draw(seed)
         img1, img2 = cases.build(recipe)
-        want = cases.run_tensorflow(tf, recipe, img1, img2)
-        results = {engine: cases.run_msssim(recipe, img1, img2, engine=engine) for engine in ENGINES}
-        _ssim.gaussian_window = _rounded_window
-        try:
-            results["numba, exactly rounded window"] = cases.run_msssim(recipe, img1, img2)
-        finally:
-            _ssim.gaussian_window = _window.gaussian_window
-        for name, got in results.items():
-            score, pixel = _differences(recipe, got, want)
-            worst[name] = [max(worst[name][0], score), max(worst[name][1], pixel)]
-    print("## 1. The 210-case sweep: largest difference from TF")
-    print("| engine | scores (and map means) | index-map pixels |\n|---|---|---|")
-    for name, (score, pixel) in worst.items():
-        print(f"| {name} | {score:.2g} | {pixel:.2g} |")
+        oracle_fn = oracle.ssim_multiscale if recipe["function"] == "ssim_multiscale" else oracle.ssim
+        targets = {
+            "tf": cases.run_tensorflow(tf, recipe, img1, img2),
+            "oracle": oracle_fn(img1, img2, **cases.arguments(recipe)),
+        }
+        kind = "pixel" if recipe["function"] == "ssim_map" else "score"
+        counts[kind] += 1
+        for label, (options, target) in runs.items():
+            got = cases.run_msssim(recipe, img1, img2, **options)
+            worst[label][kind] = max(worst[label][kind], _largest(got, targets[target]))
+    print(f"\n## 3. The {len(seeds)}-case sweep: largest difference from the target\n")
+    scores, pixels = f"scores ({counts['score']} cases)", f"ssim_map pixels ({counts['pixel']} cases)"
+    print(f"| numerics, engine vs target | {scores} | {pixels} |")
+    print("|---|---|---|")
+    for label, w in worst.items():
+        print(f"| {label} | {fmt(w['score'])} | {fmt(w['pixel'])} |")
 
 
-def sample() -> None:
-    root = Path(__file__).resolve().parent.parent / "examples"
-    ref, dist = msssim.read_image(root / "reference.png"), msssim.read_image(root / "distorted.png")
-    print("\n## 2. The bundled sample pair: difference from TF")
-    print("| computation | MS-SSIM | SSIM |\n|---|---|---|")
-    want = {name: getattr(tf.image, name)(ref, dist, 255).numpy() for name in ("ssim_multiscale", "ssim")}
-
-    def row(label, **options):
-        got = {name: getattr(msssim, name)(ref, dist, 255, **options) for name in want}
-        print(f"| {label} | " + " | ".join(f"{float(got[n]) - float(want[n]):.2g}" for n in want) + " |")
-
-    for engine in ENGINES:
-        row(engine, engine=engine)
-    reference.filter_valid, exact_order = _filter_float64, reference.filter_valid
-    try:
-        row("exact value (float64 filter)", engine="reference")
-    finally:
-        reference.filter_valid = exact_order
-
-
-def _photo_like_pair(shape, seed):
-    """A smooth field (bilinear upsampling of coarse noise) with 1% noise, and
-    a copy with another 1%: textured everywhere, no flat areas."""
-    rng = np.random.default_rng(seed)
-    height, width, channels = shape
-    coarse = rng.random((height // 64 + 2, width // 64 + 2, channels)).astype(np.float32)
-    rows = np.linspace(0, coarse.shape[0] - 1.001, height)
-    cols = np.linspace(0, coarse.shape[1] - 1.001, width)
-    r0, c0 = rows.astype(int), cols.astype(int)
-    fr, fc = (rows - r0)[:, None, None], (cols - c0)[None, :, None]
-    img = (
-        coarse[r0][:, c0] * (1 - fr) * (1 - fc)
-        + coarse[r0 + 1][:, c0] * fr * (1 - fc)
-        + coarse[r0][:, c0 + 1] * (1 - fr) * fc
-        + coarse[r0 + 1][:, c0 + 1] * fr * fc
-    )
-    a = np.clip(img + 0.01 * rng.standard_normal(img.shape), 0, 1).astype(np.float32)
-    b = np.clip(a + 0.01 * rng.standard_normal(a.shape), 0, 1).astype(np.float32)
-    return a, b
-
-
-def photo_like() -> None:
-    print("\n## 3. Noisy photo-like pairs: difference from TF")
-    print("| pair | function | " + " | ".join(ENGINES) + " |\n|---|---|" + "---|" * len(ENGINES))
-    for shape, seed in (((1080, 1920, 3), 1), ((2160, 3840, 1), 2), ((1080, 1920, 3), 3)):
-        a, b = _photo_like_pair(shape, seed)
-        for name in ("ssim_multiscale", "ssim"):
-            want = float(getattr(tf.image, name)(a, b, 1.0))
-            diffs = " | ".join(f"{abs(float(getattr(msssim, name)(a, b, 1.0, engine=e)) - want):.2g}" for e in ENGINES)
-            print(f"| {'x'.join(map(str, shape))} seed {seed} | {name} | {diffs} |")
-
-
-def tf_against_itself() -> None:
-    worst = 0.0
-    for seed in range(0, 210, 3):
-        recipe = cases.draw(seed)
-        if recipe["function"] != "ssim_multiscale":
-            continue
-        img1, img2 = cases.build(recipe)
-        arguments = cases.arguments(recipe)
-        eager = cases.run_tensorflow(tf, recipe, img1, img2)
-        graph = tf.function(lambda a, b, kw=arguments: tf.image.ssim_multiscale(a, b, **kw))
-        worst = max(worst, float(np.abs(graph(tf.constant(img1), tf.constant(img2)).numpy() - eager).max()))
-    print(f"\n## 4. TF eager against tf.function, every third MS-SSIM case of the sweep: {worst:.2g}")
-
-
-def vector_width() -> None:
-    golden = json.loads((TESTS / "golden_tf.json").read_text())["cases"]
-    worst = 0.0
-    for entry in golden:
-        recipe = entry["recipe"]
-        img1, img2 = cases.build(recipe)
-        wide = cases.run_msssim(recipe, img1, img2)
-        _ssim.gaussian_window = lambda size, sigma: _window.gaussian_window(size, sigma, width=8)
-        try:
-            narrow = cases.run_msssim(recipe, img1, img2)
-        finally:
-            _ssim.gaussian_window = _window.gaussian_window
-        worst = max(worst, _differences(recipe, narrow, wide)[0])
-    print(f"\n## 5. Golden cases, 8-float window against this CPU's ({_window.vector_width()}-float): {worst:.2g}")
+def main() -> None:
+    start = time.perf_counter()
+    print(f"# tensorflow {tf.__version__}, msssim {msssim.__version__}, numpy {np.__version__}\n")
+    rows = {label: measure_pair(img1, img2, max_val) for label, img1, img2, max_val in pairs()}
+    print_tf_table(rows)
+    print_msssim_table(rows)
+    middle = time.perf_counter()
+    sweep()
+    end = time.perf_counter()
+    print(f"\nTook {end - start:.0f} s: pairs {middle - start:.0f} s, sweep {end - middle:.0f} s.")
 
 
 if __name__ == "__main__":
-    print(f"# tensorflow {tf.__version__}, msssim {msssim.__version__}")
-    sweep()
-    sample()
-    photo_like()
-    tf_against_itself()
-    vector_width()
+    main()
