@@ -1,14 +1,12 @@
-"""The Numba engine: fused, multi-threaded CPU kernels with TensorFlow's arithmetic.
+"""The TF-CPU Numba engine (``numerics="tensorflow-cpu"``): fused,
+multi-threaded CPU kernels with TensorFlow's float32 arithmetic, digit for digit.
 
 Per scale, one parallel kernel walks each (image, channel) plane in blocks of
 output rows. For each input row it forms x, y, x² + y² and x·y once (in a ring
 of ``filter_size`` rows), applies the 2-D gaussian to the four of them in TF's
 order (taps row-major, one fused multiply-add each), and turns them into
 luminance and cs a row at a time (vectorised); full-size moment maps are never
-written. With ``separable`` (``engine="separable"``) the ring holds the rows
-already filtered along W and the gaussian is finished along H: 22
-multiply-adds per moment and pixel instead of 121, in another order than TF's.
-Integer images are read directly and scaled on the fly, and the first
+written. Integer images are read directly and scaled on the fly, and the first
 downsampled scale is never stored: its pixels are the 2×2 means of the input,
 made as they are read, so a memory-mapped image is streamed, never copied.
 
@@ -45,7 +43,6 @@ from msssim._engines._numpy_ops import (  # noqa: F401  (the engine's share of t
 from msssim._ssim import ScaleStatistics
 from msssim._validate import thread_count
 from msssim._window import gaussian_window as window  # noqa: F401  (TF's, rounding included)
-from msssim._window import separable as _separable
 
 # Numba's default thread pool (workqueue) must not be entered from two threads
 # at once; one call at a time also keeps the cores from being oversubscribed.
@@ -139,41 +136,6 @@ def _filter_row(out, ring, first, kernel):
             _add_across(acc, ring[(first + i) % k], kernel[i], start)
 
 
-@njit(fastmath={"contract"}, cache=True, nogil=True)
-def _filter_across(out, row, taps):
-    """``out[w] = Σ taps[j] · row[w + j]``: the 1-D gaussian along W."""
-    for start in range(0, out.shape[0], _TILE):
-        acc = out[start : start + _TILE]
-        acc[:] = 0
-        _add_across(acc, row, taps, start)
-
-
-@njit(fastmath={"contract"}, cache=True, nogil=True)
-def _filter_down(out, ring, first, taps):
-    """``out[w] = Σ taps[i] · ring[(first + i) % k, w]``: the 1-D gaussian along H."""
-    k = taps.shape[0]
-    for start in range(0, out.shape[0], _TILE):
-        n = min(_TILE, out.shape[0] - start)
-        acc = out[start : start + n]
-        acc[:] = 0
-        i = 0
-        while i + 4 <= k:
-            t0, t1, t2, t3 = taps[i], taps[i + 1], taps[i + 2], taps[i + 3]
-            s0 = ring[(first + i) % k, start : start + n]
-            s1 = ring[(first + i + 1) % k, start : start + n]
-            s2 = ring[(first + i + 2) % k, start : start + n]
-            s3 = ring[(first + i + 3) % k, start : start + n]
-            for w in range(n):
-                acc[w] = (((acc[w] + t0 * s0[w]) + t1 * s1[w]) + t2 * s2[w]) + t3 * s3[w]
-            i += 4
-        while i < k:
-            tap = taps[i]
-            src = ring[(first + i) % k, start : start + n]
-            for w in range(n):
-                acc[w] += tap * src[w]
-            i += 1
-
-
 @njit(cache=True, nogil=True)
 def _read_row(raw, n, h, c, scale, halved, out):
     """Row ``h`` of channel ``c`` of an :class:`Image` into ``out``: the values
@@ -209,19 +171,9 @@ def _moment_row(x, y, nx, ny, h, c, scale_x, scale_y, halved, slot, rx, ry, rs, 
 
 
 @njit(cache=True, nogil=True)
-def _load_row(x, y, nx, ny, h, c, scale_x, scale_y, halved, taps, raw, rx, ry, rs, rp):
-    """Input row ``h`` into slot ``h % k`` of the rings: its moments, or with
-    ``taps`` (the separable filter) its moments filtered along W."""
-    k = rx.shape[0]
-    if taps.shape[0] == 0:
-        _moment_row(x, y, nx, ny, h, c, scale_x, scale_y, halved, h % k, rx, ry, rs, rp)
-        return
-    _moment_row(x, y, nx, ny, h, c, scale_x, scale_y, halved, 0, raw[0:1], raw[1:2], raw[2:3], raw[3:4])
-    w_out = raw.shape[1] - taps.shape[0] + 1
-    _filter_across(rx[h % k, :w_out], raw[0], taps)
-    _filter_across(ry[h % k, :w_out], raw[1], taps)
-    _filter_across(rs[h % k, :w_out], raw[2], taps)
-    _filter_across(rp[h % k, :w_out], raw[3], taps)
+def _load_row(x, y, nx, ny, h, c, scale_x, scale_y, halved, rx, ry, rs, rp):
+    """Input row ``h``'s moments into slot ``h % k`` of the rings."""
+    _moment_row(x, y, nx, ny, h, c, scale_x, scale_y, halved, h % rx.shape[0], rx, ry, rs, rp)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -262,7 +214,6 @@ def _scale_kernel(
     height,
     width,
     kernel,
-    taps,
     c1,
     c2,
     blocks,
@@ -275,8 +226,7 @@ def _scale_kernel(
     ``row_sums[q, n, c, r]``, float64 sums of each row; ``plane_sums[q, n, c]``,
     TF's sequential float32 sums of each plane (whole only when ``blocks == 1``);
     and where ``keep_maps``, ``maps[q, n, r, w, c]``, the values themselves.
-    The filter is the 2-D ``kernel``, or with ``taps`` not empty, ``taps``
-    along W, then along H."""
+    The filter is the 2-D ``kernel``, in TF's order."""
     k = kernel.shape[0]
     channels = x.shape[3]
     h_out, w_out = height - k + 1, width - k + 1
@@ -291,7 +241,6 @@ def _scale_kernel(
         ry = np.empty((k, width), np.float32)
         rs = np.empty((k, width), np.float32)
         rp = np.empty((k, width), np.float32)
-        raw = np.empty((4, width) if taps.shape[0] else (4, 0), np.float32)
         mx = np.empty(w_out, np.float32)
         my = np.empty(w_out, np.float32)
         ms = np.empty(w_out, np.float32)
@@ -299,19 +248,13 @@ def _scale_kernel(
         values = np.empty((3, w_out), np.float32)  # SSIM, cs, luminance of one output row
         seq_ssim, seq_cs, seq_lum = np.float32(0.0), np.float32(0.0), np.float32(0.0)
         for h in range(first, first + k - 1):
-            _load_row(x, y, ix[n], iy[n], h, c, scale_x, scale_y, halved, taps, raw, rx, ry, rs, rp)
+            _load_row(x, y, ix[n], iy[n], h, c, scale_x, scale_y, halved, rx, ry, rs, rp)
         for r in range(first, last):
-            _load_row(x, y, ix[n], iy[n], r + k - 1, c, scale_x, scale_y, halved, taps, raw, rx, ry, rs, rp)
-            if taps.shape[0]:
-                _filter_down(mx, rx, r % k, taps)
-                _filter_down(my, ry, r % k, taps)
-                _filter_down(ms, rs, r % k, taps)
-                _filter_down(mp, rp, r % k, taps)
-            else:
-                _filter_row(mx, rx, r % k, kernel)
-                _filter_row(my, ry, r % k, kernel)
-                _filter_row(ms, rs, r % k, kernel)
-                _filter_row(mp, rp, r % k, kernel)
+            _load_row(x, y, ix[n], iy[n], r + k - 1, c, scale_x, scale_y, halved, rx, ry, rs, rp)
+            _filter_row(mx, rx, r % k, kernel)
+            _filter_row(my, ry, r % k, kernel)
+            _filter_row(ms, rs, r % k, kernel)
+            _filter_row(mp, rp, r % k, kernel)
             _luminance_cs_row(mx, my, ms, mp, c1, c2, values)
             if channels == 1:
                 row_sums[0, n, c, r] = _sum64(values[0])
@@ -410,7 +353,6 @@ def scale_statistics(x: Image, y: Image, window, c1, c2, index_map=False, only_c
         height,
         width,
         window,
-        np.empty(0, np.float32),
         np.float32(c1),
         np.float32(c2),
         blocks,
