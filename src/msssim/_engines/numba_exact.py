@@ -275,8 +275,10 @@ def _spread_across(mean_u, mean_v, spread_u, spread_v, u, v, taps, stride, k):
 @njit(cache=True, nogil=True, fastmath=_FAST, inline="always")
 def _terms_down(cs, luminance, mean_u, mean_v, spread_u, spread_v, r, taps, c1, c2, k):
     """Along H, about each output's centre row: a window's variance is the mean
-    of its rows' spreads plus the spread of their means. Then step 4's ``cs``
-    and, where ``luminance`` is not empty, the luminance term, from the means
+    of its rows' spreads plus the spread of their means (rows paired by the
+    symmetric taps; for an even ``k``, the centre row is the one just past the
+    middle). Then step 4's ``cs`` and, where ``luminance`` is not empty, the
+    luminance term, from the means
     ``μu``, ``μv`` and variances ``σu²``, ``σv²`` of ``u = x + y`` and ``v = x -
     y``: ``2σxy = (σu² - σv²) / 2``, ``σx² + σy² = (σu² + σv²) / 2``, and so
     ``cs = (σu² - σv² + 2·c2) / (σu² + σv² + 2·c2)``; likewise the luminance."""
@@ -289,17 +291,19 @@ def _terms_down(cs, luminance, mean_u, mean_v, spread_u, spread_v, r, taps, c1, 
         avv = np.float32(0.0)
         within_u = np.float32(0.0)
         within_v = np.float32(0.0)
-        for j in range(k):
-            within_u += taps[j] * spread_u[r + j, i]
-            within_v += taps[j] * spread_v[r + j, i]
-            if j == k // 2:
-                continue  # the centre row adds nothing about itself
-            du, dv = mean_u[r + j, i] - mu, mean_v[r + j, i] - mv
-            tu, tv = taps[j] * du, taps[j] * dv
-            au += tu
-            av += tv
-            auu += tu * du
-            avv += tv * dv
+        for j in range(k // 2):  # the taps are symmetric: a pair of rows at a time
+            far = k - 1 - j
+            within_u += taps[j] * (spread_u[r + j, i] + spread_u[r + far, i])
+            within_v += taps[j] * (spread_v[r + j, i] + spread_v[r + far, i])
+            du, du2 = mean_u[r + j, i] - mu, mean_u[r + far, i] - mu
+            dv, dv2 = mean_v[r + j, i] - mv, mean_v[r + far, i] - mv
+            au += taps[j] * (du + du2)
+            av += taps[j] * (dv + dv2)
+            auu += taps[j] * (du * du + du2 * du2)
+            avv += taps[j] * (dv * dv + dv2 * dv2)
+        if k % 2:  # the centre row: its spread only (its mean is the centre)
+            within_u += taps[k // 2] * spread_u[r + k // 2, i]
+            within_v += taps[k // 2] * spread_v[r + k // 2, i]
         variance_u = within_u + (auu - au * au)
         variance_v = within_v + (avv - av * av)
         cs[i] = (variance_u - variance_v + c2) / (variance_u + variance_v + c2)
