@@ -121,3 +121,18 @@ def test_docs_show_every_case():
     table = (Path(__file__).parent.parent / "docs" / "bad-inputs.md").read_text()
     rows = {m.group(1) for m in re.finditer(r"^\| ([^|]+?) \|", table, flags=re.M)}
     assert set(CASES) <= rows, set(CASES) - rows
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"numerics": "tensorflow-cpu"}, {"engine": "reference"}, {"power_factors": (0.0, 0.0)}],
+    ids=["exact", "tensorflow-cpu", "reference", "zero power factors"],
+)
+def test_nan_pixels_are_found_after_the_score(kwargs):
+    """The NumPy engines look for NaN/Inf pixels only when the score (or a term
+    of it: a zero power factor hides one) is not finite; they must still name
+    the pixel, whatever the numerics, engine or weights."""
+    img2 = OTHER.copy()
+    img2[1, 160, 3, 2] = np.inf
+    with pytest.raises(ValueError, match=r"img2 has 1 NaN or infinite .* index \(1, 160, 3, 2\)"):
+        msssim.ssim_multiscale(IMG, img2, 1.0, **kwargs)

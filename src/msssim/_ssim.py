@@ -139,7 +139,9 @@ class MultiScaleParts:
 
 def _prepare(img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, channel_axis, engine, numerics, threads):
     """Steps 1-3: validated float32 images, the window and the constants; the
-    engine, and the NumPy engine of the same numerics (``host``)."""
+    engine, and the NumPy engine of the same numerics (``host``); the images
+    whose pixels are still to be checked for NaN and Inf, if the score is not
+    finite (``_validate.finite_result``)."""
     eng, host = engine_for(img1, img2, engine, numerics)
     x, y = eng.arrays(img1, img2) if hasattr(eng, "arrays") else (img1, img2)
     meta_x, meta_y = _validate.images(eng.meta(x), eng.meta(y), channel_axis)
@@ -152,8 +154,15 @@ def _prepare(img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, cha
     max_val = _validate.scalar(max_val, "max_val")  # a 0-d tensor of any library, as a number
     _validate.max_val_fits(max_val, meta_x.dtype)
     _validate.size(meta_x.shape, filter_size, levels)
-    _validate.finite(eng, x, "img1")
-    _validate.finite(eng, y, "img2")
+    # NaN and Inf pixels. The NumPy engines carry them through to the score, so
+    # the pixels are searched only if the score is not finite (saving a pass
+    # over the images); a framework's clamp could hide them, so they are
+    # searched first.
+    unchecked = ((x, "img1"), (y, "img2"))
+    if hasattr(eng, "arrays"):
+        for arr, name in unchecked:
+            _validate.finite(eng, arr, name)
+        unchecked = ()
     max_val = np.float32(float32_max_val(max_val, meta_x.dtype))
     with np.errstate(over="ignore", under="ignore"):
         constants = tuple((np.float32(k) * max_val) ** 2 for k in (k1, k2))  # float32, as TF
@@ -162,7 +171,7 @@ def _prepare(img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, cha
     y = eng.convert_image(y, image_scale(meta_y.dtype))
     # Step 3: the window, the normalised 2-D gaussian: exact (float64), or
     # rounded as TF's softmax rounds it (msssim._window).
-    return eng, host, x, y, host.window(int(filter_size), float(filter_sigma)), constants
+    return eng, host, x, y, host.window(int(filter_size), float(filter_sigma)), constants, unchecked
 
 
 @contextmanager
@@ -221,7 +230,7 @@ def ssim_multiscale_parts(
         msg = "ssim_multiscale_parts takes NumPy arrays; call .compute() on the Dask arrays first."
         raise TypeError(msg)
     weights = _validate.power_factors(power_factors)
-    eng, host, x, y, window, (c1, c2) = _prepare(
+    eng, host, x, y, window, (c1, c2), unchecked = _prepare(
         img1, img2, max_val, filter_size, filter_sigma, k1, k2, len(weights), channel_axis, engine, numerics, threads
     )
 
@@ -241,7 +250,7 @@ def ssim_multiscale_parts(
 
     ms_ssim, cs, final_ssim, luminance = _computed(eng, host, steps, x, y, numerics, threads)
     return MultiScaleParts(
-        ms_ssim=_validate.finite_result(eng, ms_ssim),
+        ms_ssim=_validate.finite_result(eng, ms_ssim, unchecked, terms=cs),
         cs=cs,
         ssim=final_ssim,
         luminance=luminance,
@@ -414,7 +423,7 @@ def ssim(
             engine=engine,
             threads=threads,
         )
-    eng, host, x, y, window, (c1, c2) = _prepare(
+    eng, host, x, y, window, (c1, c2), unchecked = _prepare(
         img1, img2, max_val, filter_size, filter_sigma, k1, k2, 1, channel_axis, engine, numerics, threads
     )
 
@@ -424,7 +433,7 @@ def ssim(
         return (eng.mean(per_channel, axis=-1),)
 
     (value,) = _computed(eng, host, steps, x, y, numerics, threads)
-    return _validate.finite_result(eng, value)
+    return _validate.finite_result(eng, value, unchecked)
 
 
 @dataclass(frozen=True)

@@ -317,10 +317,16 @@ def finite(engine, arr, name: str) -> None:
         raise ValueError(msg)
 
 
-def finite_result(engine, value):
-    """The result as a float32 array of the engine (0-d for one pair), never a silent NaN."""
+def finite_result(engine, value, images=(), terms=None):
+    """The result as a float32 array of the engine (0-d for one pair), never a
+    silent NaN. ``images``: ``(array, name)`` pairs whose pixels were not checked
+    yet; a NaN or Inf pixel is the first explanation of a result (or of the
+    ``terms`` it was made of: a zero power factor hides a NaN) that is not
+    finite."""
     value = engine.float32(value)
-    if not engine.all_finite(value):
+    if not (engine.all_finite(value) and (terms is None or engine.all_finite(terms))):
+        for arr, name in images:
+            finite(engine, arr, name)
         msg = (
             "the score is not finite: the pixel values are far outside [0, max_val] "
             "for the max_val given; pass the images' real dynamic range as max_val."

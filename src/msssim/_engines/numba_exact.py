@@ -398,7 +398,7 @@ def scale_statistics(x: Level, y: Level, window, c1, c2, index_map=False, only_c
     for level, index in ((x, ix), (y, iy)):
         store = only_cs and (level.halved or level.pixels.dtype.itemsize >= 4)  # integers: a view (downsample_2x)
         shape = level.pixels.shape[:-3] + ((height + 1) // 2, (width + 1) // 2, channels)
-        level.half = np.zeros(shape, np.float32) if store else None
+        level.half = np.empty(shape, np.float32) if store else None  # every pixel is written
         owner = np.zeros(len(index), bool)  # the first pair that reads each image halves it
         owner[np.unique(index, return_index=True)[1]] = True
         halves.append((level.half.reshape((-1,) + level.half.shape[-3:]) if store else None, owner))
