@@ -419,8 +419,11 @@ def scale_statistics(x: Level, y: Level, window, c1, c2, index_map=False, only_c
                 if bx is None:
                     bx = np.zeros((_BAND + k - 1, width_in), np.float32)
                     by = np.zeros((_BAND + k - 1, width_in), np.float32)
-                _fill_band(px, ix[n], first, x.scale, x.halved, bx)
-                _fill_band(py, iy[n], first, y.scale, y.halved, by)
+                for level, planes, image, rows in ((x, px, ix[n], bx), (y, py, iy[n], by)):
+                    if level.plain:  # narrower than a tile: copied into the zero-padded rows
+                        rows[:rows_in, : width * channels] = planes[image, first : first + rows_in].reshape(rows_in, -1)
+                    else:
+                        _fill_band(planes, image, first, level.scale, level.halved, rows)
             kernel(bx, by, taps, c1, c2, rows_out, w_out, (start, end), not only_cs, sums, slot, n, first, maps)
             last_row = height if first + rows_out == h_out else first + rows_out
             right = width if end == tiles else end * _TILE
