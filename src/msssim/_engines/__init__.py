@@ -7,7 +7,9 @@ the algorithm combines with: ``meta``, ``first_nonfinite``, ``float32``,
 ``relu``, ``stack``, ``power``, ``prod``, ``mean``, ``all_finite``. The NumPy
 engines share theirs (``_numpy_ops``); a framework's engine (``torch_engine``)
 also has ``arrays`` and ``moveaxis`` and keeps its tensors on their device. The
-CuPy engine is the reference engine's code with a framework's ``arrays``.
+CuPy engine is the float64 engine's code with a framework's ``arrays``. A fused
+``scale_statistics`` may leave out SSIM and luminance when told ``only_cs``
+(another scale follows).
 
 Each ``numerics`` mode (``NUMERICS``) has its NumPy engines: ``"exact"`` the
 Numba kernels of ``numba_exact`` and the float64 ``float64`` (the readable
