@@ -1,4 +1,4 @@
-"""msssim: TensorFlow's MS-SSIM and SSIM, without TensorFlow."""
+"""msssim: TensorFlow's MS-SSIM and SSIM formula, evaluated exactly, without TensorFlow."""
 
 from msssim._io import read_image
 from msssim._ssim import (

@@ -1,4 +1,4 @@
-"""MS-SSIM and SSIM, computed exactly as ``tf.image.ssim_multiscale`` / ``tf.image.ssim``.
+"""MS-SSIM and SSIM: the formula of ``tf.image.ssim_multiscale`` / ``tf.image.ssim``, exactly.
 
 This module is the algorithm. It follows the steps of the design note
 (numerics.md) in order and leaves the array work to an *engine*

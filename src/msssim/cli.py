@@ -49,7 +49,7 @@ def _positive_int(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="msssim",
-        description="MS-SSIM of distorted images or videos against their references, as TensorFlow computes it.",
+        description="MS-SSIM of distorted images or videos against their references: TensorFlow's formula, exactly.",
         epilog="Exit status: 0 ok, 1 below --fail-under, 2 usage error, 3 some pair could not be scored.",
     )
     inputs = parser.add_argument_group("inputs")
