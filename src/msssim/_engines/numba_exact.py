@@ -3,23 +3,25 @@ score within 1e-6 of a float64 evaluation, in float32 where that is enough.
 
 Float32 fails the formula as written in one place: ``σ² = f(x²) − μ²`` is a
 small difference of large numbers where the image is flat, and ``cs`` divides
-by it (plus ``c2``). So no moment is taken about zero. The window is applied as
-two 1-D passes, each about its output's own centre: along W, each output gets
-the mean ``xc + Σ t·(x − xc)`` and the spread ``Σ t·(x − xc)² − (Σ t·(x −
-xc))²`` of its row of the window (``xc`` the centre pixel; likewise for y and
-the cross term); along H, the window's variance is the mean of its rows'
-spreads plus the spread of their means, again about the centre row. Every
-subtraction is then of numbers no larger than the window's own variation (the
-centre tap bounds the correction), so the relative error stays a few float32
-ulps on any image; the H×W means are float64 sums.
+by it (plus ``c2``). So no moment is taken about zero. The kernel filters ``u
+= x + y`` and ``v = x − y`` (``2σxy`` and ``σx² + σy²`` are half the difference
+and half the sum of their variances) in two 1-D passes, each about its output's
+own centre: along W, each output gets the mean ``uc + Σ t·(u − uc)`` and the
+spread ``Σ t·(u − uc)² − (Σ t·(u − uc))²`` of its row of the window (``uc`` the
+centre pixel); along H, the window's variance is the mean of its rows' spreads
+plus the spread of their means, again about the centre row. Every subtraction
+is then of numbers no larger than the window's own variation (the centre tap
+bounds the correction), so the relative error stays a few float32 ulps on any
+image; the H×W means are float64 sums.
 
-Work is split into bands of output rows, one task each, run on a pool of
-threads (the kernels release the GIL). A task reads its band of both images as
-float32 rows, channels interleaved, from whatever the input is (any real
-dtype, or the 2×2 means of the first downsampled scale, which is therefore
-never stored: a memory-mapped image is streamed); float32 input with
-contiguous rows is read in place. One kernel, compiled once per filter size,
-does the rest in a few hundred KiB.
+Work is split into bands of output rows (cut into runs of column tiles when
+there are few), run on a pool of threads (the kernels release the GIL). A task
+reads its band of both images as float32 rows, channels interleaved: float32
+input with contiguous rows in place, anything else converted as it is read
+(any real dtype, or the 2×2 means of an integer image's first halving, which is
+never stored, so a memory-mapped image is streamed). One kernel, compiled once
+per filter size, does the rest in a few hundred KiB, and the task halves the
+rows it read into the next scale.
 """
 
 from __future__ import annotations
