@@ -140,7 +140,9 @@ def main() -> None:
         exact, tf_cpu, tf = row["msssim-exact"], row["msssim-tensorflow-cpu"], row["tensorflow"]
         inputs = exact["input_bytes"]
         blaze = row.get("blazediff")
-        blaze_ratio = f"{blaze['median_s'] / exact['median_s']:.2f}x ({blaze['median_s'] * 1e3:.0f} ms)" if blaze else "-"
+        blaze_ratio = (
+            f"{blaze['median_s'] / exact['median_s']:.2f}x ({blaze['median_s'] * 1e3:.0f} ms)" if blaze else "-"
+        )
         print(
             f"| {workload} | {exact['median_s'] * 1e3:.1f} ms | {tf_cpu['median_s'] * 1e3:.0f} ms | "
             f"{tf['median_s'] * 1e3:.0f} ms | {tf['median_s'] / exact['median_s']:.1f}x | "
@@ -154,6 +156,7 @@ def _has(module: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(module) is not None
+
 
 if __name__ == "__main__":
     main()

@@ -100,8 +100,12 @@ def pairs():
     yield ("1080x1920 grey mosaic, blur", *_blurred_pair(grey))
     photo = skimage.data.astronaut()
     yield "astronaut 512x512 uint8 vs JPEG q5", photo, _jpeg(photo, 5), 255
-    yield ("constant 100 vs 120, 200x200x3 uint8", np.full((200, 200, 3), 100, np.uint8),
-           np.full((200, 200, 3), 120, np.uint8), 255)
+    yield (
+        "constant 100 vs 120, 200x200x3 uint8",
+        np.full((200, 200, 3), 100, np.uint8),
+        np.full((200, 200, 3), 120, np.uint8),
+        255,
+    )
 
 
 # --- sections 1 and 2: the pairs ----------------------------------------------------
@@ -130,14 +134,18 @@ def print_tf_table(rows: dict) -> None:
     for label, row in rows.items():
         if label.startswith("2160"):
             ms = row["ssim_multiscale"]
-            print(f"\n{label}, MS-SSIM in dB: TF-CPU {db(ms['tf']):.4f} dB, float64 {db(ms['oracle']):.4f} dB "
-                  f"(difference {fmt(abs(db(ms['tf']) - db(ms['oracle'])))} dB)")
+            print(
+                f"\n{label}, MS-SSIM in dB: TF-CPU {db(ms['tf']):.4f} dB, float64 {db(ms['oracle']):.4f} dB "
+                f"(difference {fmt(abs(db(ms['tf']) - db(ms['oracle'])))} dB)"
+            )
 
 
 def print_msssim_table(rows: dict) -> None:
     print("\n## 2. msssim on the same pairs (default engine)\n")
-    print("| pair | exact: SSIM vs float64 | exact: MS-SSIM vs float64 "
-          "| tensorflow-cpu: SSIM vs TF | tensorflow-cpu: MS-SSIM vs TF |")
+    print(
+        "| pair | exact: SSIM vs float64 | exact: MS-SSIM vs float64 "
+        "| tensorflow-cpu: SSIM vs TF | tensorflow-cpu: MS-SSIM vs TF |"
+    )
     print("|---|---|---|---|---|")
     for label, row in rows.items():
         exact = [fmt(abs(row[n]["exact"] - row[n]["oracle"])) for n in FUNCTIONS]

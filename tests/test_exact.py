@@ -257,8 +257,12 @@ def test_photos(name, distortion):
                 _assert_exact(function, got, want, (name, distortion, representation, function, engine))
     want = _oracle("ssim_map", img1, img2, max_val=255)
     for engine in ENGINES:
-        _assert_exact("ssim_map", _msssim("ssim_map", img1, img2, max_val=255, engine=engine, **EXACT), want,
-                      (name, distortion, "map", engine))
+        _assert_exact(
+            "ssim_map",
+            _msssim("ssim_map", img1, img2, max_val=255, engine=engine, **EXACT),
+            want,
+            (name, distortion, "map", engine),
+        )
 
 
 def test_photo_every_parameter():
@@ -285,8 +289,16 @@ def test_photo_every_parameter():
             for engine in ENGINES:
                 got = _msssim(function, img1, img2, max_val=255, engine=engine, **kwargs, **EXACT)
                 _assert_exact(function, got, want, (setting, function, engine))
-                first = _msssim(function, np.moveaxis(img1, -1, -3), np.moveaxis(img2, -1, -3), max_val=255,
-                                engine=engine, channel_axis=-3, **kwargs, **EXACT)
+                first = _msssim(
+                    function,
+                    np.moveaxis(img1, -1, -3),
+                    np.moveaxis(img2, -1, -3),
+                    max_val=255,
+                    engine=engine,
+                    channel_axis=-3,
+                    **kwargs,
+                    **EXACT,
+                )
                 _assert_exact(function, first, want, (setting, function, engine, "channels first"))
 
 
@@ -381,8 +393,9 @@ def test_1080p_colour_pair_and_odd_crop():
 
 def test_4k_colour_pair():
     img1, img2 = _photo_like(2160, 3840, seed=1)
-    _assert_exact("ssim_multiscale", msssim.ssim_multiscale(img1, img2, 255, **EXACT),
-                  oracle.ssim_multiscale(img1, img2, 255))
+    _assert_exact(
+        "ssim_multiscale", msssim.ssim_multiscale(img1, img2, 255, **EXACT), oracle.ssim_multiscale(img1, img2, 255)
+    )
 
 
 # --- array libraries -----------------------------------------------------------------
@@ -439,8 +452,9 @@ def _torch_gradient(tf, img1, img2):
 
 
 def _jax_gradient(tf, img1, img2):
-    return np.asarray(jax.grad(lambda x: msssim.ssim_multiscale(x, jnp.asarray(img2), 1.0, **EXACT).sum())(
-        jnp.asarray(img1)))
+    return np.asarray(
+        jax.grad(lambda x: msssim.ssim_multiscale(x, jnp.asarray(img2), 1.0, **EXACT).sum())(jnp.asarray(img1))
+    )
 
 
 def _tf_gradient(tf, img1, img2):

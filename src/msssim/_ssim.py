@@ -5,7 +5,7 @@ This module is the algorithm. It follows the steps of the design note
 (``msssim._engines``). The ``numerics`` mode picks the engines: ``"exact"``
 (the default) evaluates the formula within 1e-6 of float64, ``"tensorflow-cpu"``
 repeats TF-CPU's float32 rounding of it. An engine supplies the window of its
-mode (``window(size, sigma)``, step 3) and a few primitives:
+mode (``make_window(size, sigma)``, step 3) and a few primitives:
 
 ``convert_image(img, scale)``
     the image in the engine's working form, with values ``float32(img) * scale``
@@ -171,7 +171,7 @@ def _prepare(img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, cha
     y = eng.convert_image(y, image_scale(meta_y.dtype))
     # Step 3: the window, the normalised 2-D gaussian: exact (float64), or
     # rounded as TF's softmax rounds it (msssim._window).
-    return eng, host, x, y, host.window(int(filter_size), float(filter_sigma)), constants, unchecked
+    return eng, host, x, y, host.make_window(int(filter_size), float(filter_sigma)), constants, unchecked
 
 
 @contextmanager

@@ -15,7 +15,7 @@ Each ``numerics`` mode (``NUMERICS``) has its NumPy engines: ``"exact"`` the
 Numba kernels of ``numba_exact`` and the float64 ``float64`` (the readable
 one); ``"tensorflow-cpu"`` the Numba kernels of ``numba_cpu`` and the plain
 NumPy ``reference``, both with TF-CPU's float32 arithmetic. A NumPy engine also
-makes the mode's ``window(size, sigma)`` (step 3); a framework computes in
+makes the mode's ``make_window(size, sigma)`` (step 3); a framework computes in
 that window's dtype (float64 for ``"exact"``).
 
 Optional hooks: ``session(threads)``, a context for one call (threads, locks,

@@ -21,7 +21,7 @@ from msssim._engines._numpy_ops import (  # noqa: F401  (the engine's share of t
     stack,
 )
 from msssim._engines.reference import convert_image as _convert_float32
-from msssim._window import exact_window as window  # noqa: F401  (step 3, float64)
+from msssim._window import exact_window as make_window  # noqa: F401  (step 3, float64)
 from msssim._window import separable
 
 

@@ -42,7 +42,7 @@ from msssim._engines._numpy_ops import (  # noqa: F401  (the engine's share of t
 )
 from msssim._ssim import ScaleStatistics
 from msssim._validate import thread_count
-from msssim._window import gaussian_window as window  # noqa: F401  (TF's, rounding included)
+from msssim._window import gaussian_window as make_window  # noqa: F401  (TF's, rounding included)
 
 # Numba's default thread pool (workqueue) must not be entered from two threads
 # at once; one call at a time also keeps the cores from being oversubscribed.

@@ -47,7 +47,7 @@ from msssim._engines._numpy_ops import (  # noqa: F401  (the engine's share of t
 )
 from msssim._ssim import ScaleStatistics
 from msssim._validate import thread_count
-from msssim._window import exact_window as window  # noqa: F401  (step 3, float64)
+from msssim._window import exact_window as make_window  # noqa: F401  (step 3, float64)
 from msssim._window import separable
 
 # The kernels' tap loops must be unrolled completely before LLVM can vectorise
@@ -352,7 +352,10 @@ def _band_kernel(k: int):
             totals[:] = 0.0
             for h in range(rows_in):
                 _sum_and_difference(
-                    u, v, bx[h, start * channels : start * channels + span], by[h, start * channels : start * channels + span]
+                    u,
+                    v,
+                    bx[h, start * channels : start * channels + span],
+                    by[h, start * channels : start * channels + span],
                 )
                 _spread_across(across_w[0, h], across_w[1, h], across_w[2, h], across_w[3, h], u, v, taps, channels, k)
                 r = h - k + 1

@@ -21,7 +21,7 @@ from msssim._engines._numpy_ops import (  # noqa: F401  (the engine's share of t
     relu,
     stack,
 )
-from msssim._window import gaussian_window as window  # noqa: F401  (TF's, rounding included)
+from msssim._window import gaussian_window as make_window  # noqa: F401  (TF's, rounding included)
 
 
 def convert_image(img: np.ndarray, scale: np.float32) -> np.ndarray:
