@@ -205,7 +205,9 @@ def test_size_mismatch_exits_3(tmp_path, capsys):
     _save_pillow(tmp_path / "dist.png", dist[:-1])
     assert main([str(tmp_path / "ref.png"), str(tmp_path / "dist.png")]) == 3
     captured = capsys.readouterr()
-    assert f"dist.png: sizes differ: reference is {W}x{H}x3, distorted is {W}x{H - 1}x3" in captured.err
+    pair = f"{tmp_path / 'dist.png'} vs {tmp_path / 'ref.png'}"
+    assert f"{pair}: sizes differ: reference is {W}x{H}, distorted is {W}x{H - 1}" in captured.err
+    assert "--scale bicubic" in captured.err
     assert captured.out == ""
 
 

@@ -64,8 +64,14 @@ def test_folders_match_by_relative_path_and_report_unmatched(tmp_path, capsys, t
     assert code == 3
     by_name = {Path(r["distorted"]).relative_to(dist_dir).as_posix(): r for r in doc["results"]}
     assert set(by_name) == {"a.png", "sub/b.png", "sub/deeper/c.png", "only_ref.png", "sub/only_dist.png"}
-    assert by_name["only_ref.png"]["error"] == "no distorted file matches this one"
-    assert by_name["sub/only_dist.png"]["error"] == "no reference file matches this one"
+    only_dist = ref_dir / "sub" / "only_dist.png"
+    assert (
+        by_name["only_ref.png"]["error"]
+        == f"{dist_dir / 'only_ref.png'} (distorted): no such file, though the reference exists"
+    )
+    assert (
+        by_name["sub/only_dist.png"]["error"] == f"{only_dist} (reference): no such file, though the distorted exists"
+    )
     for name in ("a.png", "sub/b.png", "sub/deeper/c.png"):
         ref = np.asarray(Image.open(ref_dir / name))
         dist = np.asarray(Image.open(dist_dir / name))
@@ -340,8 +346,8 @@ def test_resumed_jsonl_refuses_results_of_other_numerics(tmp_path, capsys):
         _jsonl_run(capsys, ref_dir, dist_dir, out)  # the default, exact
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert "holds results made with numerics='tensorflow-cpu', and this run asks for numerics='exact'" in err
-    assert "--numerics tensorflow-cpu" in err
+    assert "holds results made with --numerics tensorflow-cpu, and this run asks for --numerics exact" in err
+    assert "-o" in err and "--overwrite" in err
     assert out.read_bytes() == before  # untouched
     code, err = _jsonl_run(capsys, ref_dir, dist_dir, out, "--numerics", "tensorflow-cpu")
     assert code == 0 and "2 pairs already in" in err
@@ -349,17 +355,21 @@ def test_resumed_jsonl_refuses_results_of_other_numerics(tmp_path, capsys):
     assert len(lines) == 4 and sum('"parameters"' in line for line in lines) == 1
 
 
-def test_resumed_jsonl_without_settings_line_still_resumes(tmp_path, capsys):
-    # A file written before the settings line existed: results only.
+def test_resumed_jsonl_without_settings_line_is_refused_until_overwritten(tmp_path, capsys):
+    # A file written before the settings line existed: results only, which cannot be checked.
     ref_dir, dist_dir = _folders(tmp_path, ["a.png", "b.png"])
     out = tmp_path / "old.jsonl"
     assert _jsonl_run(capsys, ref_dir, dist_dir, out)[0] == 0
     out.write_text("\n".join(out.read_text().splitlines()[1:2]) + "\n")  # one result, no settings
-    code, err = _jsonl_run(capsys, ref_dir, dist_dir, out, "--numerics", "tensorflow-cpu")
-    assert code == 0
-    assert "1 pairs already in" in err and "records no settings" in err
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(rows) == 2 and all("reference" in r for r in rows)  # no settings line in the middle
+    before = out.read_bytes()
+    with pytest.raises(SystemExit) as info:
+        _jsonl_run(capsys, ref_dir, dist_dir, out)
+    assert info.value.code == 2 and out.read_bytes() == before
+    assert "records no settings" in capsys.readouterr().err
+    code, err = _jsonl_run(capsys, ref_dir, dist_dir, out, "--overwrite")
+    assert code == 0 and "already in" not in err
+    settings, *rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert "parameters" in settings and len(rows) == 2 and all("reference" in r for r in rows)
 
 
 def test_local_workers_equal_one_process(tmp_path, capsys):

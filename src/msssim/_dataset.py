@@ -12,14 +12,31 @@ import csv
 import json
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from msssim._engines import DEFAULT_ENGINE, NUMERICS
+from msssim._io import IMAGE_SUFFIXES, ImageReadError
+from msssim._video import RAW_SUFFIXES, VIDEO_SUFFIXES, RawVideo
 
-IMAGE_SUFFIXES = frozenset(".png .jpg .jpeg .tif .tiff .bmp .webp .ppm .pgm .pnm .gif".split())
+
+def media_kind(path: str, sniff: bool = True) -> str | None:
+    """``"image"`` or ``"video"`` by the file's extension. A file named
+    otherwise is, with ``sniff``, an image if Pillow recognises its header and
+    else a video; without, None (not a media file)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    if suffix in VIDEO_SUFFIXES or suffix in RAW_SUFFIXES:
+        return "video"
+    if not sniff:
+        return None
+    from msssim._io import looks_like_image
+
+    return "image" if looks_like_image(path) else "video"
 
 
 @dataclass(frozen=True)
@@ -29,6 +46,7 @@ class Pair:
     reference: str
     distorted: str
     missing: str | None = None
+    kind: str = ""  # "image" or "video"; "": by the reference's name
 
     @property
     def key(self) -> tuple[str, str]:
@@ -36,12 +54,13 @@ class Pair:
 
     @property
     def is_video(self) -> bool:
-        return Path(self.reference).suffix.lower() not in IMAGE_SUFFIXES
+        return (self.kind or media_kind(self.reference)) == "video"
 
 
 @dataclass(frozen=True)
 class Options:
-    """How each pair is scored: the metric's parameters and the decoding."""
+    """How each pair is scored: the metric's parameters, the decoding and the
+    frames that are compared."""
 
     metric: str = "ms_ssim"  # or "ssim"
     max_val: float | None = None  # None: from the bit depth
@@ -51,8 +70,12 @@ class Options:
     k1: float = 0.01
     k2: float = 0.03
     color: str = "rgb"
-    frames: slice = field(default_factory=lambda: slice(None))
+    frames: slice = field(default_factory=lambda: slice(None))  # reference frame numbers
+    subsample: int = 1  # every Nth of those
+    offset: int = 0  # distorted frame n + offset shows reference frame n
     shortest: bool = False
+    scale: str | None = None  # None: sizes must match; "bicubic", "lanczos": resize the distorted
+    raw: RawVideo | None = None  # what .yuv files hold
     threads: int | None = None
     engine: str | None = None  # None: the default engine
     numerics: str = NUMERICS[0]  # "exact" or "tensorflow-cpu"
@@ -74,33 +97,70 @@ class Options:
             "frames": None
             if frames == slice(None)
             else f"{frames.start or ''}:{frames.stop or ''}:{frames.step or ''}",
+            "subsample": self.subsample,
+            "offset": self.offset,
             "shortest": self.shortest,
+            "scale": self.scale,
+            "size": None if self.raw is None else f"{self.raw.width}x{self.raw.height}",
+            "pix_fmt": None if self.raw is None else self.raw.pix_fmt,
             "engine": self.engine or DEFAULT_ENGINE,
             "numerics": self.numerics,
         }
+
+    def selected_frames(self) -> slice:
+        """The reference frames to score: ``frames``, every ``subsample``-th."""
+        frames = self.frames
+        return slice(frames.start, frames.stop, (frames.step or 1) * self.subsample)
 
 
 class PairError(Exception):
     """A pair that cannot be scored; the message is meant for the user."""
 
 
+class FileError(PairError):
+    """A pair that cannot be scored because of one of its files, which the message names."""
+
+
+class SettingError(Exception):
+    """A setting that cannot apply to the files given (a usage error, found
+    once they are read): the whole run stops."""
+
+
 # What the pairs are -----------------------------------------------------------
 
 
-def pairs_from_folders(reference: Path, distorted: Path) -> list[Pair]:
-    """Files matched by their path relative to each folder, recursively; a file
-    on one side only becomes a pair with ``missing`` set."""
+def pairs_from_folders(reference: Path, distorted: Path) -> tuple[list[Pair], list[str]]:
+    """Image and video files matched by their path relative to each folder,
+    recursively, and the other files, skipped. A file on one side only becomes
+    a pair with ``missing`` set."""
     ref_files = _files_below(reference)
     dist_files = _files_below(distorted)
-    pairs = []
+    pairs, skipped = [], []
     for relative in sorted(ref_files | dist_files):
+        kind = media_kind(str(relative), sniff=False)
+        if kind is None:
+            skipped += [
+                str(root / relative)
+                for root, files in ((reference, ref_files), (distorted, dist_files))
+                if relative in files
+            ]
+            continue
         missing = "distorted" if relative not in dist_files else "reference" if relative not in ref_files else None
-        pairs.append(Pair(str(reference / relative), str(distorted / relative), missing))
-    return pairs
+        pairs.append(Pair(str(reference / relative), str(distorted / relative), missing, kind))
+    return pairs, skipped
 
 
 def _files_below(folder: Path) -> set[Path]:
     return {p.relative_to(folder) for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")}
+
+
+def file_pair(reference: str, distorted: str) -> Pair:
+    """Two files named by the user: each is an image or a video by its
+    extension, or else by its contents; a pair of an image and a video fails."""
+    kinds = media_kind(reference), media_kind(distorted)
+    if kinds[0] != kinds[1] and all(Path(p).is_file() for p in (reference, distorted)):
+        return Pair(reference, distorted, kind="mixed")
+    return Pair(reference, distorted, kind=kinds[0])
 
 
 def pairs_from_manifest(path: Path) -> list[Pair]:
@@ -126,7 +186,7 @@ def pairs_from_manifest(path: Path) -> list[Pair]:
     for number, row in enumerate(rows, 1):
         if not isinstance(row, dict) or not row.get("reference") or not row.get("distorted"):
             raise PairError(f"{path}: entry {number} needs 'reference' and 'distorted', got {row!r}")
-        pairs.append(Pair(str(base / row["reference"]), str(base / row["distorted"])))
+        pairs.append(file_pair(str(base / row["reference"]), str(base / row["distorted"])))
     return pairs
 
 
@@ -152,14 +212,47 @@ def score_arrays(ref: np.ndarray, dist: np.ndarray, max_val: float, options: Opt
     return float(str(np.float32(value)))  # the shortest decimal that reads back as the float32
 
 
-def _check_match(ref: np.ndarray, dist: np.ndarray, what: str = "") -> None:
+@contextmanager
+def _blame(side: str):
+    """A file that cannot be read becomes a :class:`FileError` naming it and its side."""
+    try:
+        yield
+    except ImageReadError as exc:
+        raise FileError(f"{exc.path} ({side}): {exc.reason}") from None
+
+
+def _matched(ref: np.ndarray, dist: np.ndarray, options: Options, what: str = "") -> np.ndarray:
+    """``dist``, resized to ``ref``'s size if ``options.scale`` says so; an
+    error if their bit depths, channels or (without ``scale``) sizes differ."""
     if ref.dtype != dist.dtype:
         raise PairError(f"bit depths differ{what}: reference is {ref.dtype}, distorted is {dist.dtype}")
+    if ref.shape[-1] != dist.shape[-1]:
+        raise PairError(f"channels differ{what}: reference has {ref.shape[-1]}, distorted {dist.shape[-1]}")
     if ref.shape != dist.shape:
-        raise PairError(
-            f"sizes differ{what}: reference is {ref.shape[1]}x{ref.shape[0]}x{ref.shape[2]}, distorted is "
-            f"{dist.shape[1]}x{dist.shape[0]}x{dist.shape[2]} (width x height x channels)"
+        if options.scale is None:
+            raise PairError(
+                f"sizes differ{what}: reference is {ref.shape[1]}x{ref.shape[0]}, distorted is "
+                f"{dist.shape[1]}x{dist.shape[0]} (width x height); pass --scale bicubic or --scale lanczos "
+                "to resize the distorted to the reference's size"
+            )
+        from msssim._io import resize
+
+        dist = resize(dist, ref.shape[0], ref.shape[1], options.scale)
+    return dist
+
+
+def _max_val(options: Options, dtype: np.dtype, implied: float) -> float:
+    """``--max-val``, or the range the pixels' bit depth implies; a ``--max-val``
+    that integer pixels cannot hold is a :class:`SettingError`."""
+    if options.max_val is None:
+        return implied
+    if dtype.kind in "iu" and not 1 <= options.max_val <= np.iinfo(dtype).max:
+        raise SettingError(
+            f"--max-val {options.max_val:g} does not fit {dtype.itemsize * 8}-bit pixels, whose largest value is "
+            f"{np.iinfo(dtype).max}; give --max-val between 1 and {np.iinfo(dtype).max}, or leave it out "
+            "to take the range from the bit depth"
         )
+    return options.max_val
 
 
 def _score_image(pair: Pair, options: Options) -> dict:
@@ -169,10 +262,12 @@ def _score_image(pair: Pair, options: Options) -> dict:
 def _image_pair(pair: Pair, options: Options) -> tuple[np.ndarray, np.ndarray, float]:
     from msssim._io import default_max_val, read_image, to_color
 
-    ref = to_color(read_image(pair.reference), options.color)
-    dist = to_color(read_image(pair.distorted), options.color)
-    _check_match(ref, dist)
-    return ref, dist, options.max_val if options.max_val is not None else default_max_val(ref.dtype)
+    with _blame("reference"):
+        ref = to_color(read_image(pair.reference), options.color)
+    with _blame("distorted"):
+        dist = to_color(read_image(pair.distorted), options.color)
+    dist = _matched(ref, dist, options)
+    return ref, dist, _max_val(options, ref.dtype, default_max_val(ref.dtype))
 
 
 def score_index_map(pair: Pair, options: Options) -> np.ndarray:
@@ -195,14 +290,18 @@ def score_index_map(pair: Pair, options: Options) -> np.ndarray:
     )
 
 
-def _score_video(pair: Pair, options: Options) -> dict:
-    from msssim._video import read_frames
+def _score_video(pair: Pair, options: Options, on_frame: Callable[[], None] | None = None) -> dict:
+    from msssim._video import offset_ranges, read_frames
 
-    ref_frames = read_frames(pair.reference, options.color, options.frames)
-    dist_frames = read_frames(pair.distorted, options.color, options.frames)
+    ref_range, dist_range = offset_ranges(options.selected_frames(), options.offset)
+    ref_frames = read_frames(pair.reference, options.color, ref_range, options.raw)
+    dist_frames = read_frames(pair.distorted, options.color, dist_range, options.raw)
     frames = []
     while True:
-        ref, dist = next(ref_frames, None), next(dist_frames, None)
+        with _blame("reference"):
+            ref = next(ref_frames, None)
+        with _blame("distorted"):
+            dist = next(dist_frames, None)
         if ref is None or dist is None:
             if ref is not dist and not options.shortest:
                 longer, shorter = ("reference", "distorted") if dist is None else ("distorted", "reference")
@@ -211,37 +310,45 @@ def _score_video(pair: Pair, options: Options) -> dict:
                     f"{longer} goes on; pass --shortest to score the common frames"
                 )
             break
-        (number, ref_px, max_val), (_, dist_px, _) = ref, dist
-        _check_match(ref_px, dist_px, f" at frame {number}")
-        value = score_arrays(ref_px, dist_px, options.max_val or max_val, options)
+        (number, ref_px, max_val), (dist_number, dist_px, _) = ref, dist
+        dist_px = _matched(ref_px, dist_px, options, f" at frame {number}")
+        value = score_arrays(ref_px, dist_px, _max_val(options, ref_px.dtype, max_val), options)
         frames.append({"frame": number, options.metric: value})
+        if options.offset:
+            frames[-1]["distorted_frame"] = dist_number
+        if on_frame:
+            on_frame()
     if not frames:
-        raise PairError("no frames to score (check --frames)")
+        raise PairError("no frames to score (check --frames and --offset)")
     mean = float(str(np.float32(np.mean([f[options.metric] for f in frames]))))
     return {options.metric: mean, "frames": frames}
 
 
-def score_pair(pair: Pair, options: Options) -> dict:
-    """One result: ``reference``, ``distorted`` and the score, or ``error``."""
-    from msssim._io import ImageReadError
-
+def score_pair(pair: Pair, options: Options, on_frame: Callable[[], None] | None = None) -> dict:
+    """One result: ``reference``, ``distorted`` and the score, or ``error``, a
+    message that names the file at fault, or both files if it is the pair.
+    ``on_frame`` is called after each video frame."""
     result: dict = {"reference": pair.reference, "distorted": pair.distorted}
     try:
         if pair.missing:
-            raise PairError(f"no {pair.missing} file matches this one")
-        result.update(_score_video(pair, options) if pair.is_video else _score_image(pair, options))
-    except (PairError, ImageReadError) as exc:
+            other = "reference" if pair.missing == "distorted" else "distorted"
+            path = pair.distorted if pair.missing == "distorted" else pair.reference
+            raise FileError(f"{path} ({pair.missing}): no such file, though the {other} exists")
+        if pair.kind == "mixed":
+            raise PairError("one file is an image and the other a video")
+        result.update(_score_video(pair, options, on_frame) if pair.is_video else _score_image(pair, options))
+    except FileError as exc:
         result["error"] = str(exc)
-    except (ValueError, TypeError) as exc:  # msssim's own checks: size, max_val, parameters
-        result["error"] = str(exc)
+    except (PairError, ValueError, TypeError) as exc:  # also msssim's own checks: size, parameters
+        result["error"] = f"{pair.distorted} vs {pair.reference}: {exc}"
     except MemoryError:
-        result["error"] = "out of memory while scoring this pair"
+        result["error"] = f"{pair.distorted} vs {pair.reference}: out of memory while scoring this pair"
     return result
 
 
-def score_partition(pairs: list[Pair], options: Options) -> list[dict]:
+def score_partition(pairs: list[Pair], options: Options, on_frame: Callable[[], None] | None = None) -> list[dict]:
     """The unit of work sent to a worker: many pairs, scored one after another."""
-    return [score_pair(pair, options) for pair in pairs]
+    return [score_pair(pair, options, on_frame) for pair in pairs]
 
 
 # How many run -----------------------------------------------------------------
@@ -263,15 +370,17 @@ def run(
     *,
     workers: int = 1,
     scheduler: str | None = None,
+    on_frame: Callable[[], None] | None = None,
 ) -> None:
-    """Score every pair and hand each result to ``on_result`` as it completes."""
+    """Score every pair and hand each result to ``on_result`` as it completes
+    (and call ``on_frame`` after each video frame, when they run in this process)."""
     chunks = partitions(pairs, workers)
     if scheduler:
         results = _on_dask(chunks, options, scheduler)
     elif workers > 1:
         results = _in_processes(chunks, options, workers)
     else:
-        results = (score_partition(chunk, options) for chunk in chunks)
+        results = (score_partition(chunk, options, on_frame) for chunk in chunks)
     for partition_results in results:
         for result in partition_results:
             on_result(result)

@@ -17,8 +17,29 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _EXTRA_HINT = 'install the file readers with: pip install "msssim[files]"'
 
 
+IMAGE_SUFFIXES = frozenset(
+    ".png .jpg .jpeg .jpe .jfif .tif .tiff .bmp .dib .webp .ppm .pgm .pbm .pnm .gif .tga .jp2 .j2k .qoi".split()
+)
+
+
 class ImageReadError(Exception):
-    """A file that cannot be read as an image; the message says which and why."""
+    """A file that cannot be read: ``path`` says which, ``reason`` why."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = Path(path), reason
+
+
+def looks_like_image(path: str | os.PathLike) -> bool:
+    """Whether Pillow recognises the file's header as an image (for files whose
+    name does not say what they are)."""
+    try:
+        from PIL import Image
+
+        with Image.open(path):
+            return True
+    except Exception:  # not an image, unreadable, or no Pillow: let the caller try video
+        return False
 
 
 def default_max_val(dtype: np.dtype) -> float:
@@ -39,11 +60,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     """
     path = Path(path)
     if not path.is_file():
-        msg = f"{path}: no such file"
-        raise ImageReadError(msg)
+        raise ImageReadError(path, "no such file")
     if path.stat().st_size == 0:
-        msg = f"{path}: the file is empty"
-        raise ImageReadError(msg)
+        raise ImageReadError(path, "the file is empty")
     try:
         if path.suffix.lower() in (".tif", ".tiff"):
             arr = _read_tiff(path)
@@ -54,11 +73,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     except ImageReadError:
         raise
     except ImportError as exc:
-        msg = f"{path}: {exc.name or 'a reader'} is not installed; {_EXTRA_HINT}"
-        raise ImageReadError(msg) from None
+        raise ImageReadError(path, f"{exc.name or 'a reader'} is not installed; {_EXTRA_HINT}") from None
     except Exception as exc:  # decoders raise many types for broken files
-        msg = f"{path}: cannot decode the image ({type(exc).__name__}: {exc})"
-        raise ImageReadError(msg) from None
+        raise ImageReadError(path, f"cannot decode the image ({type(exc).__name__}: {exc})") from None
     return _channels_last(arr, path)
 
 
@@ -66,8 +83,7 @@ def _channels_last(arr: np.ndarray, path: Path) -> np.ndarray:
     if arr.ndim == 2:
         arr = arr[..., None]
     if arr.ndim != 3 or arr.shape[-1] not in (1, 2, 3, 4):
-        msg = f"{path}: expected a grey or colour image, got an array of shape {arr.shape}"
-        raise ImageReadError(msg)
+        raise ImageReadError(path, f"expected a grey or colour image, got an array of shape {arr.shape}")
     if arr.shape[-1] in (2, 4):  # grey+alpha, RGBA
         arr = arr[..., :-1]
     return arr
@@ -83,10 +99,10 @@ def _is_16bit_png(path: Path) -> bool:
 def _read_png16(path: Path) -> np.ndarray:
     import png
 
-    width, height, rows, info = png.Reader(filename=str(path)).asDirect()
-    planes = info["planes"]
-    arr = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows])
-    return arr.reshape(height, width, planes)
+    with open(path, "rb") as f:
+        width, height, rows, info = png.Reader(file=f).asDirect()
+        arr = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows])
+    return arr.reshape(height, width, info["planes"])
 
 
 def _read_tiff(path: Path) -> np.ndarray:
@@ -101,8 +117,7 @@ def _read_tiff(path: Path) -> np.ndarray:
     if arr.dtype.kind == "f":
         arr = arr.astype(np.float32, copy=False)
     elif arr.dtype not in (np.uint8, np.uint16):
-        msg = f"{path}: TIFF sample type {arr.dtype} is not supported; use 8/16-bit or float"
-        raise ImageReadError(msg)
+        raise ImageReadError(path, f"TIFF sample type {arr.dtype} is not supported; use 8/16-bit or float")
     return arr
 
 
@@ -128,8 +143,7 @@ def _pillow_pixels(im, path: Path) -> np.ndarray:
         return np.asarray(im.convert("RGBA" if "transparency" in im.info or im.mode == "PA" else "RGB"))
     if im.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
         return np.asarray(im.convert("RGB"))
-    msg = f"{path}: Pillow image mode {im.mode!r} is not supported; save it as 8/16-bit RGB or grey"
-    raise ImageReadError(msg)
+    raise ImageReadError(path, f"Pillow image mode {im.mode!r} is not supported; save it as 8/16-bit RGB or grey")
 
 
 COLORS = ("rgb", "y", "gray")
@@ -155,3 +169,28 @@ def to_color(arr: np.ndarray, color: str) -> np.ndarray:
     else:
         luma = luma.astype(arr.dtype)
     return luma[..., None]
+
+
+SCALERS = ("bicubic", "lanczos")
+
+
+def resize(arr: np.ndarray, height: int, width: int, method: str) -> np.ndarray:
+    """``[H, W, C]`` pixels resized to ``height`` x ``width`` with Pillow's
+    ``bicubic`` or ``lanczos`` filter. 8-bit grey and RGB are resized by Pillow
+    as they are; other types per channel in float32, then rounded and clipped
+    back to the integer type."""
+    from PIL import Image
+
+    method = {"bicubic": Image.Resampling.BICUBIC, "lanczos": Image.Resampling.LANCZOS}[method]
+    if arr.dtype == np.uint8 and arr.shape[-1] in (1, 3):
+        image = Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr)
+        return np.asarray(image.resize((width, height), method)).reshape(height, width, arr.shape[-1])
+    planes = [
+        np.asarray(Image.fromarray(arr[..., c].astype(np.float32)).resize((width, height), method))
+        for c in range(arr.shape[-1])
+    ]
+    out = np.stack(planes, axis=-1)
+    if arr.dtype.kind in "iu":
+        info = np.iinfo(arr.dtype)
+        out = np.clip(np.round(out), info.min, info.max)
+    return out.astype(arr.dtype)

@@ -25,7 +25,8 @@ def save_index_map(index_map: np.ndarray, path: Path, title: str) -> None:
 
     height, width = index_map.shape
     bar_width, margin = 24, 64
-    canvas = Image.new("RGB", (width + bar_width + margin + 16, max(height, 120) + 24), "white")
+    # 24 pixels above for the title, 12 below so that the bottom tick's label fits
+    canvas = Image.new("RGB", (width + bar_width + margin + 16, max(height, 120) + 24 + 12), "white")
     canvas.paste(Image.fromarray(colorize(index_map)), (0, 24))
     ramp = np.linspace(1, 0, height)[:, None].repeat(bar_width, axis=1)
     canvas.paste(Image.fromarray(colorize(ramp)), (width + 8, 24))
@@ -48,15 +49,23 @@ def save_frame_plot(results: list[dict], metric: str, path: Path) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise RuntimeError('--plot needs matplotlib: pip install "msssim[plot]"') from None
+    from matplotlib.ticker import MaxNLocator
+
     figure, axes = plt.subplots(figsize=(9, 4), dpi=100)
-    for result in results:
-        frames = result.get("frames", [])
-        if frames:
-            axes.plot([f["frame"] for f in frames], [f[metric] for f in frames], label=Path(result["distorted"]).name)
+    videos = [r for r in results if r.get("frames")]
+    for result in videos:
+        frames = result["frames"]
+        axes.plot([f["frame"] for f in frames], [f[metric] for f in frames], label=Path(result["distorted"]).name)
+    name = metric.replace("_", "-").upper()
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # frames are whole numbers
     axes.set_xlabel("frame")
-    axes.set_ylabel(metric.replace("_", "-").upper())
+    axes.set_ylabel(name)
     axes.grid(alpha=0.3)
-    if len(results) > 1:
+    if len(videos) == 1:
+        result = videos[0]
+        axes.set_title(f"{name} per frame, {Path(result['distorted']).name}: mean {result[metric]:.4f}")
+    else:
+        axes.set_title(f"{name} per frame, {len(videos)} videos")
         axes.legend(loc="lower left", fontsize="small")
     figure.tight_layout()
     figure.savefig(path)

@@ -8,15 +8,21 @@ The JSON document (schema_version 1)::
                   "frames": [{"frame": n, "ms_ssim": v}, ...]}   # videos only
                  | {"reference": ..., "distorted": ..., "error": "..."}],
      "pooled": {"count", "mean", "median", "min", "max", "stdev",
-                "harmonic_mean", "p5", "p95"}}
+                "harmonic_mean", "p5", "p95"},
+     "skipped": [paths in the folders that are neither images nor videos]}
+
+A video frame is numbered as in the reference; with ``--offset`` it also has
+``distorted_frame``, the distorted's number. An ``error`` names the file at
+fault and its side, ``"a.png (reference): no such file"``, or both files when
+it is the pair, ``"d.png vs r.png: sizes differ: ..."``.
 
 With ``--ssim`` the score key is ``ssim``; with ``--db`` each score also has a
 ``<metric>_db`` twin, ``-10 log10(1 - score)`` (null where the score is 1).
 JSONL starts with a settings line, the document's header
 (``{"schema_version": 1, "msssim_version": ..., "parameters": {...}}``: it has
 ``parameters`` and no ``reference``), then has one result object per line; a
-run that resumes a JSONL file checks its settings against that line (files
-written before there was one have results only). CSV has the columns
+run that resumes a JSONL file refuses it unless every setting and the version
+are the same (:func:`mismatched_settings`). CSV has the columns
 reference, distorted, score, error. Results are in input order, except in
 JSONL, where they are in the order they complete.
 """
@@ -77,14 +83,14 @@ def header(parameters: dict) -> dict:
     return {"schema_version": SCHEMA_VERSION, "msssim_version": msssim.__version__, "parameters": parameters}
 
 
-def document(results: list[dict], parameters: dict, metric: str) -> dict:
-    return {**header(parameters), "results": results, "pooled": pooled(results, metric)}
+def document(results: list[dict], parameters: dict, metric: str, skipped: list[str] = ()) -> dict:
+    return {**header(parameters), "results": results, "pooled": pooled(results, metric), "skipped": list(skipped)}
 
 
-def render(results: list[dict], parameters: dict, metric: str, fmt: str, decibel: bool) -> str:
+def render(results: list[dict], parameters: dict, metric: str, fmt: str, decibel: bool, skipped: list[str] = ()) -> str:
     """The whole output of a finished run in ``fmt`` (not JSONL, which streams)."""
     if fmt == "json":
-        return json.dumps(document(results, parameters, metric), indent=2) + "\n"
+        return json.dumps(document(results, parameters, metric, skipped), indent=2) + "\n"
     if fmt == "csv":
         out = io.StringIO()
         columns = ["reference", "distorted", metric] + ([f"{metric}_db"] if decibel else []) + ["error"]
@@ -108,12 +114,13 @@ def _table(results: list[dict], metric: str, decibel: bool) -> str:
     if len(results) == 1 and "frames" not in results[0]:
         # One image pair: the score alone, for scripts (an error went to stderr).
         return "" if "error" in results[0] else shown(results[0]) + "\n"
-    width = max(len(r["distorted"]) for r in results)
-    lines = [f"{'distorted':<{width}}  {metric}"]
+    rows = []
     for result in results:
-        lines.append(f"{result['distorted']:<{width}}  {shown(result)}")
+        rows.append((result["distorted"], shown(result)))
         for frame in result.get("frames", []) if len(results) == 1 else []:
-            lines.append(f"{'  frame ' + str(frame['frame']):<{width}}  {frame[metric]:.6f}")
+            rows.append((f"  frame {frame['frame']}", f"{frame[metric]:.6f}"))
+    width = max(len(label) for label, _ in [("distorted", ""), *rows])
+    lines = [f"{label:<{width}}  {value}" for label, value in [("distorted", metric), *rows]]
     stats = pooled(results, metric)
     if stats["count"]:
         lines.append(
@@ -123,23 +130,62 @@ def _table(results: list[dict], metric: str, decibel: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-# The parameters a resumed JSONL run must share with the results already in the
-# file: results made otherwise would be pooled as if they were alike.
-RESUME_MUST_MATCH = ("numerics",)
+# What a resumed JSONL run must share with the results already in the file
+# (results made otherwise would be pooled as if they were alike): every
+# parameter but the engine, whose numbers are the same, and the version.
+NOT_COMPARED = ("engine",)
 
 
 class SettingsMismatch(Exception):
-    """A resumed JSONL file whose results were made with other settings."""
+    """A JSONL file to resume whose results were made otherwise: ``differ``
+    lists ``(setting, in the file, in this run)``; an empty list means the
+    file records no settings (an older msssim wrote it)."""
+
+    def __init__(self, path: Path, differ: list[tuple[str, Any, Any]]):
+        super().__init__(f"{path}: results made with other settings: {differ}")
+        self.path, self.differ = path, differ
 
 
 def _is_header(row) -> bool:
     return isinstance(row, dict) and isinstance(row.get("parameters"), dict) and "reference" not in row
 
 
-def mismatched_settings(recorded: dict, current: dict, keys: tuple[str, ...] = RESUME_MUST_MATCH) -> list[str]:
-    """The ``keys`` whose value in ``recorded`` (a file's settings line) differs
-    from ``current``; a key the file does not record is not compared."""
-    return [key for key in keys if key in recorded and recorded[key] != current.get(key)]
+def mismatched_settings(recorded: dict, current: dict) -> list[tuple[str, Any, Any]]:
+    """``(setting, recorded, current)`` for each that differs between two
+    headers (:func:`header`)."""
+    differ = []
+    if recorded.get("msssim_version") != current["msssim_version"]:
+        differ.append(("msssim_version", recorded.get("msssim_version"), current["msssim_version"]))
+    old, new = recorded["parameters"], current["parameters"]
+    for key in new:
+        if key not in NOT_COMPARED and old.get(key) != new[key]:
+            differ.append((key, old.get(key), new[key]))
+    return differ
+
+
+def existing_format(path: Path) -> str | None:
+    """The format of the results already in ``path``: one of :data:`FORMATS`,
+    ``"other"`` for a file msssim did not write, None if there is none."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError:
+        return None
+    text = head.decode("utf-8", "replace")
+    if not text.strip():
+        return None
+    first = text.lstrip().splitlines()[0]
+    if first.startswith("{"):
+        try:
+            row = json.loads(first)
+        except json.JSONDecodeError:
+            return "json" if first.strip() == "{" else "other"
+        return "jsonl" if isinstance(row, dict) and ("parameters" in row or "reference" in row) else "other"
+    if first.startswith("reference,distorted,"):
+        return "csv"
+    if first.startswith("distorted ") or first.split("  ")[0].replace(".", "", 1).isdigit():
+        return "table"
+    return "other"
 
 
 class JsonLines:
@@ -148,21 +194,19 @@ class JsonLines:
 
     Opened on a file, it first reads what an earlier run left there (a cut-off
     last line is dropped), so that run can skip those pairs, and refuses to
-    add results made with other settings (:data:`RESUME_MUST_MATCH`).
+    add results made with other settings (:func:`mismatched_settings`).
     """
 
     def __init__(self, stream: TextIO, previous: list[dict] | None = None, owned: bool = False):
         self.stream = stream
         self.previous = previous or []
         self.owned = owned
-        self.settings: dict | None = None  # the file's recorded parameters (None: none recorded)
 
     @classmethod
     def start(cls, stream: TextIO, parameters: dict) -> JsonLines:
         """A new stream: the settings line, then the results as they come."""
         sink = cls(stream)
         sink.write(header(parameters))
-        sink.settings = parameters
         return sink
 
     @classmethod
@@ -178,27 +222,20 @@ class JsonLines:
                     rows.append(json.loads(line))
                 except json.JSONDecodeError:
                     continue
-        recorded = rows[0]["parameters"] if rows and _is_header(rows[0]) else None
+        recorded = rows[0] if rows and _is_header(rows[0]) else None
+        if rows and recorded is None:
+            raise SettingsMismatch(path, [])
         if recorded is not None:
-            differ = mismatched_settings(recorded, parameters)
+            differ = mismatched_settings(recorded, header(parameters))
             if differ:
-                given = ", ".join(f"{key}={recorded[key]!r}" for key in differ)
-                asked = ", ".join(f"{key}={parameters.get(key)!r}" for key in differ)
-                options = " ".join(f"--{key.replace('_', '-')} {recorded[key]}" for key in differ)
-                msg = (
-                    f"{path} holds results made with {given}, and this run asks for {asked}; resuming would mix "
-                    f"them. Finish that file with its settings ({options}), or write to another file with -o."
-                )
-                raise SettingsMismatch(msg)
+                raise SettingsMismatch(path, differ)
         if path.exists() and len(complete) != path.stat().st_size:  # killed mid-line: drop the fragment
             with open(path, "r+b") as f:
                 f.truncate(len(complete))
         results = [r for r in rows if isinstance(r, dict) and not _is_header(r)]
         sink = cls(open(path, "a", encoding="utf-8"), results, owned=True)
-        sink.settings = recorded
         if not rows:  # a new (or empty) file: its first line says what its results are made with
             sink.write(header(parameters))
-            sink.settings = parameters
         return sink
 
     def write(self, result: dict) -> None:

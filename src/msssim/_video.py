@@ -1,15 +1,46 @@
-"""Video frames in, ``[H, W, C]`` arrays out, through PyAV (any container FFmpeg
-decodes, y4m included). PyAV is the optional ``video`` extra."""
+"""Video frames in, ``[H, W, C]`` arrays out, through PyAV: any container FFmpeg
+decodes (y4m included), and raw planar YUV files (``.yuv``), which have no
+header, so their size and pixel format are given (:class:`RawVideo`). PyAV is
+the optional ``video`` extra."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from msssim._io import ImageReadError, to_color
+
+VIDEO_SUFFIXES = frozenset(
+    ".mp4 .m4v .mov .mkv .webm .avi .y4m .mpg .mpeg .m2v .ts .m2ts .mts .flv .wmv .asf .ivf .obu "
+    ".h264 .264 .avc .h265 .265 .hevc .vvc .266 .mxf .nut .ogv .3gp .dv".split()
+)
+RAW_SUFFIXES = frozenset({".yuv"})
+# Planar formats a raw file may hold; 10- to 16-bit samples are little-endian uint16.
+PIXEL_FORMATS = tuple(
+    family + bits for bits in ("", "10le", "12le", "16le") for family in ("yuv420p", "yuv422p", "yuv444p", "gray")
+)
+_NEEDS_PYAV = 'PyAV is not installed; install it with: pip install "msssim[video]"'
+
+
+@dataclass(frozen=True)
+class RawVideo:
+    """What a raw ``.yuv`` file holds: frames of ``width`` x ``height`` in ``pix_fmt``."""
+
+    width: int
+    height: int
+    pix_fmt: str = "yuv420p"
+
+    def frame_bytes(self) -> int:
+        import av
+
+        planes = {}
+        for part in av.VideoFormat(self.pix_fmt, self.width, self.height).components:
+            planes[part.plane] = part.width * part.height * -(-part.bits // 8)
+        return sum(planes.values())
 
 
 def frame_range(text: str) -> slice:
@@ -30,30 +61,79 @@ def frame_range(text: str) -> slice:
     return slice(start, stop, step)
 
 
+def offset_ranges(frames: slice, offset: int) -> tuple[slice, slice]:
+    """The reference's and the distorted's frames when distorted frame ``n +
+    offset`` shows reference frame ``n``: ``frames`` selects reference frames,
+    less those whose distorted frame would be before the first."""
+    start, stop, step = frames.start or 0, frames.stop, frames.step or 1
+    if start + offset < 0:
+        start += -(-(-offset - start) // step) * step
+    shifted = slice(start + offset, None if stop is None else stop + offset, step)
+    return slice(start, stop, step), shifted
+
+
+def _open(path: Path, raw: RawVideo | None):
+    import av
+
+    if path.suffix.lower() not in RAW_SUFFIXES:
+        return av.open(str(path))
+    if raw is None:
+        raise ImageReadError(path, "raw YUV has no header: give its size and pixel format (--size WxH --pix-fmt)")
+    size, frame = path.stat().st_size, raw.frame_bytes()
+    if size % frame:
+        raise ImageReadError(
+            path,
+            f"{size} bytes is not a whole number of {raw.width}x{raw.height} {raw.pix_fmt} frames "
+            f"({frame} bytes each); check --size and --pix-fmt",
+        )
+    options = {"video_size": f"{raw.width}x{raw.height}", "pixel_format": raw.pix_fmt}
+    return av.open(str(path), format="rawvideo", options=options)
+
+
+def _checked(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(path, "no such file")
+    if path.stat().st_size == 0:
+        raise ImageReadError(path, "the file is empty")
+    return path
+
+
+def frame_count(path: str | os.PathLike, raw: RawVideo | None = None) -> int | None:
+    """How many frames the file holds, from its size or header; None if unknown."""
+    try:
+        path = _checked(path)
+        with _open(path, raw) as container:
+            stream = container.streams.video[0]
+            if stream.frames:
+                return stream.frames
+            if container.duration and stream.average_rate:
+                return round(container.duration / 1e6 * stream.average_rate)
+    except Exception:  # unreadable: the scoring reports why
+        return None
+    return None
+
+
 def read_frames(
-    path: str | os.PathLike, color: str, frames: slice = slice(None)
+    path: str | os.PathLike, color: str, frames: slice = slice(None), raw: RawVideo | None = None
 ) -> Iterator[tuple[int, np.ndarray, float]]:
     """``(frame number, pixels, max_val)`` for the frames ``frames`` selects, in order.
 
     8-bit video gives uint8 pixels, deeper video uint16. ``color="y"`` takes the
-    Y plane as coded (no conversion; ``max_val`` is ``2**bits - 1``); ``rgb`` and
-    ``gray`` convert with FFmpeg to 8 or 16 bits.
+    Y plane as coded (no conversion; ``max_val`` is ``2**bits - 1``, 1023 for
+    10-bit); ``rgb`` and ``gray`` convert with FFmpeg to 8 or 16 bits. A ``.yuv``
+    file is read as ``raw`` says.
     """
     try:
-        import av
+        import av  # noqa: F401
     except ImportError:
-        msg = f'{path}: PyAV is not installed; install it with: pip install "msssim[video]"'
-        raise ImageReadError(msg) from None
-    path = Path(path)
-    if not path.is_file():
-        raise ImageReadError(f"{path}: no such file")
-    if path.stat().st_size == 0:
-        raise ImageReadError(f"{path}: the file is empty")
+        raise ImageReadError(path, _NEEDS_PYAV) from None
+    path = _checked(path)
     start, stop, step = frames.start or 0, frames.stop, frames.step or 1
     try:
-        with av.open(str(path)) as container:
+        with _open(path, raw) as container:
             if not container.streams.video:
-                raise ImageReadError(f"{path}: no video stream")
+                raise ImageReadError(path, "no video stream")
             for number, frame in enumerate(container.decode(container.streams.video[0])):
                 if stop is not None and number >= stop:
                     break
@@ -62,8 +142,7 @@ def read_frames(
     except ImageReadError:
         raise
     except Exception as exc:  # PyAV raises many types for broken files
-        msg = f"{path}: cannot decode the video ({type(exc).__name__}: {exc})"
-        raise ImageReadError(msg) from None
+        raise ImageReadError(path, f"cannot decode the video ({type(exc).__name__}: {exc})") from None
 
 
 def _pixels(frame, color: str) -> tuple[np.ndarray, float]:

@@ -2,7 +2,8 @@
 
 Exit status: 0 all pairs scored, 1 the pooled mean is below ``--fail-under``,
 2 usage error, 3 some pair could not be scored (each such pair has an ``error``
-entry and a line on stderr; the others are still scored and written).
+entry and a line on stderr; the others are still scored and written), or
+nothing was scored at all.
 """
 
 from __future__ import annotations
@@ -15,10 +16,20 @@ from pathlib import Path
 
 import msssim
 from msssim import _validate
-from msssim._dataset import Options, Pair, PairError, pairs_from_folders, pairs_from_manifest, run
+from msssim._dataset import (
+    Options,
+    Pair,
+    PairError,
+    SettingError,
+    file_pair,
+    pairs_from_folders,
+    pairs_from_manifest,
+    run,
+)
 from msssim._engines import DEFAULT_ENGINE, ENGINES, NUMERICS
-from msssim._io import COLORS
-from msssim._report import FORMATS, JsonLines, SettingsMismatch, pooled, render, with_decibels
+from msssim._io import COLORS, SCALERS
+from msssim._report import FORMATS, JsonLines, SettingsMismatch, existing_format, pooled, render, with_decibels
+from msssim._video import PIXEL_FORMATS, RAW_SUFFIXES, RawVideo
 
 EXIT_OK, EXIT_BELOW, EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -40,10 +51,31 @@ def _frames(text: str) -> slice:
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
     return value
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _size(text: str) -> tuple[int, int]:
+    width, _, height = text.lower().partition("x")
+    try:
+        size = int(width), int(height)
+    except ValueError:
+        size = (0, 0)
+    if min(size) < 1:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, such as 1920x1080, got {text!r}")
+    return size
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,7 +100,34 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="START:STOP:STEP",
         help="video frames to score (default: all)",
     )
+    inputs.add_argument(
+        "--subsample", type=_positive_int, default=1, metavar="N", help="score every Nth of those frames"
+    )
+    inputs.add_argument(
+        "--offset",
+        type=_integer,
+        default=0,
+        metavar="N",
+        help="the distorted video starts N frames later (encoder delay): its frame n+N is compared "
+        "with the reference's frame n; negative if it starts earlier",
+    )
     inputs.add_argument("--shortest", action="store_true", help="score videos of different lengths up to the shorter")
+    inputs.add_argument(
+        "--scale",
+        choices=SCALERS,
+        help="resize a distorted image or video of another size to the reference's first "
+        "(default: a size mismatch is an error)",
+    )
+    inputs.add_argument(
+        "--size", type=_size, metavar="WxH", help="raw .yuv files: the frame size (they have no header)"
+    )
+    inputs.add_argument(
+        "--pix-fmt",
+        choices=PIXEL_FORMATS,
+        metavar="FMT",
+        help="raw .yuv files: yuv420p (default), yuv422p, yuv444p, gray, or one of those with 10le, 12le "
+        "or 16le for deeper samples (max_val 1023 for 10-bit with --color y)",
+    )
     inputs.add_argument(
         "--color",
         choices=COLORS,
@@ -99,8 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument(
         "--format",
         choices=FORMATS,
-        default="table",
-        help="table (default; one pair: the score alone), json, csv or jsonl",
+        help="table (one pair: the score alone), json, csv or jsonl; default: from the -o file's "
+        "extension (.json, .jsonl, .csv), else table",
     )
     output.add_argument(
         "-o",
@@ -108,7 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="FILE",
         help="write there instead of stdout; a .jsonl run appends each result as it completes "
-        "and, run again, skips the pairs already in the file",
+        "and, run again with the same settings, skips the pairs already in the file",
+    )
+    output.add_argument(
+        "--overwrite", action="store_true", help="replace the -o file, whatever it holds, instead of resuming"
     )
     output.add_argument("--db", action="store_true", help="also report -10*log10(1 - score)")
     output.add_argument("--fail-under", type=float, metavar="X", help="exit 1 if the pooled mean is below X")
@@ -132,6 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Options:
+    raw = None
+    if args.size is not None:
+        raw = RawVideo(*args.size, args.pix_fmt or PIXEL_FORMATS[0])
+    elif args.pix_fmt is not None:
+        parser.error("--pix-fmt describes raw .yuv files; give their --size WxH too")
     options = Options(
         metric="ssim" if args.ssim else "ms_ssim",
         max_val=args.max_val,
@@ -142,7 +209,11 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Optio
         k2=args.k2,
         color=args.color,
         frames=args.frames,
+        subsample=args.subsample,
+        offset=args.offset,
         shortest=args.shortest,
+        scale=args.scale,
+        raw=raw,
         engine=args.engine,
         numerics=args.numerics,
     )
@@ -154,14 +225,17 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Optio
             _validate.power_factors(args.power_factors)
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
+    if args.fail_under is not None and not 0 <= args.fail_under <= 1:
+        parser.error(f"--fail-under must be in [0, 1], got {args.fail_under}")
     return options
 
 
-def _pairs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[Pair]:
+def _pairs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[list[Pair], list[str]]:
+    """The pairs to score, and the files of the folders that are skipped."""
     if args.pairs is not None:
         if args.reference or args.distorted:
             parser.error("give either REFERENCE DISTORTED or --pairs FILE, not both")
-        return pairs_from_manifest(args.pairs)
+        return pairs_from_manifest(args.pairs), []
     if not (args.reference and args.distorted):
         parser.error("give REFERENCE and DISTORTED (images, videos or folders), or --pairs FILE")
     reference, distorted = Path(args.reference), Path(args.distorted)
@@ -169,42 +243,144 @@ def _pairs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[Pa
         return pairs_from_folders(reference, distorted)
     if reference.is_dir() or distorted.is_dir():
         parser.error("REFERENCE and DISTORTED must both be folders or both be files")
-    return [Pair(args.reference, args.distorted)]
+    return [file_pair(args.reference, args.distorted)], []
+
+
+# Options that only videos use, as (attribute, its default, how it is spelled).
+_VIDEO_ONLY = (
+    ("frames", slice(None), "--frames"),
+    ("subsample", 1, "--subsample"),
+    ("offset", 0, "--offset"),
+    ("shortest", False, "--shortest"),
+    ("plot", None, "--plot"),
+)
+
+
+def _check_against_pairs(args: argparse.Namespace, parser: argparse.ArgumentParser, pairs: list[Pair]) -> None:
+    """Usage errors that depend on what the files are."""
+    if args.map and (len(pairs) != 1 or pairs[0].is_video):
+        parser.error("--map needs exactly one image pair")
+    if pairs and not any(p.is_video for p in pairs):
+        given = [flag for name, default, flag in _VIDEO_ONLY if getattr(args, name) != default]
+        if given:
+            parser.error(f"{' and '.join(given)} apply to videos, and these are images")
+    raw = [path for p in pairs for path in p.key if Path(path).suffix.lower() in RAW_SUFFIXES]
+    if raw and args.size is None:
+        parser.error(f"{raw[0]} is raw YUV, which has no header: give its --size WxH (and --pix-fmt, default yuv420p)")
+    if not raw and args.size is not None:
+        parser.error("--size and --pix-fmt describe raw .yuv files, and none is given")
+    for flag, path in (("--map", args.map), ("--plot", args.plot)):
+        if path is not None:
+            _check_picture_path(parser, flag, path)
+
+
+def _check_picture_path(parser: argparse.ArgumentParser, flag: str, path: Path) -> None:
+    if flag == "--map":
+        from PIL import Image
+
+        known = {suffix for suffix, kind in Image.registered_extensions().items() if kind in Image.SAVE}
+    else:
+        known = {".png", ".pdf", ".svg", ".jpg", ".jpeg", ".webp", ".eps", ".tif", ".tiff"}
+    if path.suffix.lower() not in known:
+        shown = "no extension" if not path.suffix else f"the extension {path.suffix}"
+        parser.error(f"{flag} {path} has {shown}; name a picture, such as {path.stem or 'out'}.png (or .svg, .pdf)")
+    if not path.parent.is_dir():
+        parser.error(f"{flag} {path}: the folder {path.parent} does not exist")
+
+
+_FORMAT_OF_SUFFIX = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+_DESCRIBED = {
+    "table": "a table",
+    "json": "a JSON document",
+    "jsonl": "JSON lines",
+    "csv": "CSV",
+    "other": "something msssim did not write",
+}
+
+
+def _output_format(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
+    """``--format``, or the one the -o file's extension names; an existing -o
+    file in another format is refused (unless ``--overwrite``), never appended to."""
+    if args.output is None:
+        return args.format or "table"
+    fmt = args.format or _FORMAT_OF_SUFFIX.get(args.output.suffix.lower(), "table")
+    if args.output.is_dir() or not args.output.parent.is_dir():
+        parser.error(f"-o {args.output}: expected a file in an existing folder")
+    found = None if args.overwrite else existing_format(args.output)
+    if found is not None and found != fmt:
+        parser.error(
+            f"{args.output} holds {_DESCRIBED[found]}, and this run writes {_DESCRIBED[fmt]}; "
+            "write to another file with -o, or pass --overwrite to replace it"
+        )
+    return fmt
+
+
+def _spelled(setting: str, value) -> str:
+    """A recorded setting as the command line spells it."""
+    if setting == "msssim_version":
+        return f"msssim {value}"
+    if setting == "metric":
+        return "--ssim" if value == "ssim" else "MS-SSIM (no --ssim)"
+    flag = "--" + setting.replace("_", "-")
+    if value is None or value is False:
+        return f"no {flag}"
+    if value is True:
+        return flag
+    return f"{flag} {','.join(map(str, value)) if isinstance(value, list) else value}"
+
+
+def _mismatch_message(exc: SettingsMismatch) -> str:
+    fixes = "write to another file with -o, or pass --overwrite to score every pair again into it"
+    if not exc.differ:
+        return (
+            f"{exc.path} records no settings (an older msssim wrote it), so its results cannot be checked "
+            f"against this run's; {fixes}"
+        )
+    made = ", ".join(_spelled(key, old) for key, old, _ in exc.differ)
+    asked = ", ".join(_spelled(key, new) for key, _, new in exc.differ)
+    return (
+        f"{exc.path} holds results made with {made}, and this run asks for {asked}; resuming would mix them. "
+        f"Rerun with the file's settings to finish it, {fixes}"
+    )
 
 
 def _log(message: str) -> None:
     print(f"msssim: {message}", file=sys.stderr, flush=True)
 
 
+def _log_skipped(skipped: list[str]) -> None:
+    if skipped:
+        shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+        _log(f"skipped {len(skipped)} files that are neither images nor videos: {shown}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # exits with status 2 on a usage error
     options = _options(args, parser)
-    if args.fail_under is not None and not 0 <= args.fail_under <= 1:
-        parser.error(f"--fail-under must be in [0, 1], got {args.fail_under}")
+    fmt = _output_format(args, parser)
     try:
-        pairs = _pairs(args, parser)
+        pairs, skipped = _pairs(args, parser)
     except PairError as exc:
         _log(f"error: {exc}")
         return EXIT_FAILED
-    if args.map and (len(pairs) != 1 or pairs[0].is_video):
-        parser.error("--map needs exactly one image pair")
+    _check_against_pairs(args, parser, pairs)
+    _log_skipped(skipped)
     if not pairs:
-        _log("warning: no files to score")
+        where = f"{args.pairs} lists no pairs" if args.pairs else "the folders hold no image or video files"
+        _log(f"error: nothing to score: {where}")
+        return EXIT_FAILED
 
     sink = None
-    if args.format == "jsonl":
+    if fmt == "jsonl":
+        if args.output and args.overwrite:
+            args.output.unlink(missing_ok=True)
         try:
             sink = JsonLines.resume(args.output, options.parameters()) if args.output else None
         except SettingsMismatch as exc:
-            parser.error(str(exc))
+            parser.error(_mismatch_message(exc))
         if sink is None:
             sink = JsonLines.start(sys.stdout, options.parameters())
-        elif sink.previous and sink.settings is None:
-            _log(
-                f"warning: {args.output} records no settings (an older msssim wrote it), so its results cannot "
-                f"be checked; they are kept as if made with this run's (--numerics {options.numerics})"
-            )
     finished = {(r.get("reference"), r.get("distorted")) for r in sink.previous} if sink else set()
     todo = [p for p in pairs if p.key not in finished]
     if finished:
@@ -212,7 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     workers = args.workers or ((os.cpu_count() or 1) if len(todo) > 16 else 1)
 
     results: dict[tuple[str, str], dict] = {}
-    progress = _progress(len(todo), any(p.is_video for p in todo))
+    progress = _Progress(todo, options)
 
     def on_result(result: dict) -> None:
         if args.db:
@@ -221,11 +397,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sink:
             sink.write(result)
         if "error" in result:
-            _log(f"error: {result['distorted']}: {result['error']}")
-        progress.update(1)
+            _log(f"error: {result['error']}")
+        progress.done(result)
 
     try:
-        run(todo, options, on_result, workers=workers, scheduler=args.scheduler)
+        run(todo, options, on_result, workers=workers, scheduler=args.scheduler, on_frame=progress.frame)
     except KeyboardInterrupt:
         progress.close()
         where = f"; {len(results)} results are in {args.output}, run the same command to finish" if sink else ""
@@ -235,62 +411,97 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress.close()
         _log(f"error: {exc}")
         return EXIT_FAILED
+    except SettingError as exc:
+        progress.close()
+        parser.error(str(exc))
     finally:
         if sink:
             sink.close()
     progress.close()
 
     everything = (sink.previous if sink else []) + [results[p.key] for p in todo if p.key in results]
+    if args.db:
+        for result in everything:
+            with_decibels(result, options.metric)
     if sink is None:
-        text = render(everything, options.parameters(), options.metric, args.format, args.db)
+        text = render(everything, options.parameters(), options.metric, fmt, args.db, skipped)
         if args.output:
             args.output.write_text(text)
         else:
             sys.stdout.write(text)
     stats = pooled(everything, options.metric)
-    if sink is not None or args.output:
-        summary = f"mean {stats['mean']:.6f}" if stats["count"] else "nothing scored"
-        _log(f"{stats['count']} of {len(everything)} pairs scored; {summary}")
+    if stats["count"] and (sink is not None or args.output):
+        _log(f"{stats['count']} of {len(everything)} pairs scored; mean {stats['mean']:.6f}")
     try:
         _pictures(args, pairs, options, everything)
     except (OSError, RuntimeError, ValueError) as exc:
         _log(f"error: {exc}")
         return EXIT_FAILED
+    if not stats["count"]:
+        if len(everything) > 1:  # one pair's error said it all
+            _log(f"error: nothing scored: none of the {len(everything)} pairs could be scored")
+        return EXIT_FAILED
     if any("error" in r for r in everything):
         return EXIT_FAILED
-    if args.fail_under is not None and stats["count"] and stats["mean"] < args.fail_under:
+    if args.fail_under is not None and stats["mean"] < args.fail_under:
         _log(f"pooled mean {stats['mean']:.6f} is below --fail-under {args.fail_under}")
         return EXIT_BELOW
     return EXIT_OK
 
 
-def _progress(total: int, videos: bool):
-    """A progress bar on stderr when it is a terminal (tqdm), else a stand-in."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return _NoProgress()
-    return tqdm(
-        total=total,
-        unit="video" if videos else "pair",
-        file=sys.stderr,
-        disable=not sys.stderr.isatty(),
-        dynamic_ncols=True,
-    )
+class _Progress:
+    """A progress bar on stderr when it is a terminal (tqdm): one step per
+    image pair and per video frame (frames counted from the files' headers)."""
 
+    def __init__(self, todo: list[Pair], options: Options):
+        self.bar, self.frames = None, 0
+        if not sys.stderr.isatty():
+            return
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            return
+        videos = [p for p in todo if p.is_video and not p.missing]
+        self.bar = tqdm(
+            total=_work(todo, videos, options),
+            unit="frame" if videos else "pair",
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
 
-class _NoProgress:
-    def update(self, n: int) -> None:
-        pass
+    def frame(self) -> None:
+        """A video frame scored, in this process."""
+        if self.bar is not None:
+            self.frames += 1
+            self.bar.update(1)
+
+    def done(self, result: dict) -> None:
+        """A pair scored: an image counts one, a video its frames not yet counted."""
+        if self.bar is not None:
+            self.bar.update(max(0, len(result["frames"]) - self.frames) if "frames" in result else 1)
+            self.frames = 0
 
     def close(self) -> None:
-        pass
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _work(todo: list[Pair], videos: list[Pair], options: Options) -> int | None:
+    from msssim._video import frame_count
+
+    total = len(todo) - len(videos)
+    for pair in videos:
+        count = frame_count(pair.reference, options.raw)
+        if count is None:
+            return None
+        total += len(range(*options.selected_frames().indices(count)))
+    return total
 
 
 def _pictures(args, pairs: list[Pair], options: Options, results: list[dict]) -> None:
     from msssim import _pictures
 
-    if args.map and "error" not in results[0]:
+    if args.map and results and "error" not in results[0]:
         from msssim._dataset import score_index_map
 
         index_map = score_index_map(pairs[0], options)
