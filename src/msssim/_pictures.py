@@ -41,7 +41,16 @@ def save_index_map(index_map: np.ndarray, path: Path, title: str) -> None:
 
 
 def save_frame_plot(results: list[dict], metric: str, path: Path) -> None:
-    """Per-frame scores, one line per video pair."""
+    """Per-frame scores, one line per video pair, saved to ``path``."""
+    import matplotlib.pyplot as plt
+
+    figure = frame_plot(results, metric)
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def frame_plot(results: list[dict], metric: str):
+    """The matplotlib figure of per-frame scores, one line per video pair."""
     try:
         import matplotlib
 
@@ -68,5 +77,4 @@ def save_frame_plot(results: list[dict], metric: str, path: Path) -> None:
         axes.set_title(f"{name} per frame, {len(videos)} videos")
         axes.legend(loc="lower left", fontsize="small")
     figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
+    return figure
