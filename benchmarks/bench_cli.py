@@ -1,12 +1,16 @@
-"""The command line on a folder of image pairs and on a 1080p video, against a
-plain loop over TensorFlow doing the same decoding, in one run.
+"""The command line on a folder of image pairs, on a 1080p video and on a raw
+1080p YUV pair, against a plain loop over TensorFlow doing the same decoding,
+in one run.
 
-    python benchmarks/bench_cli.py [--pairs 1000] [--frames 60] [--numerics tensorflow-cpu] [--engine reference]
+    python benchmarks/bench_cli.py [--pairs 1000] [--frames 60] [--jobs images,video,yuv]
+                                   [--numerics tensorflow-cpu] [--engine reference]
 
-Makes the files in a temporary folder: N pairs of 512x512 RGB PNGs and two
-1080p y4m videos. Times the whole ``msssim`` command (process start included)
-and a TF loop (Pillow or PyAV decoding, ``tf.function`` MS-SSIM), and prints
-pairs/s and frames/s. Needs tensorflow-cpu and the ``all`` extra.
+Makes the files in a temporary folder: N pairs of 512x512 RGB PNGs, two 1080p
+y4m videos and two raw 1080p yuv420p files. Times the whole ``msssim`` command
+(process start included) and a TF loop (Pillow or PyAV decoding, or for raw
+YUV the Y planes read with NumPy; ``tf.function`` MS-SSIM), and prints pairs/s
+or frames/s, and the command's peak resident memory. Needs tensorflow-cpu and
+the ``all`` extra.
 """
 
 from __future__ import annotations
@@ -62,10 +66,31 @@ def make_videos(root: Path, frames: int) -> tuple[Path, Path]:
     return paths
 
 
-def time_command(args: list[str]) -> float:
+def make_raw(root: Path, frames: int) -> tuple[Path, Path]:
+    """Two raw yuv420p 1080p files: Y planes of moving waves with noise, flat chroma."""
+    rng = np.random.default_rng(2)
+    y, x = np.mgrid[0:1080, 0:1920] / 1920
+    chroma = np.full(2 * 540 * 960, 128, np.uint8).tobytes()
+    paths = root / "ref.yuv", root / "dist.yuv"
+    with open(paths[0], "wb") as ref_file, open(paths[1], "wb") as dist_file:
+        for i in range(frames):
+            luma = (0.5 + 0.4 * np.sin(6 * x + i / 9) * np.cos(4 * y)) * 219 + 16
+            ref = np.clip(luma + rng.integers(-8, 9, luma.shape), 0, 255).astype(np.uint8)
+            dist = np.clip(ref + rng.integers(-10, 11, ref.shape), 0, 255).astype(np.uint8)
+            ref_file.write(ref.tobytes() + chroma)
+            dist_file.write(dist.tobytes() + chroma)
+    return paths
+
+
+def time_command(args: list[str]) -> tuple[float, float]:
+    """Seconds the whole command took, and its peak resident memory in MiB."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "msssim.cli", *args], check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    process = subprocess.Popen([sys.executable, "-m", "msssim.cli", *args], stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    if status:
+        raise SystemExit(f"msssim {' '.join(args)} failed ({status})")
+    return seconds, usage.ru_maxrss / 1024
 
 
 def tf_loop_images(ref_dir: Path, dist_dir: Path) -> float:
@@ -95,36 +120,63 @@ def tf_loop_video(ref: Path, dist: Path) -> tuple[float, int]:
     return time.perf_counter() - start, count
 
 
+def tf_loop_raw(ref: Path, dist: Path) -> tuple[float, int]:
+    """Y planes read with NumPy, one frame at a time, scored by TF."""
+    import tensorflow as tf
+
+    score = tf.function(lambda a, b: tf.image.ssim_multiscale(a, b, 255.0))
+    luma, frame = 1920 * 1080, 1920 * 1080 * 3 // 2
+    count = ref.stat().st_size // frame
+    start = time.perf_counter()
+    for n in range(count):
+        planes = [np.fromfile(p, np.uint8, luma, offset=n * frame).reshape(1080, 1920, 1) for p in (ref, dist)]
+        score(*planes).numpy()
+    return time.perf_counter() - start, count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=1000)
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--engine", help="msssim's --engine (default: the library's default)")
     parser.add_argument("--numerics", help="msssim's --numerics (default: the library's default, exact)")
+    parser.add_argument("--jobs", default="images,video,yuv", help="which jobs, comma-separated")
     args = parser.parse_args()
+    jobs = args.jobs.split(",")
     engine = ["--engine", args.engine] if args.engine else []
     engine += ["--numerics", args.numerics] if args.numerics else []
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        ref_dir, dist_dir = make_folder(root / "images", args.pairs)
-        ref_video, dist_video = make_videos(root, args.frames)
-        ours = time_command([str(ref_dir), str(dist_dir), "--format", "jsonl", "-o", str(root / "out.jsonl"), *engine])
-        theirs = tf_loop_images(ref_dir, dist_dir)
-        ours_video = time_command([str(ref_video), str(dist_video), "--format", "json", *engine])
-        theirs_video, frames = tf_loop_video(ref_video, dist_video)
+        if "images" in jobs:
+            ref_dir, dist_dir = make_folder(root / "images", args.pairs)
+            (ours, memory) = time_command([str(ref_dir), str(dist_dir), "-o", str(root / "out.jsonl"), *engine])
+            theirs = tf_loop_images(ref_dir, dist_dir)
+            rows.append((f"{args.pairs} pairs of 512x512 RGB PNG", args.pairs, "pairs/s", ours, theirs, memory))
+        if "video" in jobs:
+            ref_video, dist_video = make_videos(root, args.frames)
+            ours, memory = time_command([str(ref_video), str(dist_video), "-o", str(root / "video.json"), *engine])
+            theirs, frames = tf_loop_video(ref_video, dist_video)
+            rows.append((f"1080p RGB y4m video, {frames} frames", frames, "fps", ours, theirs, memory))
+            ref_video.unlink()
+            dist_video.unlink()
+        if "yuv" in jobs:
+            ref_raw, dist_raw = make_raw(root, args.frames)
+            raw = ["--size", "1920x1080", "--pix-fmt", "yuv420p", "--color", "y"]
+            ours, memory = time_command([str(ref_raw), str(dist_raw), *raw, "-o", str(root / "raw.json"), *engine])
+            theirs, frames = tf_loop_raw(ref_raw, dist_raw)
+            rows.append((f"raw 1080p yuv420p, Y plane, {frames} frames", frames, "fps", ours, theirs, memory))
     print(
         f"# {os.cpu_count()} cores; msssim command (process start included, engine {args.engine or 'default'}, "
-        f"numerics {args.numerics or 'default'}) "
-        "vs a TF tf.function loop"
+        f"numerics {args.numerics or 'default'}) vs a TF tf.function loop"
     )
-    print("| job | msssim | TF loop | msssim / TF |")
-    print("|---|---|---|---|")
-    images = f"{args.pairs} pairs of 512x512 RGB PNG"
-    print(f"| {images} | {args.pairs / ours:.1f} pairs/s | {args.pairs / theirs:.1f} pairs/s | {theirs / ours:.2f}x |")
-    print(
-        f"| 1080p RGB y4m video, {frames} frames | {frames / ours_video:.1f} fps | {frames / theirs_video:.1f} fps "
-        f"| {theirs_video / ours_video:.2f}x |"
-    )
+    print("| job | msssim | TF loop | msssim / TF | msssim peak memory |")
+    print("|---|---|---|---|---|")
+    for job, count, unit, ours, theirs, memory in rows:
+        print(
+            f"| {job} | {count / ours:.1f} {unit} | {count / theirs:.1f} {unit} | {theirs / ours:.2f}x "
+            f"| {memory:.0f} MiB |"
+        )
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ def test_resume_with_other_settings_is_refused_and_the_file_untouched(tmp_path, 
     assert _run(capsys, ref_dir, dist_dir, "-o", out)[0] == 0
     before = out.read_bytes()
     err = _usage_error(capsys, ref_dir, dist_dir, "-o", out, *flags, "--fail-under", "0.99")
-    assert f"this run asks for {spelled}" in err and "resuming would mix them" in err
+    assert f"this run asks for {spelled}; resuming would mix them" in err
     assert "another file with -o" in err and "--overwrite" in err
     assert out.read_bytes() == before
     # --overwrite scores every pair again with the new settings, into the same file.
@@ -190,7 +190,7 @@ def test_video_options_on_images_are_usage_errors(tmp_path, capsys, flags):
     ref_dir, dist_dir = _folders(tmp_path, ["a.png"])
     flags = [str(tmp_path / f) if f.endswith(".png") else f for f in flags]
     err = _usage_error(capsys, ref_dir / "a.png", dist_dir / "a.png", *flags)
-    assert f"{flags[0]} apply to videos, and these are images" in err
+    assert f"{flags[0]} applies to videos, and these are images" in err
     assert not (tmp_path / "p.png").exists()
 
 

@@ -263,7 +263,8 @@ def _check_against_pairs(args: argparse.Namespace, parser: argparse.ArgumentPars
     if pairs and not any(p.is_video for p in pairs):
         given = [flag for name, default, flag in _VIDEO_ONLY if getattr(args, name) != default]
         if given:
-            parser.error(f"{' and '.join(given)} apply to videos, and these are images")
+            verb = "applies" if len(given) == 1 else "apply"
+            parser.error(f"{' and '.join(given)} {verb} to videos, and these are images")
     raw = [path for p in pairs for path in p.key if Path(path).suffix.lower() in RAW_SUFFIXES]
     if raw and args.size is None:
         parser.error(f"{raw[0]} is raw YUV, which has no header: give its --size WxH (and --pix-fmt, default yuv420p)")
@@ -326,7 +327,11 @@ def _spelled(setting: str, value) -> str:
         return f"no {flag}"
     if value is True:
         return flag
-    return f"{flag} {','.join(map(str, value)) if isinstance(value, list) else value}"
+
+    def number(x) -> str:
+        return str(int(x)) if isinstance(x, float) and x.is_integer() else str(x)
+
+    return f"{flag} {','.join(map(number, value)) if isinstance(value, list) else number(value)}"
 
 
 def _mismatch_message(exc: SettingsMismatch) -> str:
