@@ -16,11 +16,14 @@ the ``all`` extra.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -93,18 +96,18 @@ def time_command(args: list[str]) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024
 
 
-def tf_loop_images(ref_dir: Path, dist_dir: Path) -> float:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+def tf_loop_images(ref_dir: Path, dist_dir: Path) -> tuple[float, int]:
     import tensorflow as tf
     from PIL import Image
 
     score = tf.function(lambda a, b: tf.image.ssim_multiscale(a, b, 255.0))
-    start = time.perf_counter()
+    start, count = time.perf_counter(), 0
     for ref in sorted(ref_dir.iterdir()):
         a = np.asarray(Image.open(ref))
         b = np.asarray(Image.open(dist_dir / ref.name))
         score(a, b).numpy()
-    return time.perf_counter() - start
+        count += 1
+    return time.perf_counter() - start, count
 
 
 def tf_loop_video(ref: Path, dist: Path) -> tuple[float, int]:
@@ -135,6 +138,7 @@ def tf_loop_raw(ref: Path, dist: Path) -> tuple[float, int]:
 
 
 def main() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=1000)
     parser.add_argument("--frames", type=int, default=60)
@@ -145,27 +149,53 @@ def main() -> None:
     jobs = args.jobs.split(",")
     engine = ["--engine", args.engine] if args.engine else []
     engine += ["--numerics", args.numerics] if args.numerics else []
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
+    # A child counts the pages of the process it was forked from in its peak
+    # memory, so this one stays small until every msssim command has run: the
+    # files are made in another process, and TF is imported last.
+    made = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    runs = []  # (job, msssim command, TF loop, unit)
+    with tempfile.TemporaryDirectory() as tmp, made:
         root = Path(tmp)
         if "images" in jobs:
-            ref_dir, dist_dir = make_folder(root / "images", args.pairs)
-            (ours, memory) = time_command([str(ref_dir), str(dist_dir), "-o", str(root / "out.jsonl"), *engine])
-            theirs = tf_loop_images(ref_dir, dist_dir)
-            rows.append((f"{args.pairs} pairs of 512x512 RGB PNG", args.pairs, "pairs/s", ours, theirs, memory))
+            ref_dir, dist_dir = made.submit(make_folder, root / "images", args.pairs).result()
+            command = [str(ref_dir), str(dist_dir), "-o", str(root / "out.jsonl")]
+            runs.append(
+                (
+                    f"{args.pairs} pairs of 512x512 RGB PNG",
+                    command,
+                    partial(tf_loop_images, ref_dir, dist_dir),
+                    "pairs/s",
+                )
+            )
         if "video" in jobs:
-            ref_video, dist_video = make_videos(root, args.frames)
-            ours, memory = time_command([str(ref_video), str(dist_video), "-o", str(root / "video.json"), *engine])
-            theirs, frames = tf_loop_video(ref_video, dist_video)
-            rows.append((f"1080p RGB y4m video, {frames} frames", frames, "fps", ours, theirs, memory))
-            ref_video.unlink()
-            dist_video.unlink()
+            ref_video, dist_video = made.submit(make_videos, root, args.frames).result()
+            command = [str(ref_video), str(dist_video), "-o", str(root / "video.json")]
+            runs.append(
+                (
+                    f"1080p RGB y4m video, {args.frames} frames",
+                    command,
+                    partial(tf_loop_video, ref_video, dist_video),
+                    "fps",
+                )
+            )
         if "yuv" in jobs:
-            ref_raw, dist_raw = make_raw(root, args.frames)
+            ref_raw, dist_raw = made.submit(make_raw, root, args.frames).result()
             raw = ["--size", "1920x1080", "--pix-fmt", "yuv420p", "--color", "y"]
-            ours, memory = time_command([str(ref_raw), str(dist_raw), *raw, "-o", str(root / "raw.json"), *engine])
-            theirs, frames = tf_loop_raw(ref_raw, dist_raw)
-            rows.append((f"raw 1080p yuv420p, Y plane, {frames} frames", frames, "fps", ours, theirs, memory))
+            command = [str(ref_raw), str(dist_raw), *raw, "-o", str(root / "raw.json")]
+            runs.append(
+                (
+                    f"raw 1080p yuv420p, Y plane, {args.frames} frames",
+                    command,
+                    partial(tf_loop_raw, ref_raw, dist_raw),
+                    "fps",
+                )
+            )
+        ours = [time_command([*command, *engine]) for _, command, _, _ in runs]
+        theirs = [loop() for _, _, loop, _ in runs]
+    rows = [
+        (job, count, unit, seconds, tf_seconds, memory)
+        for (job, _, _, unit), (seconds, memory), (tf_seconds, count) in zip(runs, ours, theirs)
+    ]
     print(
         f"# {os.cpu_count()} cores; msssim command (process start included, engine {args.engine or 'default'}, "
         f"numerics {args.numerics or 'default'}) vs a TF tf.function loop"
