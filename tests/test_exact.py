@@ -4,9 +4,6 @@ index-map pixels within 1e-5, gradients within 1e-4 of their largest entry."""
 
 from __future__ import annotations
 
-import functools
-import io
-
 import backends
 import cases
 import jax
@@ -14,8 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 import oracle
 import pytest
-import skimage.data
 import torch
+from photos import DISTORTIONS, blur, jpeg, photo
 from PIL import Image
 from scipy import ndimage
 
@@ -82,8 +79,8 @@ def test_oracle_is_tensorflows_own_code_run_in_float64(tf_in_float64, seed):
 
 def test_oracle_is_tensorflows_own_code_on_a_photo(tf_in_float64):
     tf = tf_in_float64
-    img1 = _photo("astronaut")[:300, 50:331]
-    img2 = _jpeg(img1, 5)
+    img1 = photo("astronaut")[:300, 50:331]
+    img2 = jpeg(img1, 5)
     for function in ("ssim_multiscale", "ssim"):
         tf_function = tf.image.ssim_multiscale if function == "ssim_multiscale" else tf.image.ssim
         want = tf_function(tf.constant(img1), tf.constant(img2), 255).numpy()
@@ -203,38 +200,6 @@ def test_sweep_default_is_exact(seed, engine):
 # --- real photos -----------------------------------------------------------------
 
 
-@functools.cache
-def _photo(name: str) -> np.ndarray:
-    """A scikit-image sample (bundled with the package: no download), [H, W, C] uint8."""
-    image = getattr(skimage.data, name)()
-    return image[..., None] if image.ndim == 2 else image
-
-
-def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
-    buffer = io.BytesIO()
-    Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image).save(buffer, "JPEG", quality=quality)
-    return np.asarray(Image.open(buffer)).reshape(image.shape)
-
-
-def _blur(image: np.ndarray, sigma: float = 2.0) -> np.ndarray:
-    blurred = ndimage.gaussian_filter(image.astype(np.float64), (sigma, sigma, 0))
-    return np.clip(np.round(blurred), 0, 255).astype(np.uint8)
-
-
-def _noisy(image: np.ndarray, sigma: float = 10.0, seed: int = 0) -> np.ndarray:
-    noise = np.random.default_rng(seed).normal(0, sigma, image.shape)
-    return np.clip(np.round(image + noise), 0, 255).astype(np.uint8)
-
-
-DISTORTIONS = {
-    "jpeg q5": lambda a: _jpeg(a, 5),
-    "jpeg q30": lambda a: _jpeg(a, 30),
-    "jpeg q75": lambda a: _jpeg(a, 75),
-    "blur": _blur,
-    "noise": _noisy,
-}
-
-
 def _representations(img1: np.ndarray, img2: np.ndarray):
     """The same uint8 pair as uint8, float32 in [0, 1], float32 in [0, 255] and uint16."""
     yield "uint8", img1, img2, 255
@@ -246,7 +211,7 @@ def _representations(img1: np.ndarray, img2: np.ndarray):
 @pytest.mark.parametrize("distortion", list(DISTORTIONS))
 @pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea", "camera"])
 def test_photos(name, distortion):
-    img1 = _photo(name)
+    img1 = photo(name)
     img2 = DISTORTIONS[distortion](img1)
     assert not np.array_equal(img1, img2)
     for representation, a, b, max_val in _representations(img1, img2):
@@ -266,8 +231,8 @@ def test_photos(name, distortion):
 
 
 def test_photo_every_parameter():
-    img1 = _photo("coffee")[:251, 100:363]  # odd both ways
-    img2 = _jpeg(img1, 30)
+    img1 = photo("coffee")[:251, 100:363]  # odd both ways
+    img2 = jpeg(img1, 30)
     settings = [
         {"filter_size": 1, "power_factors": [0.5, 0.5]},
         {"filter_size": 2, "filter_sigma": 0.7, "power_factors": [0.2, 0.3, 0.5]},
@@ -303,8 +268,8 @@ def test_photo_every_parameter():
 
 
 def test_parts_score_is_exact():
-    img1 = _photo("chelsea")
-    img2 = _jpeg(img1, 5)
+    img1 = photo("chelsea")
+    img2 = jpeg(img1, 5)
     want = oracle.ssim_multiscale(img1, img2, 255)
     for engine in ENGINES:
         parts = msssim.ssim_multiscale_parts(img1, img2, 255, engine=engine, **EXACT)
@@ -334,8 +299,8 @@ def _flat_pairs():
     blocks = np.kron(rng.integers(0, 256, (25, 27, 3)), np.ones((8, 8, 1)))[:200, :210].astype(np.uint8)
     requantised = (np.round(blocks / 16) * 16).clip(0, 255).astype(np.uint8)
     yield "8x8 blocks vs requantised", blocks, requantised
-    yield "8x8 blocks vs blurred", blocks, _blur(blocks, 1.5)
-    smooth = _blur(rng.integers(0, 256, shape, dtype=np.uint8), 6.0)
+    yield "8x8 blocks vs blurred", blocks, blur(blocks, 1.5)
+    smooth = blur(rng.integers(0, 256, shape, dtype=np.uint8), 6.0)
     yield "smooth vs its 8x8 block means", smooth, _block_means(smooth)
     yield "odd flat pair", np.full((183, 197, 3), 128, np.uint8), np.full((183, 197, 3), 129, np.uint8)
 
@@ -410,9 +375,9 @@ def test_backends(tf, name, dtype):
     wrap, kind, unwrap = BACKENDS[name]
     if name == "tensorflow":
         wrap, kind = tf.constant, tf.Tensor
-    photo = _photo("astronaut")
-    img1 = np.stack([photo[:190, :201], photo[300:490, 250:451]])
-    img2 = np.stack([_jpeg(img1[0], 5), _blur(img1[1])])
+    picture = photo("astronaut")
+    img1 = np.stack([picture[:190, :201], picture[300:490, 250:451]])
+    img2 = np.stack([jpeg(img1[0], 5), blur(img1[1])])
     max_val = 255
     if dtype == "float32":
         img1, img2, max_val = img1.astype(np.float32) / 255, img2.astype(np.float32) / 255, 1.0
@@ -432,8 +397,8 @@ def _gradient_pairs():
     rng = np.random.default_rng(31)
     img1 = rng.random((176, 176, 3), dtype=np.float32)
     yield "correlated noise", img1, np.clip(img1 + 0.2 * rng.standard_normal(img1.shape, dtype=np.float32), 0, 1)
-    photo = _photo("astronaut")[100:276, 150:326]
-    yield "blurred photo", photo.astype(np.float32) / 255, _blur(photo).astype(np.float32) / 255
+    picture = photo("astronaut")[100:276, 150:326]
+    yield "blurred photo", picture.astype(np.float32) / 255, blur(picture).astype(np.float32) / 255
     flat = 0.5 + 0.004 * rng.standard_normal((176, 176, 3), dtype=np.float32)
     nearly = flat + 0.002 * rng.standard_normal(flat.shape, dtype=np.float32)
     yield "nearly flat", flat, nearly

@@ -79,6 +79,7 @@ class Options:
     threads: int | None = None
     engine: str | None = None  # None: the default engine
     numerics: str = NUMERICS[0]  # "exact" or "tensorflow-cpu"
+    convention: str = "tensorflow"  # whose MS-SSIM (msssim._conventions)
 
     def parameters(self) -> dict:
         """The parameters as the JSON document records them."""
@@ -105,6 +106,7 @@ class Options:
             "pix_fmt": None if self.raw is None else self.raw.pix_fmt,
             "engine": self.engine or DEFAULT_ENGINE,
             "numerics": self.numerics,
+            "convention": self.convention,
         }
 
     def selected_frames(self) -> slice:
@@ -204,6 +206,7 @@ def score_arrays(ref: np.ndarray, dist: np.ndarray, max_val: float, options: Opt
         threads=options.threads,
         engine=options.engine,
         numerics=options.numerics,
+        convention=options.convention,
     )
     if options.metric == "ssim":
         value = msssim.ssim(ref, dist, max_val, **kwargs)
@@ -287,6 +290,7 @@ def score_index_map(pair: Pair, options: Options) -> np.ndarray:
         threads=options.threads,
         engine=options.engine,
         numerics=options.numerics,
+        convention=options.convention,
     )
 
 

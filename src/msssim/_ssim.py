@@ -31,9 +31,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from msssim import _dask, _validate
+from msssim import _conventions, _dask, _validate
+from msssim._conventions import Convention
 from msssim._dask import is_dask
-from msssim._engines import engine_for
+from msssim._engines import engine_for, get_engine
 
 MSSSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 """Power factors of Wang, Simoncelli & Bovik (2003), as TensorFlow uses them."""
@@ -137,12 +138,19 @@ class MultiScaleParts:
     power_factors: tuple[float, ...]
 
 
-def _prepare(img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, channel_axis, engine, numerics, threads):
+def _prepare(
+    img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, channel_axis, engine, numerics, threads, conv
+):
     """Steps 1-3: validated float32 images, the window and the constants; the
     engine, and the NumPy engine of the same numerics (``host``); the images
     whose pixels are still to be checked for NaN and Inf, if the score is not
     finite (``_validate.finite_result``)."""
     eng, host = engine_for(img1, img2, engine, numerics)
+    if conv.taps != "exact" and getattr(host, "NORMALISED_TAPS_ONLY", False):
+        # The fused kernels centre each window on its mean, which is the
+        # formula only for taps that sum to 1: the plain engine instead.
+        plain = get_engine("reference", numerics)
+        eng, host = (plain if eng is host else eng), plain
     x, y = eng.arrays(img1, img2) if hasattr(eng, "arrays") else (img1, img2)
     meta_x, meta_y = _validate.images(eng.meta(x), eng.meta(y), channel_axis)
     if hasattr(eng, "arrays"):  # a framework's tensors: the same move, on them
@@ -170,8 +178,29 @@ def _prepare(img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, cha
     x = eng.convert_image(x, image_scale(meta_x.dtype))
     y = eng.convert_image(y, image_scale(meta_y.dtype))
     # Step 3: the window, the normalised 2-D gaussian: exact (float64), or
-    # rounded as TF's softmax rounds it (msssim._window).
-    return eng, host, x, y, host.make_window(int(filter_size), float(filter_sigma)), constants, unchecked
+    # rounded as TF's softmax rounds it (msssim._window), or as the convention's
+    # library rounds its taps.
+    if conv.taps == "float32":
+        taps = _conventions.float32_taps(int(filter_size), float(filter_sigma))
+        window = np.outer(taps, taps)
+    else:
+        window = host.make_window(int(filter_size), float(filter_sigma))
+    return eng, host, x, y, window, constants, unchecked
+
+
+def _on_arrays(eng, x, function):
+    """``function`` of the engine's array ``x`` (an engine that keeps its own
+    form, such as the exact Numba engine's levels, converts to and from it)."""
+    transform = getattr(eng, "transform", None)
+    return transform(x, function) if transform else function(x)
+
+
+def _downsample(eng, x, conv: Convention):
+    """Step 5: odd sizes made even as the convention does (TF: the symmetric
+    pad, within ``downsample_2x``), then 2x2 means."""
+    if conv.pooling != "tensorflow":
+        x = _on_arrays(eng, x, lambda a: _conventions.pool_ready(a, conv.pooling, eng.concat))
+    return eng.downsample_2x(x)
 
 
 @contextmanager
@@ -218,6 +247,7 @@ def ssim_multiscale_parts(
     *,
     channel_axis: int = -1,
     numerics: str = "exact",
+    convention: str = "tensorflow",
     engine: str | None = None,
     threads: int | None = None,
 ) -> MultiScaleParts:
@@ -229,16 +259,29 @@ def ssim_multiscale_parts(
     if is_dask(img1) or is_dask(img2):
         msg = "ssim_multiscale_parts takes NumPy arrays; call .compute() on the Dask arrays first."
         raise TypeError(msg)
-    weights = _validate.power_factors(power_factors)
+    conv = _conventions.convention(convention, numerics)
+    weights = _conventions.weights(conv, _validate.power_factors(power_factors), MSSSIM_WEIGHTS)
     eng, host, x, y, window, (c1, c2), unchecked = _prepare(
-        img1, img2, max_val, filter_size, filter_sigma, k1, k2, len(weights), channel_axis, engine, numerics, threads
+        img1,
+        img2,
+        max_val,
+        filter_size,
+        filter_sigma,
+        k1,
+        k2,
+        len(weights),
+        channel_axis,
+        engine,
+        numerics,
+        threads,
+        conv,
     )
 
     def steps(eng, x, y):
         cs = []
         for level in range(len(weights)):
             if level:  # Step 5: downsample before every scale but the first.
-                x, y = eng.downsample_2x(x), eng.downsample_2x(y)
+                x, y = _downsample(eng, x, conv), _downsample(eng, y, conv)
             stats = scale_statistics(eng, x, y, window, c1, c2, only_cs=level < len(weights) - 1)
             cs.append(eng.relu(stats.cs))
         # Step 6: relu, power, product over scales, mean over channels.
@@ -270,6 +313,7 @@ def ssim_multiscale(
     *,
     channel_axis: int = -1,
     numerics: str = "exact",
+    convention: str = "tensorflow",
     engine: str | None = None,
     threads: int | None = None,
 ) -> np.ndarray:
@@ -306,6 +350,17 @@ def ssim_multiscale(
         of ``tf.image`` on the CPU (its multi-channel means are sequential
         float32 sums, ~1e-3 off on 1080p colour); GPU arrays are copied to the
         host for it.
+    convention : {"tensorflow", "pytorch-msssim", "piq"}, keyword-only
+        Whose MS-SSIM: ``"tensorflow"`` (the default) is TF's. The others
+        are those libraries' values for the same images and arguments
+        (``max_val`` is their ``data_range``), computed exactly like TF's
+        (``numerics="exact"`` only). pytorch-msssim (``ms_ssim``, ``ssim``):
+        odd sizes pooled with a zero row/column before the first, counted in
+        the mean; its window's taps rounded to float32. piq
+        (``multi_scale_ssim``, ``ssim``): odd sizes pooled after repeating
+        the first row and column; power factors other than the default
+        divided by their sum; ``ssim`` first averages f x f blocks, f =
+        ``round(min(H, W) / 256)``.
     engine : str, keyword-only
         For NumPy input: ``"numba"`` (fused multi-threaded kernels, the
         default) or ``"reference"`` (plain NumPy, the readable specification:
@@ -360,6 +415,7 @@ def ssim_multiscale(
             k2=k2,
             channel_axis=channel_axis,
             numerics=numerics,
+            convention=convention,
             engine=engine,
             threads=threads,
         )
@@ -374,6 +430,7 @@ def ssim_multiscale(
         k2,
         channel_axis=channel_axis,
         numerics=numerics,
+        convention=convention,
         engine=engine,
         threads=threads,
     ).ms_ssim
@@ -391,6 +448,7 @@ def ssim(
     *,
     channel_axis: int = -1,
     numerics: str = "exact",
+    convention: str = "tensorflow",
     engine: str | None = None,
     threads: int | None = None,
 ) -> np.ndarray:
@@ -420,14 +478,19 @@ def ssim(
             channel_axis=channel_axis,
             index_map=return_index_map,
             numerics=numerics,
+            convention=convention,
             engine=engine,
             threads=threads,
         )
+    conv = _conventions.convention(convention, numerics)
     eng, host, x, y, window, (c1, c2), unchecked = _prepare(
-        img1, img2, max_val, filter_size, filter_sigma, k1, k2, 1, channel_axis, engine, numerics, threads
+        img1, img2, max_val, filter_size, filter_sigma, k1, k2, 1, channel_axis, engine, numerics, threads, conv
     )
+    factor = _conventions.ssim_factor(conv, x.shape[-3], x.shape[-2])
 
     def steps(eng, x, y):
+        if factor > 1:  # piq: f x f block means first
+            x, y = (_on_arrays(eng, a, lambda v: _conventions.block_mean(v, factor)) for a in (x, y))
         stats = scale_statistics(eng, x, y, window, c1, c2, index_map=return_index_map)
         per_channel = stats.index_map if return_index_map else stats.ssim
         return (eng.mean(per_channel, axis=-1),)
@@ -449,6 +512,7 @@ class LossParameters:
     k2: float
     channel_axis: int
     numerics: str = "exact"
+    convention: str = "tensorflow"
 
     def loss(self, prediction, target):
         score = ssim_multiscale(
@@ -462,5 +526,6 @@ class LossParameters:
             self.k2,
             channel_axis=self.channel_axis,
             numerics=self.numerics,
+            convention=self.convention,
         )
         return 1 - score

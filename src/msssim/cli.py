@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import msssim
-from msssim import _validate
+from msssim import _conventions, _validate
+from msssim._conventions import CONVENTIONS
 from msssim._dataset import (
     Options,
     Pair,
@@ -154,6 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="exact (default): TF's formula within 1e-6 of float64, the same on every device; "
         "tensorflow-cpu: TF-CPU's own float32 digits (within 1e-5 of tf.image on the CPU)",
     )
+    metric.add_argument(
+        "--convention",
+        choices=tuple(CONVENTIONS),
+        default="tensorflow",
+        help="whose MS-SSIM: tensorflow (default), or pytorch-msssim's or piq's value for the same "
+        "images (their odd-size pooling; exact numerics)",
+    )
     output = parser.add_argument_group("output")
     output.add_argument(
         "--format",
@@ -216,6 +224,7 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Optio
         raw=raw,
         engine=args.engine,
         numerics=args.numerics,
+        convention=args.convention,
     )
     try:  # the library's own checks, so that a bad parameter is a usage error
         _validate.parameters(
@@ -223,6 +232,7 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Optio
         )
         if args.power_factors is not None:
             _validate.power_factors(args.power_factors)
+        _conventions.convention(args.convention, args.numerics)
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
     if args.fail_under is not None and not 0 <= args.fail_under <= 1:

@@ -17,7 +17,7 @@ from msssim._ssim import MSSSIM_WEIGHTS, LossParameters
 class MSSSIMLoss(keras.losses.Loss):
     """``1 - MS-SSIM`` per image, TensorFlow's formula, finite gradients.
 
-    Parameters are those of :func:`msssim.ssim_multiscale` (``numerics`` too);
+    Parameters are those of :func:`msssim.ssim_multiscale` (``numerics`` and ``convention`` too);
     images are ``[N, H, W, C]`` (Keras' channels-last default) unless
     ``channel_axis`` says otherwise. ``reduction`` and ``name`` are Keras'.
     """
@@ -33,12 +33,13 @@ class MSSSIMLoss(keras.losses.Loss):
         *,
         channel_axis: int = -1,
         numerics: str = "exact",
+        convention: str = "tensorflow",
         reduction: str = "sum_over_batch_size",
         name: str = "ms_ssim_loss",
     ):
         super().__init__(name=name, reduction=reduction)
         self.parameters_ = LossParameters(
-            max_val, tuple(power_factors), filter_size, filter_sigma, k1, k2, channel_axis, numerics
+            max_val, tuple(power_factors), filter_size, filter_sigma, k1, k2, channel_axis, numerics, convention
         )
 
     def call(self, y_true, y_pred):

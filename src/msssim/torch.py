@@ -20,7 +20,8 @@ class MSSSIMLoss(torch.nn.Module):
     Parameters are those of :func:`msssim.ssim_multiscale`; ``channel_axis``
     defaults to ``-3`` (``[N, C, H, W]`` tensors); ``numerics="exact"`` (the
     default) evaluates it within 1e-6 of float64, with float64 gradients, on
-    the CPU and the GPU alike; ``"tensorflow-cpu"`` gives TF-CPU's digits. ``reduction``: ``"mean"``
+    the CPU and the GPU alike; ``"tensorflow-cpu"`` gives TF-CPU's digits;
+    ``convention="pytorch-msssim"`` or ``"piq"`` that library's value. ``reduction``: ``"mean"``
     (default), ``"sum"`` or ``"none"`` (one loss per image).
 
     Examples
@@ -41,6 +42,7 @@ class MSSSIMLoss(torch.nn.Module):
         *,
         channel_axis: int = -3,
         numerics: str = "exact",
+        convention: str = "tensorflow",
         reduction: str = "mean",
     ):
         super().__init__()
@@ -48,7 +50,7 @@ class MSSSIMLoss(torch.nn.Module):
             msg = f"reduction must be one of {_REDUCTIONS}, got {reduction!r}."
             raise ValueError(msg)
         self.parameters_ = LossParameters(
-            max_val, tuple(power_factors), filter_size, filter_sigma, k1, k2, channel_axis, numerics
+            max_val, tuple(power_factors), filter_size, filter_sigma, k1, k2, channel_axis, numerics, convention
         )
         self.reduction = reduction
 

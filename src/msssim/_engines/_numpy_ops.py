@@ -76,6 +76,10 @@ def stack(arrays, axis: int):
     return namespace(arrays[0]).stack(arrays, axis=axis)
 
 
+def concat(arrays, axis: int):
+    return namespace(arrays[0]).concatenate(arrays, axis=axis)
+
+
 def power(x, exponents):
     xp = namespace(x)
     return x ** xp.asarray(exponents, dtype=np.float32)

@@ -125,6 +125,10 @@ def relu(x):
     return jnp.maximum(x, 0)
 
 
+def concat(arrays_, axis: int):
+    return jnp.concatenate(arrays_, axis=axis)
+
+
 def stack(arrays_, axis: int):
     return jnp.stack(arrays_, axis=axis)
 

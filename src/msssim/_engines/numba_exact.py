@@ -40,6 +40,7 @@ from numba import njit
 
 from msssim._engines._numpy_ops import (  # noqa: F401  (the engine's share of the interface)
     all_finite,
+    concat,
     first_nonfinite,
     float32,
     meta,
@@ -171,6 +172,21 @@ def _fill_band(raw, n, first, scale, halved, out):
         if width % 2:
             for c in range(channels):
                 row[pairs * channels + c] = (sums[(width - 1) * channels + c] * np.float32(2.0)) * quarter
+
+
+# The kernels centre each window on its mean (variance = spread about the
+# mean): the formula only for taps summing to 1, which exact windows do.
+NORMALISED_TAPS_ONLY = True
+
+
+def transform(img: Level, function) -> Level:
+    """``function`` of the level's float32 values, as a new level (for other
+    libraries' conventions, which reshape the images between scales)."""
+    if img.halved:
+        msg = "a level made by downsample_2x's integer view has no stored values to transform"
+        raise ValueError(msg)
+    values = img.pixels if img.plain else img.pixels.astype(np.float32) * img.scale
+    return Level(np.ascontiguousarray(function(values), dtype=np.float32), np.float32(1.0))
 
 
 def downsample_2x(img: Level) -> Level:

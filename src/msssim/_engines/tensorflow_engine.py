@@ -95,6 +95,10 @@ def relu(x: tf.Tensor) -> tf.Tensor:
     return tf.nn.relu(x)
 
 
+def concat(tensors, axis: int) -> tf.Tensor:
+    return tf.concat(tensors, axis=axis)
+
+
 def stack(tensors, axis: int) -> tf.Tensor:
     return tf.stack(tensors, axis=axis)
 

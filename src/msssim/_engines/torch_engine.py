@@ -185,6 +185,10 @@ def relu(x: torch.Tensor) -> torch.Tensor:
     return torch.relu(x)
 
 
+def concat(tensors, axis: int) -> torch.Tensor:
+    return torch.cat(tensors, dim=axis)
+
+
 def stack(tensors, axis: int) -> torch.Tensor:
     return torch.stack(tensors, dim=axis)
 

@@ -1,0 +1,110 @@
+"""Other libraries' MS-SSIM, as the steps of TF's in which they differ
+(numerics.md, "Why other libraries give other numbers").
+
+A :class:`Convention` names those differences; :mod:`msssim._ssim` applies
+them and computes the rest as for TF, exactly. ``"tensorflow"`` is the default
+and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Convention:
+    """How a library departs from TF's formula."""
+
+    name: str
+    # Step 5, odd sizes: "tensorflow" repeats the last row/column (TF's
+    # symmetric pad); "zero-before" puts a zero row/column before the first
+    # and counts it in the mean (pytorch-msssim's avg_pool padding);
+    # "replicate-before" repeats the first row and column when either size
+    # is odd, then drops a last odd row/column (piq).
+    pooling: str = "tensorflow"
+    # Step 3: "float32": the 1-D taps computed and normalised in float32, as
+    # pytorch-msssim builds them whatever the images' dtype.
+    taps: str = "exact"
+    # piq divides power factors other than the default by their sum.
+    normalised_weights: bool = False
+    # piq's ssim first averages f x f blocks, f = round(min(H, W) / 256).
+    ssim_downsampled: bool = False
+
+
+CONVENTIONS = {
+    c.name: c
+    for c in (
+        Convention("tensorflow"),
+        Convention("pytorch-msssim", pooling="zero-before", taps="float32"),
+        Convention("piq", pooling="replicate-before", normalised_weights=True, ssim_downsampled=True),
+    )
+}
+
+
+def convention(name: str, numerics: str) -> Convention:
+    """The convention called ``name``; another library's needs exact numerics."""
+    if name not in CONVENTIONS:
+        msg = f"convention must be one of {', '.join(map(repr, CONVENTIONS))}, got {name!r}"
+        raise ValueError(msg)
+    if name != "tensorflow" and numerics != "exact":
+        msg = (
+            f"convention={name!r} is computed with exact numerics only (TF-CPU's digits are TF's alone); "
+            f"numerics={numerics!r} was asked for"
+        )
+        raise ValueError(msg)
+    return CONVENTIONS[name]
+
+
+def weights(conv: Convention, power_factors: tuple[float, ...], default: Sequence[float]) -> tuple[float, ...]:
+    """The power factors as the library uses them."""
+    if conv.normalised_weights and tuple(power_factors) != tuple(default):
+        total = sum(power_factors)
+        return tuple(w / total for w in power_factors)
+    return power_factors
+
+
+def float32_taps(size: int, sigma: float) -> np.ndarray:
+    """pytorch-msssim's window, as float64: ``exp(-d² / 2σ²)`` rounded to
+    float32, divided by its float32 sum in float32, as torch computes it (the
+    taps sum to 1 within float32 rounding, not exactly; torch's exp may differ
+    from this one by an ulp on a tap, 1e-9 here)."""
+    d = np.arange(size, dtype=np.float64) - size // 2
+    taps = np.exp(-(d**2) / (2 * float(sigma) ** 2)).astype(np.float32)
+    total = np.float32(taps.sum(dtype=np.float64))
+    return (taps / total).astype(np.float64)
+
+
+def pool_ready(x, pooling: str, concat):
+    """``x`` (``[..., H, W, C]``) made even in H and W as ``pooling`` says, so
+    that a 2x2 mean pools it as the library does; ``concat(arrays, axis)`` is
+    the array library's concatenation."""
+    height, width = x.shape[-3], x.shape[-2]
+    if pooling == "zero-before":
+        if height % 2:
+            x = concat([x[..., :1, :, :] * 0, x], -3)
+        if width % 2:
+            x = concat([x[..., :, :1, :] * 0, x], -2)
+    elif pooling == "replicate-before" and (height % 2 or width % 2):
+        x = concat([x[..., :1, :, :], x], -3)
+        x = concat([x[..., :, :1, :], x], -2)
+        x = x[..., : height + 1 - (height + 1) % 2, : width + 1 - (width + 1) % 2, :]
+    return x
+
+
+def block_mean(x, factor: int):
+    """The means of ``factor x factor`` blocks of ``[..., H, W, C]``, the last
+    partial blocks dropped (piq's ``avg_pool2d(kernel_size=factor)``)."""
+    height, width = x.shape[-3] // factor * factor, x.shape[-2] // factor * factor
+    x = x[..., :height, :width, :]
+    total = sum(x[..., i::factor, j::factor, :] for i in range(factor) for j in range(factor))
+    return total / (factor * factor)
+
+
+def ssim_factor(conv: Convention, height: int, width: int) -> int:
+    """piq's single-scale downsampling factor (1: none)."""
+    if not conv.ssim_downsampled:
+        return 1
+    return max(1, round(min(height, width) / 256))
