@@ -72,6 +72,7 @@ CHANGED_SETTINGS = [
     (["--filter-size", "7"], "--filter-size 7"),
     (["--power-factors", "0.5,0.5"], "--power-factors 0.5,0.5"),
     (["--numerics", "tensorflow-cpu"], "--numerics tensorflow-cpu"),
+    (["--convention", "piq"], "--convention piq"),
 ]
 
 

@@ -77,29 +77,39 @@ def float32_taps(size: int, sigma: float) -> np.ndarray:
     return (taps / total).astype(np.float64)
 
 
-def pool_ready(x, pooling: str, concat):
-    """``x`` (``[..., H, W, C]``) made even in H and W as ``pooling`` says, so
+def _along(x, axis: int, part: slice):
+    """``x[..., part, ...]`` with ``part`` on ``axis``."""
+    index = [slice(None)] * x.ndim
+    index[axis] = part
+    return x[tuple(index)]
+
+
+def pool_ready(x, pooling: str, concat, axes: tuple[int, int] = (-3, -2)):
+    """``x`` made even along its image ``axes`` (H, W) as ``pooling`` says, so
     that a 2x2 mean pools it as the library does; ``concat(arrays, axis)`` is
     the array library's concatenation."""
-    height, width = x.shape[-3], x.shape[-2]
     if pooling == "zero-before":
-        if height % 2:
-            x = concat([x[..., :1, :, :] * 0, x], -3)
-        if width % 2:
-            x = concat([x[..., :, :1, :] * 0, x], -2)
-    elif pooling == "replicate-before" and (height % 2 or width % 2):
-        x = concat([x[..., :1, :, :], x], -3)
-        x = concat([x[..., :, :1, :], x], -2)
-        x = x[..., : height + 1 - (height + 1) % 2, : width + 1 - (width + 1) % 2, :]
+        for axis in axes:
+            if x.shape[axis] % 2:
+                x = concat([_along(x, axis, slice(0, 1)) * 0, x], axis)
+    elif pooling == "replicate-before" and any(x.shape[axis] % 2 for axis in axes):
+        for axis in axes:
+            x = concat([_along(x, axis, slice(0, 1)), x], axis)
+            x = _along(x, axis, slice(0, x.shape[axis] - x.shape[axis] % 2))
     return x
 
 
-def block_mean(x, factor: int):
-    """The means of ``factor x factor`` blocks of ``[..., H, W, C]``, the last
-    partial blocks dropped (piq's ``avg_pool2d(kernel_size=factor)``)."""
-    height, width = x.shape[-3] // factor * factor, x.shape[-2] // factor * factor
-    x = x[..., :height, :width, :]
-    total = sum(x[..., i::factor, j::factor, :] for i in range(factor) for j in range(factor))
+def block_mean(x, factor: int, axes: tuple[int, int] = (-3, -2)):
+    """The means of ``factor x factor`` blocks over the image ``axes``, the
+    last partial blocks dropped (piq's ``avg_pool2d(kernel_size=factor)``)."""
+    for axis in axes:
+        x = _along(x, axis, slice(0, x.shape[axis] // factor * factor))
+    rows, columns = axes
+    total = sum(
+        _along(_along(x, rows, slice(i, None, factor)), columns, slice(j, None, factor))
+        for i in range(factor)
+        for j in range(factor)
+    )
     return total / (factor * factor)
 
 

@@ -188,6 +188,13 @@ def _prepare(
     return eng, host, x, y, window, constants, unchecked
 
 
+def meta_hw(img, channel_axis: int) -> tuple[int, int]:
+    """H and W of an image batch whose channels are on ``channel_axis``."""
+    shape = list(img.shape)
+    shape.append(shape.pop(channel_axis))
+    return int(shape[-3]), int(shape[-2])
+
+
 def _on_arrays(eng, x, function):
     """``function`` of the engine's array ``x`` (an engine that keeps its own
     form, such as the exact Numba engine's levels, converts to and from it)."""
@@ -199,7 +206,8 @@ def _downsample(eng, x, conv: Convention):
     """Step 5: odd sizes made even as the convention does (TF: the symmetric
     pad, within ``downsample_2x``), then 2x2 means."""
     if conv.pooling != "tensorflow":
-        x = _on_arrays(eng, x, lambda a: _conventions.pool_ready(a, conv.pooling, eng.concat))
+        axes = getattr(eng, "IMAGE_AXES", (-3, -2))
+        x = _on_arrays(eng, x, lambda a: _conventions.pool_ready(a, conv.pooling, eng.concat, axes))
     return eng.downsample_2x(x)
 
 
@@ -486,11 +494,12 @@ def ssim(
     eng, host, x, y, window, (c1, c2), unchecked = _prepare(
         img1, img2, max_val, filter_size, filter_sigma, k1, k2, 1, channel_axis, engine, numerics, threads, conv
     )
-    factor = _conventions.ssim_factor(conv, x.shape[-3], x.shape[-2])
+    factor = _conventions.ssim_factor(conv, *meta_hw(img1, channel_axis))
 
     def steps(eng, x, y):
         if factor > 1:  # piq: f x f block means first
-            x, y = (_on_arrays(eng, a, lambda v: _conventions.block_mean(v, factor)) for a in (x, y))
+            axes = getattr(eng, "IMAGE_AXES", (-3, -2))
+            x, y = (_on_arrays(eng, a, lambda v: _conventions.block_mean(v, factor, axes)) for a in (x, y))
         stats = scale_statistics(eng, x, y, window, c1, c2, index_map=return_index_map)
         per_channel = stats.index_map if return_index_map else stats.ssim
         return (eng.mean(per_channel, axis=-1),)

@@ -98,6 +98,9 @@ def session(threads: int | None):
         yield
 
 
+IMAGE_AXES = (-2, -1)  # H and W of the engine's [..., C, H, W] form
+
+
 def convert_image(img: torch.Tensor, scale: np.float32) -> torch.Tensor:
     """float32 ``img * scale`` (TF's cast, then multiply), as ``[..., C, H, W]``."""
     x = img.to(torch.float32)

@@ -1,0 +1,171 @@
+"""``convention=``: other libraries' MS-SSIM and SSIM, checked live against the
+installed libraries (pytorch-msssim 1.0.0, piq 0.8.0) on real photos with JPEG,
+blur and noise, odd and even sizes, batches, and their own data ranges."""
+
+from __future__ import annotations
+
+import backends
+import numpy as np
+import pytest
+import pytorch_msssim
+import torch
+from photos import DISTORTIONS, photo
+
+import msssim
+from msssim.cli import main
+
+TOLERANCE = 1e-5  # the issue's target against each library
+SIZES = [(161, 161), (161, 176), (176, 161), (200, 301), (256, 256), (331, 407)]
+
+
+def _pair(size, distortion, seed=0):
+    """A crop of a photo and its distortion, [H, W, 3] uint8, odd or even."""
+    image = photo("astronaut" if seed % 2 == 0 else "coffee")
+    top, left = 30 * seed, 40 * seed
+    crop = np.ascontiguousarray(image[top : top + size[0], left : left + size[1]])
+    return crop, DISTORTIONS[distortion](crop)
+
+
+def _nchw(*images, scale=255.0):
+    """[N, C, H, W] float64 tensors of [H, W, C] or [N, H, W, C] uint8 images, divided by ``scale``."""
+    out = []
+    for img in images:
+        arr = img[None] if img.ndim == 3 else img
+        out.append(torch.from_numpy(arr.astype(np.float64) / scale).permute(0, 3, 1, 2).contiguous())
+    return out
+
+
+def _ours(function, img1, img2, max_val, convention, **kwargs):
+    return np.asarray(getattr(msssim, function)(img1, img2, max_val, convention=convention, **kwargs), np.float64)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("distortion", list(DISTORTIONS))
+def test_pytorch_msssim_on_photos(size, distortion):
+    img1, img2 = _pair(size, distortion)
+    x, y = _nchw(img1, img2)
+    want_ms = pytorch_msssim.ms_ssim(x, y, data_range=1.0).item()
+    want_ssim = pytorch_msssim.ssim(x, y, data_range=1.0).item()
+    for engine in (None, "reference"):
+        got_ms = _ours("ssim_multiscale", img1, img2, 255, "pytorch-msssim", engine=engine)
+        got_ssim = _ours("ssim", img1, img2, 255, "pytorch-msssim", engine=engine)
+        assert abs(got_ms - want_ms) <= TOLERANCE, (engine, got_ms, want_ms)
+        assert abs(got_ssim - want_ssim) <= TOLERANCE, (engine, got_ssim, want_ssim)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("distortion", list(DISTORTIONS))
+def test_piq_on_photos(piq, size, distortion):
+    piq_ssim, piq_ms_ssim = piq
+    img1, img2 = _pair(size, distortion, seed=1)
+    x, y = _nchw(img1, img2)
+    want_ms = piq_ms_ssim.multi_scale_ssim(x, y, data_range=1.0).item()
+    want_ssim = piq_ssim.ssim(x, y, data_range=1.0).item()
+    assert abs(_ours("ssim_multiscale", img1, img2, 255, "piq") - want_ms) <= TOLERANCE
+    assert abs(_ours("ssim", img1, img2, 255, "piq") - want_ssim) <= TOLERANCE
+
+
+def test_the_conventions_differ_from_tensorflow_only_where_they_should():
+    # Every scale even: pytorch-msssim and piq pool as TF does (pytorch-msssim's
+    # float32 taps aside); odd sizes: they do not.
+    even1, even2 = _pair((256, 256), "jpeg q5")
+    odd1, odd2 = _pair((161, 175), "jpeg q5")
+    tf_even, tf_odd = (_ours("ssim_multiscale", a, b, 255, "tensorflow") for a, b in ((even1, even2), (odd1, odd2)))
+    assert abs(_ours("ssim_multiscale", even1, even2, 255, "piq") - tf_even) <= 1e-7
+    assert abs(_ours("ssim_multiscale", even1, even2, 255, "pytorch-msssim") - tf_even) <= 2e-6
+    for convention in ("piq", "pytorch-msssim"):
+        assert abs(_ours("ssim_multiscale", odd1, odd2, 255, convention) - tf_odd) > 1e-4
+
+
+def test_batches_data_ranges_and_flat_images():
+    img1 = np.stack([_pair((177, 203), d, seed=s)[0] for s, d in ((0, "blur"), (2, "noise"))])
+    img2 = np.stack([_pair((177, 203), d, seed=s)[1] for s, d in ((0, "blur"), (2, "noise"))])
+    x, y = _nchw(img1, img2, scale=1.0)  # pytorch-msssim's default data_range: 255, on 0..255 floats
+    want = pytorch_msssim.ms_ssim(x, y, size_average=False).numpy()
+    got = _ours("ssim_multiscale", img1.astype(np.float64), img2.astype(np.float64), 255.0, "pytorch-msssim")
+    np.testing.assert_allclose(got, want, atol=TOLERANCE)
+    # Flat areas far apart: where the taps' float32 sum (1 - 3e-8) shows.
+    flat1, flat2 = np.full((1, 176, 181, 1), 0.9), np.full((1, 176, 181, 1), 0.1)
+    x, y = _nchw(flat1, flat2, scale=1.0)
+    for function, theirs in (("ssim_multiscale", pytorch_msssim.ms_ssim), ("ssim", pytorch_msssim.ssim)):
+        for engine in (None, "reference"):
+            got = _ours(function, flat1, flat2, 1.0, "pytorch-msssim", engine=engine)
+            assert abs(got - theirs(x, y, data_range=1.0).item()) <= TOLERANCE, (function, engine)
+
+
+def test_piq_weights_and_ssim_downsampling(piq):
+    piq_ssim, piq_ms_ssim = piq
+    img1 = photo("astronaut")  # 512 x 512: piq's ssim averages 2x2 blocks first
+    img2 = DISTORTIONS["jpeg q30"](img1)
+    x, y = _nchw(img1, img2)
+    assert abs(_ours("ssim", img1, img2, 255, "piq") - piq_ssim.ssim(x, y, data_range=1.0).item()) <= TOLERANCE
+    weights = (0.2, 0.3, 0.6)  # piq divides them by their sum
+    want = piq_ms_ssim.multi_scale_ssim(x, y, data_range=1.0, scale_weights=torch.tensor(weights)).item()
+    got = float(msssim.ssim_multiscale(img1, img2, 255, weights, convention="piq"))
+    assert abs(got - want) <= TOLERANCE
+    crop1, crop2 = img1[:401, :463], img2[:401, :463]  # round(401 / 256) = 2, with a partial block dropped
+    x, y = _nchw(crop1, crop2)
+    assert abs(_ours("ssim", crop1, crop2, 255, "piq") - piq_ssim.ssim(x, y, data_range=1.0).item()) <= TOLERANCE
+
+
+@pytest.mark.parametrize("name", list(backends.CPU_BACKENDS))
+@pytest.mark.parametrize("convention", ["pytorch-msssim", "piq"])
+def test_every_array_library_takes_a_convention(tf, name, convention):
+    wrap, kind, unwrap = backends.CPU_BACKENDS[name]
+    if name == "tensorflow":
+        wrap, kind = tf.constant, tf.Tensor
+    img1, img2 = _pair((179, 187), "jpeg q30")
+    img1 = (img1.astype(np.float32) / 255)[None].repeat(2, axis=0)
+    img2 = (img2.astype(np.float32) / 255)[None].repeat(2, axis=0)
+    for function in ("ssim_multiscale", "ssim"):
+        want = _ours(function, img1, img2, 1.0, convention)
+        got = getattr(msssim, function)(wrap(img1), wrap(img2), 1.0, convention=convention)
+        assert isinstance(got, kind)
+        np.testing.assert_allclose(np.asarray(unwrap(got), np.float64), want, atol=1e-6, err_msg=function)
+
+
+def test_torch_gradient_is_the_librarys():
+    img1, img2 = _pair((165, 171), "jpeg q5")
+    x, y = _nchw(img1, img2)
+    x.requires_grad_(True)
+    pytorch_msssim.ms_ssim(x, y, data_range=1.0).backward()
+    want = x.grad.clone()
+    ours = x.detach().clone().requires_grad_(True)
+    msssim.ssim_multiscale(ours, y, 1.0, channel_axis=-3, convention="pytorch-msssim").sum().backward()
+    assert torch.isfinite(ours.grad).all()
+    scale = want.abs().max().item()
+    assert (ours.grad - want).abs().max().item() <= 1e-3 * scale
+
+
+def test_loss_modules_take_a_convention():
+    img1, img2 = _pair((161, 161), "blur")
+    x, y = _nchw(img1, img2)
+    from msssim.torch import MSSSIMLoss
+
+    loss = MSSSIMLoss(1.0, convention="pytorch-msssim")(x, y)
+    assert abs(loss.item() - (1 - pytorch_msssim.ms_ssim(x, y, data_range=1.0).item())) <= TOLERANCE
+
+
+def test_bad_conventions_are_refused():
+    img = np.zeros((176, 176, 1), np.uint8)
+    with pytest.raises(ValueError, match="convention must be one of 'tensorflow', 'pytorch-msssim', 'piq'"):
+        msssim.ssim_multiscale(img, img, 255, convention="torchvision")
+    with pytest.raises(ValueError, match="exact numerics only"):
+        msssim.ssim(img, img, 255, convention="piq", numerics="tensorflow-cpu")
+
+
+def test_command_line_convention_is_recorded(capsys):
+    import json
+
+    code = main(
+        ["examples/reference.png", "examples/distorted.png", "--convention", "pytorch-msssim", "--format", "json"]
+    )
+    assert code == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["parameters"]["convention"] == "pytorch-msssim"
+    assert isinstance(document["results"][0]["ms_ssim"], float)
+    with pytest.raises(SystemExit) as info:
+        main(
+            ["examples/reference.png", "examples/distorted.png", "--convention", "piq", "--numerics", "tensorflow-cpu"]
+        )
+    assert info.value.code == 2
