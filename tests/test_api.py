@@ -50,6 +50,7 @@ def test_ssim_multiscale_signature_is_tensorflows_plus_keyword_only_options():
     options = [
         ("channel_axis", keyword, -1),
         ("numerics", keyword, "exact"),
+        ("convention", keyword, "tensorflow"),
         ("engine", keyword, None),
         ("threads", keyword, None),
     ]

@@ -1,6 +1,7 @@
 """``convention=``: other libraries' MS-SSIM and SSIM, checked live against the
-installed libraries (pytorch-msssim 1.0.0, piq 0.8.0) on real photos with JPEG,
-blur and noise, odd and even sizes, batches, and their own data ranges."""
+installed libraries (pytorch-msssim 1.0.0, piq 0.8.0, torchmetrics 1.9.0) on
+real photos with JPEG, blur and noise, odd and even sizes, batches, and their
+own data ranges."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 import pytorch_msssim
 import torch
 from photos import DISTORTIONS, photo
+from torchmetrics.functional.image import multiscale_structural_similarity_index_measure as tm_ms_ssim
+from torchmetrics.functional.image import structural_similarity_index_measure as tm_ssim
 
 import msssim
 from msssim.cli import main
@@ -65,6 +68,44 @@ def test_piq_on_photos(piq, size, distortion):
     assert abs(_ours("ssim", img1, img2, 255, "piq") - want_ssim) <= TOLERANCE
 
 
+@pytest.mark.parametrize("size", [s for s in SIZES if min(s) >= 176], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("distortion", list(DISTORTIONS))
+def test_torchmetrics_on_photos(size, distortion):
+    img1, img2 = _pair(size, distortion, seed=2)
+    x, y = _nchw(img1, img2)
+    want_ms = tm_ms_ssim(x, y, data_range=1.0).item()
+    want_ssim = tm_ssim(x, y, data_range=1.0).item()
+    for engine in (None, "reference"):
+        got_ms = _ours("ssim_multiscale", img1, img2, 255, "torchmetrics", engine=engine)
+        got_ssim = _ours("ssim", img1, img2, 255, "torchmetrics", engine=engine)
+        assert abs(got_ms - want_ms) <= TOLERANCE, (engine, got_ms, want_ms)
+        assert abs(got_ssim - want_ssim) <= TOLERANCE, (engine, got_ssim, want_ssim)
+
+
+def test_torchmetrics_batches_sizes_and_windows():
+    img1 = np.stack([_pair((183, 197), d, seed=s)[0] for s, d in ((0, "jpeg q5"), (1, "blur"))])
+    img2 = np.stack([_pair((183, 197), d, seed=s)[1] for s, d in ((0, "jpeg q5"), (1, "blur"))])
+    x, y = _nchw(img1, img2)
+    np.testing.assert_allclose(
+        _ours("ssim_multiscale", img1, img2, 255, "torchmetrics"),
+        tm_ms_ssim(x, y, data_range=1.0, reduction="none").numpy(),
+        atol=TOLERANCE,
+    )
+    weights = (0.3, 0.3, 0.4)
+    np.testing.assert_allclose(
+        float(msssim.ssim_multiscale(img1[0], img2[0], 255, weights, convention="torchmetrics")),
+        tm_ms_ssim(x[:1], y[:1], data_range=1.0, betas=weights).item(),
+        atol=TOLERANCE,
+    )
+    # torchmetrics sizes its gaussian from sigma alone, and halves sizes rounding down.
+    with pytest.raises(ValueError, match="pass filter_size=11"):
+        msssim.ssim(img1, img2, 255, filter_size=7, convention="torchmetrics")
+    small = img1[:, :170]
+    with pytest.raises(ValueError, match="torchmetrics needs at least 176 pixels a side"):
+        msssim.ssim_multiscale(small, small, 255, convention="torchmetrics")
+    assert float(msssim.ssim_multiscale(small[0], small[0], 255)) == 1.0  # TF's pyramid fits
+
+
 def test_the_conventions_differ_from_tensorflow_only_where_they_should():
     # Every scale even: pytorch-msssim and piq pool as TF does (pytorch-msssim's
     # float32 taps aside); odd sizes: they do not.
@@ -109,12 +150,12 @@ def test_piq_weights_and_ssim_downsampling(piq):
 
 
 @pytest.mark.parametrize("name", list(backends.CPU_BACKENDS))
-@pytest.mark.parametrize("convention", ["pytorch-msssim", "piq"])
+@pytest.mark.parametrize("convention", ["pytorch-msssim", "piq", "torchmetrics"])
 def test_every_array_library_takes_a_convention(tf, name, convention):
     wrap, kind, unwrap = backends.CPU_BACKENDS[name]
     if name == "tensorflow":
         wrap, kind = tf.constant, tf.Tensor
-    img1, img2 = _pair((179, 187), "jpeg q30")
+    img1, img2 = _pair((179, 193), "jpeg q30")  # odd, and large enough for torchmetrics
     img1 = (img1.astype(np.float32) / 255)[None].repeat(2, axis=0)
     img2 = (img2.astype(np.float32) / 255)[None].repeat(2, axis=0)
     for function in ("ssim_multiscale", "ssim"):
@@ -148,7 +189,7 @@ def test_loss_modules_take_a_convention():
 
 def test_bad_conventions_are_refused():
     img = np.zeros((176, 176, 1), np.uint8)
-    with pytest.raises(ValueError, match="convention must be one of 'tensorflow', 'pytorch-msssim', 'piq'"):
+    with pytest.raises(ValueError, match="convention must be one of 'tensorflow', 'pytorch-msssim', 'piq', 'torch"):
         msssim.ssim_multiscale(img, img, 255, convention="torchvision")
     with pytest.raises(ValueError, match="exact numerics only"):
         msssim.ssim(img, img, 255, convention="piq", numerics="tensorflow-cpu")

@@ -23,7 +23,8 @@ class Convention:
     # symmetric pad); "zero-before" puts a zero row/column before the first
     # and counts it in the mean (pytorch-msssim's avg_pool padding);
     # "replicate-before" repeats the first row and column when either size
-    # is odd, then drops a last odd row/column (piq).
+    # is odd, then drops a last odd row/column (piq); "floor" drops a last
+    # odd row/column (torchmetrics' avg_pool).
     pooling: str = "tensorflow"
     # Step 3: "float32": the 1-D taps computed and normalised in float32, as
     # pytorch-msssim builds them whatever the images' dtype.
@@ -32,6 +33,14 @@ class Convention:
     normalised_weights: bool = False
     # piq's ssim first averages f x f blocks, f = round(min(H, W) / 256).
     ssim_downsampled: bool = False
+    # torchmetrics: the window has int(3.5σ + 0.5)·2 + 1 taps, whatever the
+    # kernel size says; each scale's terms are means over channels and pixels
+    # together, relu'd, before the power; the SSIM term (the last scale's, and
+    # single-scale SSIM) is the mean of the full-size map of the images
+    # reflect-padded by the window's radius, the cs terms over VALID.
+    taps_from_sigma: bool = False
+    channel_mean_first: bool = False
+    reflect_ssim: bool = False
 
 
 CONVENTIONS = {
@@ -40,6 +49,7 @@ CONVENTIONS = {
         Convention("tensorflow"),
         Convention("pytorch-msssim", pooling="zero-before", taps="float32"),
         Convention("piq", pooling="replicate-before", normalised_weights=True, ssim_downsampled=True),
+        Convention("torchmetrics", pooling="floor", taps_from_sigma=True, channel_mean_first=True, reflect_ssim=True),
     )
 }
 
@@ -56,6 +66,29 @@ def convention(name: str, numerics: str) -> Convention:
         )
         raise ValueError(msg)
     return CONVENTIONS[name]
+
+
+def check(conv: Convention, shape, filter_size: int, filter_sigma: float, levels: int) -> None:
+    """What the convention's library would refuse, or what it would compute
+    otherwise than the arguments say; ``shape`` is ``[..., H, W, C]``."""
+    if conv.taps_from_sigma:
+        taps = int(3.5 * filter_sigma + 0.5) * 2 + 1
+        if filter_size != taps:
+            msg = (
+                f"torchmetrics' gaussian has int(3.5 * sigma + 0.5) * 2 + 1 = {taps} taps for "
+                f"filter_sigma={filter_sigma}, whatever its kernel_size; pass filter_size={taps}"
+            )
+            raise ValueError(msg)
+    if conv.pooling == "floor":
+        coarsest = min(shape[-3], shape[-2]) >> (levels - 1)
+        if coarsest < filter_size:
+            least = filter_size << (levels - 1)
+            msg = (
+                f"images of {shape[-3]}x{shape[-2]} pixels are {coarsest} pixels on a side at the coarsest of "
+                f"{levels} scales (torchmetrics halves sizes rounding down), less than the {filter_size}-pixel "
+                f"window: {conv.name} needs at least {least} pixels a side"
+            )
+            raise ValueError(msg)
 
 
 def weights(conv: Convention, power_factors: tuple[float, ...], default: Sequence[float]) -> tuple[float, ...]:
@@ -96,6 +129,20 @@ def pool_ready(x, pooling: str, concat, axes: tuple[int, int] = (-3, -2)):
         for axis in axes:
             x = concat([_along(x, axis, slice(0, 1)), x], axis)
             x = _along(x, axis, slice(0, x.shape[axis] - x.shape[axis] % 2))
+    elif pooling == "floor":
+        for axis in axes:
+            x = _along(x, axis, slice(0, x.shape[axis] - x.shape[axis] % 2))
+    return x
+
+
+def reflect_pad(x, radius: int, concat, axes: tuple[int, int] = (-3, -2)):
+    """``x`` padded by ``radius`` on every side of its image ``axes``, mirrored
+    about the edge pixel (torch's and NumPy's "reflect": ``c b | a b c d | c b``)."""
+    for axis in axes:
+        size = x.shape[axis]
+        before = [_along(x, axis, slice(i, i + 1)) for i in range(radius, 0, -1)]
+        after = [_along(x, axis, slice(size - 1 - i, size - i)) for i in range(1, radius + 1)]
+        x = concat([*before, x, *after], axis)
     return x
 
 

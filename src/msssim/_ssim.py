@@ -162,6 +162,7 @@ def _prepare(
     max_val = _validate.scalar(max_val, "max_val")  # a 0-d tensor of any library, as a number
     _validate.max_val_fits(max_val, meta_x.dtype)
     _validate.size(meta_x.shape, filter_size, levels)
+    _conventions.check(conv, meta_x.shape, int(filter_size), float(filter_sigma), levels)
     # NaN and Inf pixels. The NumPy engines carry them through to the score, so
     # the pixels are searched only if the score is not finite (saving a pass
     # over the images); a framework's clamp could hide them, so they are
@@ -186,6 +187,18 @@ def _prepare(
     else:
         window = host.make_window(int(filter_size), float(filter_sigma))
     return eng, host, x, y, window, constants, unchecked
+
+
+def _ssim_term(eng, x, y, stats: ScaleStatistics, window, c1, c2, conv: Convention, index_map=False):
+    """The SSIM term of the images' scale (per channel; or its map): the mean
+    of ``stats`` (the VALID statistics), or with torchmetrics' convention, that
+    of the full-size map of the images reflect-padded by the window's radius."""
+    if not conv.reflect_ssim:
+        return stats.index_map if index_map else stats.ssim
+    axes, radius = getattr(eng, "IMAGE_AXES", (-3, -2)), len(window) // 2
+    padded = (_on_arrays(eng, a, lambda v: _conventions.reflect_pad(v, radius, eng.concat, axes)) for a in (x, y))
+    full = scale_statistics(eng, *padded, window, c1, c2, index_map=index_map)
+    return full.index_map if index_map else full.ssim
 
 
 def meta_hw(img, channel_axis: int) -> tuple[int, int]:
@@ -291,13 +304,19 @@ def ssim_multiscale_parts(
             if level:  # Step 5: downsample before every scale but the first.
                 x, y = _downsample(eng, x, conv), _downsample(eng, y, conv)
             stats = scale_statistics(eng, x, y, window, c1, c2, only_cs=level < len(weights) - 1)
-            cs.append(eng.relu(stats.cs))
+            cs.append(stats.cs)
+        last_ssim = _ssim_term(eng, x, y, stats, window, c1, c2, conv)
         # Step 6: relu, power, product over scales, mean over channels.
-        final_ssim = eng.relu(stats.ssim)
-        terms = eng.stack(cs[:-1] + [final_ssim], axis=-2)
-        exponents = [[w] for w in weights]  # one per scale, broadcast over channels
-        ms_ssim = eng.mean(eng.prod(eng.power(terms, exponents), axis=-2), axis=-1)
-        return ms_ssim, eng.stack(cs, axis=-2), final_ssim, eng.float32(stats.luminance)
+        final_ssim = eng.relu(last_ssim)
+        relu_cs = [eng.relu(t) for t in cs]
+        if conv.channel_mean_first:  # torchmetrics: the channels' mean of each term, relu'd, to the power
+            terms = eng.relu(eng.stack([eng.mean(t, axis=-1) for t in cs[:-1] + [last_ssim]], axis=-1))
+            ms_ssim = eng.prod(eng.power(terms, list(weights)), axis=-1)
+        else:
+            terms = eng.stack(relu_cs[:-1] + [final_ssim], axis=-2)
+            exponents = [[w] for w in weights]  # one per scale, broadcast over channels
+            ms_ssim = eng.mean(eng.prod(eng.power(terms, exponents), axis=-2), axis=-1)
+        return ms_ssim, eng.stack(relu_cs, axis=-2), final_ssim, eng.float32(stats.luminance)
 
     ms_ssim, cs, final_ssim, luminance = _computed(eng, host, steps, x, y, numerics, threads)
     return MultiScaleParts(
@@ -500,8 +519,11 @@ def ssim(
         if factor > 1:  # piq: f x f block means first
             axes = getattr(eng, "IMAGE_AXES", (-3, -2))
             x, y = (_on_arrays(eng, a, lambda v: _conventions.block_mean(v, factor, axes)) for a in (x, y))
-        stats = scale_statistics(eng, x, y, window, c1, c2, index_map=return_index_map)
-        per_channel = stats.index_map if return_index_map else stats.ssim
+        if conv.reflect_ssim:
+            per_channel = _ssim_term(eng, x, y, None, window, c1, c2, conv, index_map=return_index_map)
+        else:
+            stats = scale_statistics(eng, x, y, window, c1, c2, index_map=return_index_map)
+            per_channel = stats.index_map if return_index_map else stats.ssim
         return (eng.mean(per_channel, axis=-1),)
 
     (value,) = _computed(eng, host, steps, x, y, numerics, threads)
