@@ -71,11 +71,12 @@ def test_ssim_signature_is_tensorflows_plus_keyword_only_options():
         "return_index_map",
         "channel_axis",
         "numerics",
+        "convention",
         "engine",
         "threads",
     ]
     kinds = {name: kind for name, kind, _ in _parameters(msssim.ssim)}
-    options = ("channel_axis", "numerics", "engine", "threads")
+    options = ("channel_axis", "numerics", "convention", "engine", "threads")
     assert {kinds[name] for name in options} == {inspect.Parameter.KEYWORD_ONLY}
 
 
