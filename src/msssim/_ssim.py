@@ -201,13 +201,6 @@ def _ssim_term(eng, x, y, stats: ScaleStatistics, window, c1, c2, conv: Conventi
     return full.index_map if index_map else full.ssim
 
 
-def meta_hw(img, channel_axis: int) -> tuple[int, int]:
-    """H and W of an image batch whose channels are on ``channel_axis``."""
-    shape = list(img.shape)
-    shape.append(shape.pop(channel_axis))
-    return int(shape[-3]), int(shape[-2])
-
-
 def _on_arrays(eng, x, function):
     """``function`` of the engine's array ``x`` (an engine that keeps its own
     form, such as the exact Numba engine's levels, converts to and from it)."""
@@ -513,7 +506,8 @@ def ssim(
     eng, host, x, y, window, (c1, c2), unchecked = _prepare(
         img1, img2, max_val, filter_size, filter_sigma, k1, k2, 1, channel_axis, engine, numerics, threads, conv
     )
-    factor = _conventions.ssim_factor(conv, *meta_hw(img1, channel_axis))
+    axes = getattr(eng, "IMAGE_AXES", (-3, -2))
+    factor = _conventions.ssim_factor(conv, int(x.shape[axes[0]]), int(x.shape[axes[1]]))
 
     def steps(eng, x, y):
         if factor > 1:  # piq: f x f block means first
