@@ -20,25 +20,13 @@ def tf():
 
 @pytest.fixture(scope="session")
 def piq():
-    """piq's ``ssim`` and ``ms_ssim`` modules, as ``(piq.ssim, piq.ms_ssim)``.
-
-    piq's package ``__init__`` imports torchvision (for its other metrics),
-    which does not install beside the CPU torch wheel these machines hold; its
-    SSIM modules need torch alone, so they are loaded without that ``__init__``
-    (piq itself is installed with ``--no-deps``, as the README's test command does).
-    """
-    import importlib
+    """piq's ``ssim`` and ``ms_ssim`` modules (``peers.piq_modules``)."""
     import importlib.util
-    import sys
-    import types
 
-    spec = importlib.util.find_spec("piq")
-    if spec is None:
+    if importlib.util.find_spec("piq") is None:
         if os.environ.get("CI"):
             raise ImportError("piq is not installed: the README's test command installs it (--no-deps)")
         pytest.skip("the live piq comparison needs piq (pip install --no-deps piq==0.8.0)")
-    if "piq" not in sys.modules or not hasattr(sys.modules["piq"], "__path__"):
-        package = types.ModuleType("piq")
-        package.__path__ = list(spec.submodule_search_locations)
-        sys.modules["piq"] = package
-    return importlib.import_module("piq.ssim"), importlib.import_module("piq.ms_ssim")
+    import peers
+
+    return peers.piq_modules()
