@@ -17,10 +17,10 @@ def piq_modules():
     SSIM modules need torch alone, so they are loaded without that ``__init__``
     (piq itself is installed with ``--no-deps``, as the README's test command does).
     """
-    spec = importlib.util.find_spec("piq")
-    if spec is None:
-        raise ImportError("piq is not installed: pip install --no-deps piq==0.8.0")
-    if "piq" not in sys.modules or not hasattr(sys.modules["piq"], "__path__"):
+    if not hasattr(sys.modules.get("piq"), "__path__"):  # not loaded yet (or only half)
+        spec = importlib.util.find_spec("piq")
+        if spec is None:
+            raise ImportError("piq is not installed: pip install --no-deps piq==0.8.0")
         package = types.ModuleType("piq")
         package.__path__ = list(spec.submodule_search_locations)
         sys.modules["piq"] = package
