@@ -165,17 +165,33 @@ def test_every_array_library_takes_a_convention(tf, name, convention):
         np.testing.assert_allclose(np.asarray(unwrap(got), np.float64), want, atol=1e-6, err_msg=function)
 
 
-def test_torch_gradient_is_the_librarys():
-    img1, img2 = _pair((165, 171), "jpeg q5")
+def _library_ms_ssim(piq, convention, x, y):
+    if convention == "pytorch-msssim":
+        return pytorch_msssim.ms_ssim(x, y, data_range=1.0)
+    if convention == "piq":
+        return piq[1].multi_scale_ssim(x, y, data_range=1.0)
+    return tm_ms_ssim(x, y, data_range=1.0)
+
+
+@pytest.mark.parametrize("convention", ["pytorch-msssim", "piq", "torchmetrics"])
+def test_gradients_are_the_librarys(piq, convention):
+    import jax
+    import jax.numpy as jnp
+
+    img1, img2 = _pair((177, 181), "jpeg q5")
     x, y = _nchw(img1, img2)
     x.requires_grad_(True)
-    pytorch_msssim.ms_ssim(x, y, data_range=1.0).backward()
+    _library_ms_ssim(piq, convention, x, y).backward()
     want = x.grad.clone()
-    ours = x.detach().clone().requires_grad_(True)
-    msssim.ssim_multiscale(ours, y, 1.0, channel_axis=-3, convention="pytorch-msssim").sum().backward()
-    assert torch.isfinite(ours.grad).all()
     scale = want.abs().max().item()
+    ours = x.detach().clone().requires_grad_(True)
+    msssim.ssim_multiscale(ours, y, 1.0, channel_axis=-3, convention=convention).sum().backward()
+    assert torch.isfinite(ours.grad).all()
     assert (ours.grad - want).abs().max().item() <= 1e-3 * scale
+    # JAX, channels last: the same gradient.
+    jx, jy = (jnp.asarray(t.detach().permute(0, 2, 3, 1).numpy(), dtype=jnp.float32) for t in (x, y))
+    grad = jax.grad(lambda a: msssim.ssim_multiscale(a, jy, 1.0, convention=convention).sum())(jx)
+    np.testing.assert_allclose(np.asarray(grad), want.permute(0, 2, 3, 1).numpy(), atol=1e-3 * scale)
 
 
 def test_loss_modules_take_a_convention():
