@@ -23,6 +23,6 @@ def test_readme_starts_with_two_commands_and_ci_runs_the_second():
 
 def test_python_examples_run():
     blocks = _blocks("python")
-    assert len(blocks) == 2  # NumPy and Dask; PyTorch training
+    assert len(blocks) == 3  # NumPy and Dask; PyTorch training; other libraries' conventions
     for code in blocks:
         exec(compile(code, "README.md", "exec"), {})
