@@ -34,7 +34,7 @@ import numpy as np
 from msssim import _conventions, _dask, _validate
 from msssim._conventions import Convention
 from msssim._dask import is_dask
-from msssim._engines import engine_for, get_engine
+from msssim._engines import engine_for
 
 MSSSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 """Power factors of Wang, Simoncelli & Bovik (2003), as TensorFlow uses them."""
@@ -146,11 +146,6 @@ def _prepare(
     whose pixels are still to be checked for NaN and Inf, if the score is not
     finite (``_validate.finite_result``)."""
     eng, host = engine_for(img1, img2, engine, numerics)
-    if conv.taps != "exact" and getattr(host, "NORMALISED_TAPS_ONLY", False):
-        # The fused kernels centre each window on its mean, which is the
-        # formula only for taps that sum to 1: the plain engine instead.
-        plain = get_engine("reference", numerics)
-        eng, host = (plain if eng is host else eng), plain
     x, y = eng.arrays(img1, img2) if hasattr(eng, "arrays") else (img1, img2)
     meta_x, meta_y = _validate.images(eng.meta(x), eng.meta(y), channel_axis)
     if hasattr(eng, "arrays"):  # a framework's tensors: the same move, on them

@@ -174,11 +174,6 @@ def _fill_band(raw, n, first, scale, halved, out):
                 row[pairs * channels + c] = (sums[(width - 1) * channels + c] * np.float32(2.0)) * quarter
 
 
-# The kernels centre each window on its mean (variance = spread about the
-# mean): the formula only for taps summing to 1, which exact windows do.
-NORMALISED_TAPS_ONLY = True
-
-
 def transform(img: Level, function) -> Level:
     """``function`` of the level's float32 values, as a new level (for other
     libraries' conventions, which reshape the images between scales)."""
@@ -291,7 +286,7 @@ def _spread_across(mean_u, mean_v, spread_u, spread_v, u, v, taps, stride, k):
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, inline="always")
-def _terms_down(cs, luminance, mean_u, mean_v, spread_u, spread_v, r, taps, c1, c2, k):
+def _terms_down(cs, luminance, mean_u, mean_v, spread_u, spread_v, r, taps, c1, c2, excess, k):
     """Along H, about each output's centre row: a window's variance is the mean
     of its rows' spreads plus the spread of their means (rows paired by the
     symmetric taps; for an even ``k``, the centre row is the one just past the
@@ -299,7 +294,10 @@ def _terms_down(cs, luminance, mean_u, mean_v, spread_u, spread_v, r, taps, c1, 
     luminance term, from the means
     ``μu``, ``μv`` and variances ``σu²``, ``σv²`` of ``u = x + y`` and ``v = x -
     y``: ``2σxy = (σu² - σv²) / 2``, ``σx² + σy² = (σu² + σv²) / 2``, and so
-    ``cs = (σu² - σv² + 2·c2) / (σu² + σv² + 2·c2)``; likewise the luminance."""
+    ``cs = (σu² - σv² + 2·c2) / (σu² + σv² + 2·c2)``; likewise the luminance.
+    ``excess`` is 0 for a window that sums to 1; for one that sums to ``s``
+    (scale_statistics), ``1 - s``: the variances of the window as it is are
+    ``s·(σ² + excess·μ²)``, and ``s`` is folded into the constants."""
     c1, c2 = np.float32(2.0) * c1, np.float32(2.0) * c2
     for i in range(cs.shape[0]):
         mu, mv = mean_u[r + k // 2, i], mean_v[r + k // 2, i]
@@ -324,9 +322,11 @@ def _terms_down(cs, luminance, mean_u, mean_v, spread_u, spread_v, r, taps, c1, 
             within_v += taps[k // 2] * spread_v[r + k // 2, i]
         variance_u = within_u + (auu - au * au)
         variance_v = within_v + (avv - av * av)
-        cs[i] = (variance_u - variance_v + c2) / (variance_u + variance_v + c2)
+        su, sv = (mu + au) * (mu + au), (mv + av) * (mv + av)
+        cs[i] = (variance_u - variance_v + excess * (su - sv) + c2) / (
+            variance_u + variance_v + excess * (su + sv) + c2
+        )
         if luminance.shape[0]:
-            su, sv = (mu + au) * (mu + au), (mv + av) * (mv + av)
             luminance[i] = (su - sv + c1) / (su + sv + c1)
 
 
@@ -344,7 +344,7 @@ def _band_kernel(k: int):
     ``channels`` floats along."""
 
     @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
-    def kernel(bx, by, taps, c1, c2, rows_out, w_out, tiles, full, sums, slot, n, first, index_map):
+    def kernel(bx, by, taps, c1, c2, excess, rows_out, w_out, tiles, full, sums, slot, n, first, index_map):
         """Output rows ``first .. first + rows_out`` of image ``n``, in the
         column tiles ``tiles[0] .. tiles[1]``, from its input rows in ``bx``,
         ``by`` (``[rows_out + k - 1, ≥ W·C]`` float32, at least ``_TILE + k -
@@ -378,7 +378,9 @@ def _band_kernel(k: int):
                 if r < 0:
                     continue
                 luminance = terms[1] if full else terms[1, :0]
-                _terms_down(terms[0], luminance, across_w[0], across_w[1], across_w[2], across_w[3], r, taps, c1, c2, k)
+                _terms_down(
+                    terms[0], luminance, across_w[0], across_w[1], across_w[2], across_w[3], r, taps, c1, c2, excess, k
+                )
                 _accumulate(totals[1], terms[0], terms[0])
                 if full:
                     _accumulate(totals[2], terms[1], terms[1])
@@ -414,7 +416,13 @@ def scale_statistics(x: Level, y: Level, window, c1, c2, index_map=False, only_c
     tasks = [(n, first, run) for n in range(len(ix)) for first in bands for run in runs]
     sums = np.zeros((3, len(tasks), channels))
     maps = np.zeros((len(ix), h_out, w_out, channels) if index_map else (0, 0, 0, 0), np.float32)
-    kernel, taps = _band_kernel(k), separable(window).astype(np.float32)
+    # A window that sums to s != 1 (another library's rounded taps): the kernels
+    # filter with the normalised taps, and the sum enters as _terms_down says.
+    total = float(np.sum(window, dtype=np.float64))
+    total = 1.0 if abs(total - 1.0) < 1e-12 else total
+    kernel, taps = _band_kernel(k), (separable(window) / np.sqrt(total)).astype(np.float32)
+    excess = np.float32(1.0 - total)
+    c1, c2 = np.float32(float(c1) / total**2), np.float32(float(c2) / total)
     halves = []
     for level, index in ((x, ix), (y, iy)):
         store = only_cs and (level.halved or level.pixels.dtype.itemsize >= 4)  # integers: a view (downsample_2x)
@@ -445,7 +453,7 @@ def scale_statistics(x: Level, y: Level, window, c1, c2, index_map=False, only_c
                         rows[:rows_in, : width * channels] = planes[image, first : first + rows_in].reshape(rows_in, -1)
                     else:
                         _fill_band(planes, image, first, level.scale, level.halved, rows)
-            kernel(bx, by, taps, c1, c2, rows_out, w_out, (start, end), not only_cs, sums, slot, n, first, maps)
+            kernel(bx, by, taps, c1, c2, excess, rows_out, w_out, (start, end), not only_cs, sums, slot, n, first, maps)
             last_row = height if first + rows_out == h_out else first + rows_out
             right = width if end == tiles else end * _TILE
             for rows, (half, owner), image in ((bx, halves[0], ix[n]), (by, halves[1], iy[n])):
