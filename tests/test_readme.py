@@ -1,4 +1,5 @@
-"""The README's promises: its two commands, its Python example, .ci/run."""
+"""The README's promises: its two commands and .ci/run (its Python examples are
+run with every page of the documentation site, by test_docs.py)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,3 @@ def test_readme_starts_with_two_commands_and_ci_runs_the_second():
     assert "msssim examples/reference.png examples/distorted.png" in commands[0]
     assert (ROOT / "examples" / "reference.png").exists() and (ROOT / "examples" / "distorted.png").exists()
     assert commands[1] in (ROOT / ".ci" / "run").read_text().splitlines()
-
-
-def test_python_examples_run():
-    blocks = _blocks("python")
-    assert len(blocks) == 3  # NumPy and Dask; PyTorch training; other libraries' conventions
-    for code in blocks:
-        exec(compile(code, "README.md", "exec"), {})

@@ -21,14 +21,20 @@ class MSSSIMLoss(torch.nn.Module):
     defaults to ``-3`` (``[N, C, H, W]`` tensors); ``numerics="exact"`` (the
     default) evaluates it within 1e-6 of float64, with float64 gradients, on
     the CPU and the GPU alike; ``"tensorflow-cpu"`` gives TF-CPU's digits;
-    ``convention="pytorch-msssim"`` or ``"piq"`` that library's value. ``reduction``: ``"mean"``
-    (default), ``"sum"`` or ``"none"`` (one loss per image).
+    ``convention="pytorch-msssim"``, ``"piq"`` or ``"torchmetrics"`` that
+    library's value. ``reduction``: ``"mean"`` (default), ``"sum"`` or
+    ``"none"`` (one loss per image).
 
     Examples
     --------
-    >>> loss_fn = MSSSIMLoss(max_val=1.0)
-    >>> loss = loss_fn(prediction, target)  # doctest: +SKIP
-    >>> loss.backward()  # doctest: +SKIP
+    >>> import torch
+    >>> from msssim.torch import MSSSIMLoss
+    >>> target = torch.rand(2, 3, 176, 176)
+    >>> prediction = (target + 0.05 * torch.randn_like(target)).clamp(0, 1).requires_grad_()
+    >>> loss = MSSSIMLoss(max_val=1.0)(prediction, target)
+    >>> loss.backward()
+    >>> bool(torch.isfinite(prediction.grad).all())
+    True
     """
 
     def __init__(
