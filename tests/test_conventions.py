@@ -1,7 +1,7 @@
 """``convention=``: other libraries' MS-SSIM and SSIM, checked live against the
 installed libraries (pytorch-msssim 1.0.0, piq 0.8.0, torchmetrics 1.9.0) on
 real photos with JPEG, blur and noise, odd and even sizes, batches, and their
-own data ranges."""
+own data ranges; and scikit-image's structural_similarity (0.26)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytorch_msssim
 import torch
 from photos import DISTORTIONS, photo
 from torchmetrics.functional.image import multiscale_structural_similarity_index_measure as tm_ms_ssim
+from skimage.metrics import structural_similarity
 from torchmetrics.functional.image import structural_similarity_index_measure as tm_ssim
 
 import msssim
@@ -106,6 +107,38 @@ def test_torchmetrics_batches_sizes_and_windows():
     assert float(msssim.ssim_multiscale(small[0], small[0], 255)) == 1.0  # TF's pyramid fits
 
 
+@pytest.mark.parametrize("size", [(7, 9), (64, 80), *SIZES], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("distortion", list(DISTORTIONS))
+def test_scikit_image_on_photos(size, distortion):
+    img1, img2 = _pair(size, distortion, seed=3)
+    # Its defaults: a 7x7 uniform window, sample covariance; integers at their dtype's range.
+    want = structural_similarity(img1, img2, channel_axis=-1)
+    for engine in (None, "reference"):
+        got = _ours("ssim", img1, img2, 255, "scikit-image", engine=engine)
+        assert abs(got - want) <= TOLERANCE, (engine, got, want)
+    grey1, grey2 = img1[..., :1].astype(np.float64) / 255, img2[..., :1].astype(np.float64) / 255
+    want = structural_similarity(grey1[..., 0], grey2[..., 0], data_range=1.0)
+    assert abs(_ours("ssim", grey1, grey2, 1.0, "scikit-image") - want) <= TOLERANCE
+    # Its gaussian form is TF's formula, the default convention.
+    if min(size) >= 11:
+        x, y = img1.astype(np.float64), img2.astype(np.float64)
+        wang = structural_similarity(
+            x, y, data_range=255, channel_axis=-1, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+        )
+        assert abs(_ours("ssim", img1, img2, 255, "tensorflow") - wang) <= TOLERANCE
+
+
+def test_scikit_image_has_no_ms_ssim_and_one_window():
+    img1, img2 = _pair((176, 176), "blur")
+    with pytest.raises(ValueError, match="scikit-image has no MS-SSIM"):
+        msssim.ssim_multiscale(img1, img2, 255, convention="scikit-image")
+    with pytest.raises(ValueError, match="leave filter_size and filter_sigma out"):
+        msssim.ssim(img1, img2, 255, filter_size=9, convention="scikit-image")
+    deep1, deep2 = (a.astype(np.uint16) * 257 for a in (img1, img2))
+    want = structural_similarity(deep1, deep2, channel_axis=-1)
+    assert abs(_ours("ssim", deep1, deep2, 65535, "scikit-image") - want) <= TOLERANCE
+
+
 def test_the_conventions_differ_from_tensorflow_only_where_they_should():
     # Every scale even: pytorch-msssim and piq pool as TF does (pytorch-msssim's
     # float32 taps aside); odd sizes: they do not.
@@ -150,7 +183,7 @@ def test_piq_weights_and_ssim_downsampling(piq):
 
 
 @pytest.mark.parametrize("name", list(backends.CPU_BACKENDS))
-@pytest.mark.parametrize("convention", ["pytorch-msssim", "piq", "torchmetrics"])
+@pytest.mark.parametrize("convention", ["pytorch-msssim", "piq", "torchmetrics", "scikit-image"])
 def test_every_array_library_takes_a_convention(tf, name, convention):
     wrap, kind, unwrap = backends.CPU_BACKENDS[name]
     if name == "tensorflow":
@@ -158,7 +191,7 @@ def test_every_array_library_takes_a_convention(tf, name, convention):
     img1, img2 = _pair((179, 193), "jpeg q30")  # odd, and large enough for torchmetrics
     img1 = (img1.astype(np.float32) / 255)[None].repeat(2, axis=0)
     img2 = (img2.astype(np.float32) / 255)[None].repeat(2, axis=0)
-    for function in ("ssim_multiscale", "ssim"):
+    for function in ("ssim",) if convention == "scikit-image" else ("ssim_multiscale", "ssim"):
         want = _ours(function, img1, img2, 1.0, convention)
         got = getattr(msssim, function)(wrap(img1), wrap(img2), 1.0, convention=convention)
         assert isinstance(got, kind)
@@ -205,7 +238,7 @@ def test_loss_modules_take_a_convention():
 
 def test_bad_conventions_are_refused():
     img = np.zeros((176, 176, 1), np.uint8)
-    with pytest.raises(ValueError, match="convention must be one of 'tensorflow', 'pytorch-msssim', 'piq', 'torch"):
+    with pytest.raises(ValueError, match="convention must be one of 'tensorflow', 'pytorch-msssim', 'piq', 'torchm"):
         msssim.ssim_multiscale(img, img, 255, convention="torchvision")
     with pytest.raises(ValueError, match="exact numerics only"):
         msssim.ssim(img, img, 255, convention="piq", numerics="tensorflow-cpu")

@@ -41,6 +41,11 @@ class Convention:
     taps_from_sigma: bool = False
     channel_mean_first: bool = False
     reflect_ssim: bool = False
+    # scikit-image's structural_similarity with its defaults: a uniform
+    # 7 x 7 window, and sample (co)variances, N / (N - 1) times the window's,
+    # N = 49 (which is c2 times (N - 1) / N); SSIM only.
+    uniform_window: int = 0
+    sample_covariance: bool = False
 
 
 CONVENTIONS = {
@@ -50,6 +55,7 @@ CONVENTIONS = {
         Convention("pytorch-msssim", pooling="zero-before", taps="float32"),
         Convention("piq", pooling="replicate-before", normalised_weights=True, ssim_downsampled=True),
         Convention("torchmetrics", pooling="floor", taps_from_sigma=True, channel_mean_first=True, reflect_ssim=True),
+        Convention("scikit-image", uniform_window=7, sample_covariance=True),
     )
 }
 
@@ -66,6 +72,39 @@ def convention(name: str, numerics: str) -> Convention:
         )
         raise ValueError(msg)
     return CONVENTIONS[name]
+
+
+def window_size(conv: Convention, filter_size: int, filter_sigma: float, levels: int | None) -> int:
+    """The width of the window the convention filters with (``levels``: None
+    for single-scale SSIM); an error where its library has no such computation."""
+    if conv.uniform_window:
+        if levels is not None:
+            msg = f"{conv.name} has no MS-SSIM (its structural_similarity is single-scale): use msssim.ssim (--ssim on the command line)"
+            raise ValueError(msg)
+        if (filter_size, filter_sigma) != (11, 1.5):
+            msg = (
+                f"convention={conv.name!r} is structural_similarity with its defaults, a {conv.uniform_window}x"
+                f"{conv.uniform_window} uniform window: leave filter_size and filter_sigma out (its gaussian "
+                "form, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, is convention='tensorflow')"
+            )
+            raise ValueError(msg)
+        return conv.uniform_window
+    return filter_size
+
+
+def window(conv: Convention, size: int, sigma: float):
+    """The convention's own 2-D window, float64, or None for the engine's gaussian."""
+    if conv.uniform_window:
+        return np.full((size, size), 1.0 / (size * size))
+    if conv.taps == "float32":
+        taps = float32_taps(size, sigma)
+        return np.outer(taps, taps)
+    return None
+
+
+def c2_factor(conv: Convention, size: int) -> float:
+    """What c2 is multiplied by (the sample covariance's (N - 1) / N, N = size²)."""
+    return (size * size - 1) / (size * size) if conv.sample_covariance else 1.0
 
 
 def check(conv: Convention, shape, filter_size: int, filter_sigma: float, levels: int) -> None:

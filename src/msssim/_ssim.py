@@ -139,7 +139,20 @@ class MultiScaleParts:
 
 
 def _prepare(
-    img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, channel_axis, engine, numerics, threads, conv
+    img1,
+    img2,
+    max_val,
+    filter_size,
+    filter_sigma,
+    k1,
+    k2,
+    levels,
+    channel_axis,
+    engine,
+    numerics,
+    threads,
+    conv,
+    multiscale=True,
 ):
     """Steps 1-3: validated float32 images, the window and the constants; the
     engine, and the NumPy engine of the same numerics (``host``); the images
@@ -156,8 +169,9 @@ def _prepare(
     _validate.parameters(max_val, filter_size, filter_sigma, k1, k2)
     max_val = _validate.scalar(max_val, "max_val")  # a 0-d tensor of any library, as a number
     _validate.max_val_fits(max_val, meta_x.dtype)
-    _validate.size(meta_x.shape, filter_size, levels)
-    _conventions.check(conv, meta_x.shape, int(filter_size), float(filter_sigma), levels)
+    size = _conventions.window_size(conv, int(filter_size), float(filter_sigma), levels if multiscale else None)
+    _validate.size(meta_x.shape, size, levels)
+    _conventions.check(conv, meta_x.shape, size, float(filter_sigma), levels)
     # NaN and Inf pixels. The NumPy engines carry them through to the score, so
     # the pixels are searched only if the score is not finite (saving a pass
     # over the images); a framework's clamp could hide them, so they are
@@ -170,17 +184,17 @@ def _prepare(
     max_val = np.float32(float32_max_val(max_val, meta_x.dtype))
     with np.errstate(over="ignore", under="ignore"):
         constants = tuple((np.float32(k) * max_val) ** 2 for k in (k1, k2))  # float32, as TF
+    if conv.sample_covariance:  # scikit-image's N / (N - 1) on the variances, as c2's (N - 1) / N
+        constants = (constants[0], np.float32(float(constants[1]) * _conventions.c2_factor(conv, size)))
     _validate.constants(*constants, k1, k2, max_val)
     x = eng.convert_image(x, image_scale(meta_x.dtype))
     y = eng.convert_image(y, image_scale(meta_y.dtype))
     # Step 3: the window, the normalised 2-D gaussian: exact (float64), or
     # rounded as TF's softmax rounds it (msssim._window), or as the convention's
     # library rounds its taps.
-    if conv.taps == "float32":
-        taps = _conventions.float32_taps(int(filter_size), float(filter_sigma))
-        window = np.outer(taps, taps)
-    else:
-        window = host.make_window(int(filter_size), float(filter_sigma))
+    window = _conventions.window(conv, size, float(filter_sigma))
+    if window is None:
+        window = host.make_window(size, float(filter_sigma))
     return eng, host, x, y, window, constants, unchecked
 
 
@@ -365,7 +379,7 @@ def ssim_multiscale(
         of ``tf.image`` on the CPU (its multi-channel means are sequential
         float32 sums, ~1e-3 off on 1080p colour); GPU arrays are copied to the
         host for it.
-    convention : {"tensorflow", "pytorch-msssim", "piq"}, keyword-only
+    convention : {"tensorflow", "pytorch-msssim", "piq", "torchmetrics", "scikit-image"}, keyword-only
         Whose MS-SSIM: ``"tensorflow"`` (the default) is TF's. The others
         are those libraries' values for the same images and arguments
         (``max_val`` is their ``data_range``), computed exactly like TF's
@@ -375,7 +389,14 @@ def ssim_multiscale(
         (``multi_scale_ssim``, ``ssim``): odd sizes pooled after repeating
         the first row and column; power factors other than the default
         divided by their sum; ``ssim`` first averages f x f blocks, f =
-        ``round(min(H, W) / 256)``.
+        ``round(min(H, W) / 256)``. torchmetrics
+        (``multiscale_structural_similarity_index_measure``,
+        ``structural_similarity_index_measure``): odd sizes pooled rounding
+        down; each scale's terms averaged over channels before the power;
+        the SSIM term over the reflect-padded full map. scikit-image
+        (``structural_similarity``, for :func:`ssim` only): its defaults, a
+        7x7 uniform window and sample covariances. The README maps each
+        library's arguments onto these.
     engine : str, keyword-only
         For NumPy input: ``"numba"`` (fused multi-threaded kernels, the
         default) or ``"reference"`` (plain NumPy, the readable specification:
@@ -499,7 +520,20 @@ def ssim(
         )
     conv = _conventions.convention(convention, numerics)
     eng, host, x, y, window, (c1, c2), unchecked = _prepare(
-        img1, img2, max_val, filter_size, filter_sigma, k1, k2, 1, channel_axis, engine, numerics, threads, conv
+        img1,
+        img2,
+        max_val,
+        filter_size,
+        filter_sigma,
+        k1,
+        k2,
+        1,
+        channel_axis,
+        engine,
+        numerics,
+        threads,
+        conv,
+        multiscale=False,
     )
     axes = getattr(eng, "IMAGE_AXES", (-3, -2))
     factor = _conventions.ssim_factor(conv, int(x.shape[axes[0]]), int(x.shape[axes[1]]))
