@@ -11,8 +11,8 @@ import pytest
 import pytorch_msssim
 import torch
 from photos import DISTORTIONS, photo
-from torchmetrics.functional.image import multiscale_structural_similarity_index_measure as tm_ms_ssim
 from skimage.metrics import structural_similarity
+from torchmetrics.functional.image import multiscale_structural_similarity_index_measure as tm_ms_ssim
 from torchmetrics.functional.image import structural_similarity_index_measure as tm_ssim
 
 import msssim
