@@ -79,7 +79,10 @@ def window_size(conv: Convention, filter_size: int, filter_sigma: float, levels:
     for single-scale SSIM); an error where its library has no such computation."""
     if conv.uniform_window:
         if levels is not None:
-            msg = f"{conv.name} has no MS-SSIM (its structural_similarity is single-scale): use msssim.ssim (--ssim on the command line)"
+            msg = (
+                f"{conv.name} has no MS-SSIM (its structural_similarity is single-scale): use msssim.ssim "
+                "(--ssim on the command line)"
+            )
             raise ValueError(msg)
         if (filter_size, filter_sigma) != (11, 1.5):
             msg = (
