@@ -156,40 +156,21 @@ def main() -> None:
     runs = []  # (job, msssim command, TF loop, unit)
     with tempfile.TemporaryDirectory() as tmp, made:
         root = Path(tmp)
+
+        def add(job: str, unit: str, files: tuple[Path, Path], tf_loop, out: str, *options: str) -> None:
+            command = [*map(str, files), *options, "-o", str(root / out)]
+            runs.append((job, command, partial(tf_loop, *files), unit))
+
         if "images" in jobs:
-            ref_dir, dist_dir = made.submit(make_folder, root / "images", args.pairs).result()
-            command = [str(ref_dir), str(dist_dir), "-o", str(root / "out.jsonl")]
-            runs.append(
-                (
-                    f"{args.pairs} pairs of 512x512 RGB PNG",
-                    command,
-                    partial(tf_loop_images, ref_dir, dist_dir),
-                    "pairs/s",
-                )
-            )
+            files = made.submit(make_folder, root / "images", args.pairs).result()
+            add(f"{args.pairs} pairs of 512x512 RGB PNG", "pairs/s", files, tf_loop_images, "out.jsonl")
         if "video" in jobs:
-            ref_video, dist_video = made.submit(make_videos, root, args.frames).result()
-            command = [str(ref_video), str(dist_video), "-o", str(root / "video.json")]
-            runs.append(
-                (
-                    f"1080p RGB y4m video, {args.frames} frames",
-                    command,
-                    partial(tf_loop_video, ref_video, dist_video),
-                    "fps",
-                )
-            )
+            files = made.submit(make_videos, root, args.frames).result()
+            add(f"1080p RGB y4m video, {args.frames} frames", "fps", files, tf_loop_video, "video.json")
         if "yuv" in jobs:
-            ref_raw, dist_raw = made.submit(make_raw, root, args.frames).result()
-            raw = ["--size", "1920x1080", "--pix-fmt", "yuv420p", "--color", "y"]
-            command = [str(ref_raw), str(dist_raw), *raw, "-o", str(root / "raw.json")]
-            runs.append(
-                (
-                    f"raw 1080p yuv420p, Y plane, {args.frames} frames",
-                    command,
-                    partial(tf_loop_raw, ref_raw, dist_raw),
-                    "fps",
-                )
-            )
+            files = made.submit(make_raw, root, args.frames).result()
+            raw = ("--size", "1920x1080", "--pix-fmt", "yuv420p", "--color", "y")
+            add(f"raw 1080p yuv420p, Y plane, {args.frames} frames", "fps", files, tf_loop_raw, "raw.json", *raw)
         ours = [time_command([*command, *engine]) for _, command, _, _ in runs]
         theirs = [loop() for _, _, loop, _ in runs]
     rows = [

@@ -139,25 +139,12 @@ class MultiScaleParts:
 
 
 def _prepare(
-    img1,
-    img2,
-    max_val,
-    filter_size,
-    filter_sigma,
-    k1,
-    k2,
-    levels,
-    channel_axis,
-    engine,
-    numerics,
-    threads,
-    conv,
-    multiscale=True,
+    img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, channel_axis, engine, numerics, threads, conv
 ):
     """Steps 1-3: validated float32 images, the window and the constants; the
     engine, and the NumPy engine of the same numerics (``host``); the images
     whose pixels are still to be checked for NaN and Inf, if the score is not
-    finite (``_validate.finite_result``)."""
+    finite (``_validate.finite_result``). ``levels`` is None for SSIM."""
     eng, host = engine_for(img1, img2, engine, numerics)
     x, y = eng.arrays(img1, img2) if hasattr(eng, "arrays") else (img1, img2)
     meta_x, meta_y = _validate.images(eng.meta(x), eng.meta(y), channel_axis)
@@ -169,9 +156,9 @@ def _prepare(
     _validate.parameters(max_val, filter_size, filter_sigma, k1, k2)
     max_val = _validate.scalar(max_val, "max_val")  # a 0-d tensor of any library, as a number
     _validate.max_val_fits(max_val, meta_x.dtype)
-    size = _conventions.window_size(conv, int(filter_size), float(filter_sigma), levels if multiscale else None)
-    _validate.size(meta_x.shape, size, levels)
-    _conventions.check(conv, meta_x.shape, size, float(filter_sigma), levels)
+    size = _conventions.window_size(conv, int(filter_size), float(filter_sigma), levels)
+    _validate.size(meta_x.shape, size, levels or 1)
+    _conventions.check(conv, meta_x.shape, size, float(filter_sigma), levels or 1)
     # NaN and Inf pixels. The NumPy engines carry them through to the score, so
     # the pixels are searched only if the score is not finite (saving a pass
     # over the images); a framework's clamp could hide them, so they are
@@ -284,28 +271,17 @@ def ssim_multiscale_parts(
         raise TypeError(msg)
     conv = _conventions.convention(convention, numerics)
     weights = _conventions.weights(conv, _validate.power_factors(power_factors), MSSSIM_WEIGHTS)
+    levels = len(weights)
     eng, host, x, y, window, (c1, c2), unchecked = _prepare(
-        img1,
-        img2,
-        max_val,
-        filter_size,
-        filter_sigma,
-        k1,
-        k2,
-        len(weights),
-        channel_axis,
-        engine,
-        numerics,
-        threads,
-        conv,
+        img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, channel_axis, engine, numerics, threads, conv
     )
 
     def steps(eng, x, y):
         cs = []
-        for level in range(len(weights)):
+        for level in range(levels):
             if level:  # Step 5: downsample before every scale but the first.
                 x, y = _downsample(eng, x, conv), _downsample(eng, y, conv)
-            stats = scale_statistics(eng, x, y, window, c1, c2, only_cs=level < len(weights) - 1)
+            stats = scale_statistics(eng, x, y, window, c1, c2, only_cs=level < levels - 1)
             cs.append(stats.cs)
         last_ssim = _ssim_term(eng, x, y, stats, window, c1, c2, conv)
         # Step 6: relu, power, product over scales, mean over channels.
@@ -520,20 +496,7 @@ def ssim(
         )
     conv = _conventions.convention(convention, numerics)
     eng, host, x, y, window, (c1, c2), unchecked = _prepare(
-        img1,
-        img2,
-        max_val,
-        filter_size,
-        filter_sigma,
-        k1,
-        k2,
-        1,
-        channel_axis,
-        engine,
-        numerics,
-        threads,
-        conv,
-        multiscale=False,
+        img1, img2, max_val, filter_size, filter_sigma, k1, k2, None, channel_axis, engine, numerics, threads, conv
     )
     axes = getattr(eng, "IMAGE_AXES", (-3, -2))
     factor = _conventions.ssim_factor(conv, int(x.shape[axes[0]]), int(x.shape[axes[1]]))
