@@ -3,7 +3,8 @@
 
 Takes NumPy arrays ``[..., H, W, C]`` of any int/float dtype (returns float64
 NumPy), or torch float64 tensors (returns tensors, so torch autograd gives
-reference gradients).
+reference gradients). With ``spatial_dims=3``, volumes ``[..., D, H, W, C]``:
+the same steps with a third axis filtered, padded and averaged alike.
 """
 
 from __future__ import annotations
@@ -36,20 +37,33 @@ def _window(size, sigma):
     return (g / g.sum()).tolist()
 
 
-def _filter(x, g):
-    """A VALID 2-D correlation with outer(g, g): a pass along H, then along W."""
+def _axes(x, dims):
+    """The spatial axes of ``[..., *spatial, C]``, as negative indices."""
+    return range(-dims - 1, -1)
+
+
+def _take(x, axis, part):
+    index = [slice(None)] * x.ndim
+    index[axis] = part
+    return x[tuple(index)]
+
+
+def _filter(x, g, dims=2):
+    """A VALID correlation with outer(g, g) (outer(g, g, g) for volumes): a
+    pass along each spatial axis."""
     n = len(g)
-    h = x.shape[-3] - n + 1
-    x = sum(g[i] * x[..., i : i + h, :, :] for i in range(n))
-    w = x.shape[-2] - n + 1
-    return sum(g[i] * x[..., :, i : i + w, :] for i in range(n))
+    for axis in _axes(x, dims):
+        out = x.shape[axis] - n + 1
+        x = sum(g[i] * _take(x, axis, slice(i, i + out)) for i in range(n))
+    return x
 
 
-def _scale(x, y, g, c1, c2):
+def _scale(x, y, g, c1, c2, dims=2):
     """Step 4: the luminance and cs maps of one scale."""
-    mx, my = _filter(x, g), _filter(y, g)
+    mx, my = _filter(x, g, dims), _filter(y, g, dims)
     luminance = (2 * mx * my + c1) / (mx * mx + my * my + c1)
-    cs = (2 * (_filter(x * y, g) - mx * my) + c2) / (_filter(x * x + y * y, g) - mx * mx - my * my + c2)
+    sq, xy = _filter(x * x + y * y, g, dims), _filter(x * y, g, dims)
+    cs = (2 * (xy - mx * my) + c2) / (sq - mx * mx - my * my + c2)
     return luminance, cs
 
 
@@ -61,13 +75,16 @@ def _cat(a, b, axis):
     return torch.cat([a, b], dim=axis)
 
 
-def _downsample(x):
-    """Step 5: odd sizes get their last row/column repeated, then 2x2 averages."""
-    if x.shape[-3] % 2:
-        x = _cat(x, x[..., -1:, :, :], -3)
-    if x.shape[-2] % 2:
-        x = _cat(x, x[..., :, -1:, :], -2)
-    return (x[..., 0::2, 0::2, :] + x[..., 1::2, 0::2, :] + x[..., 0::2, 1::2, :] + x[..., 1::2, 1::2, :]) / 4
+def _downsample(x, dims=2):
+    """Step 5: odd sizes get their last row/column (slice) repeated, then
+    2x2 (2x2x2) averages: the mean of the 2**dims corners of each block."""
+    for axis in _axes(x, dims):
+        if x.shape[axis] % 2:
+            x = _cat(x, _take(x, axis, slice(-1, None)), axis)
+    corners = [x]
+    for axis in _axes(x, dims):
+        corners = [_take(c, axis, slice(start, None, 2)) for c in corners for start in (0, 1)]
+    return sum(corners) / len(corners)
 
 
 def _relu_power(t, w):
@@ -77,24 +94,44 @@ def _relu_power(t, w):
 
 
 def ssim_multiscale(
-    img1, img2, max_val, power_factors=MSSSIM_WEIGHTS, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03
+    img1,
+    img2,
+    max_val,
+    power_factors=MSSSIM_WEIGHTS,
+    filter_size=11,
+    filter_sigma=1.5,
+    k1=0.01,
+    k2=0.03,
+    spatial_dims=2,
 ):
     x, y, max_val = _inputs(img1, img2, max_val)
     g, c1, c2 = _window(filter_size, filter_sigma), (k1 * max_val) ** 2, (k2 * max_val) ** 2
+    axes = tuple(_axes(x, spatial_dims))
     score = 1.0
     for level, w in enumerate(power_factors):
         if level:
-            x, y = _downsample(x), _downsample(y)
-        luminance, cs = _scale(x, y, g, c1, c2)
+            x, y = _downsample(x, spatial_dims), _downsample(y, spatial_dims)
+        luminance, cs = _scale(x, y, g, c1, c2, spatial_dims)
         last = level == len(power_factors) - 1
-        term = (luminance * cs if last else cs).mean((-3, -2))  # Step 6: relu'd cs, and ssim last
+        term = (luminance * cs if last else cs).mean(axes)  # Step 6: relu'd cs, and ssim last
         score = score * _relu_power(term, w)
     return score.mean(-1)
 
 
-def ssim(img1, img2, max_val, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03, return_index_map=False):
-    """Step 7: one scale, no relu; the map (or its H, W mean) averaged over channels."""
+def ssim(
+    img1,
+    img2,
+    max_val,
+    filter_size=11,
+    filter_sigma=1.5,
+    k1=0.01,
+    k2=0.03,
+    return_index_map=False,
+    spatial_dims=2,
+):
+    """Step 7: one scale, no relu; the map (or its spatial mean) averaged over channels."""
     x, y, max_val = _inputs(img1, img2, max_val)
-    luminance, cs = _scale(x, y, _window(filter_size, filter_sigma), (k1 * max_val) ** 2, (k2 * max_val) ** 2)
+    g, c1, c2 = _window(filter_size, filter_sigma), (k1 * max_val) ** 2, (k2 * max_val) ** 2
+    luminance, cs = _scale(x, y, g, c1, c2, spatial_dims)
     index_map = luminance * cs
-    return index_map.mean(-1) if return_index_map else index_map.mean((-3, -2)).mean(-1)
+    return index_map.mean(-1) if return_index_map else index_map.mean(tuple(_axes(x, spatial_dims))).mean(-1)

@@ -49,6 +49,7 @@ def test_ssim_multiscale_signature_is_tensorflows_plus_keyword_only_options():
     ]
     options = [
         ("channel_axis", keyword, -1),
+        ("spatial_dims", keyword, 2),
         ("numerics", keyword, "exact"),
         ("convention", keyword, "tensorflow"),
         ("engine", keyword, None),
@@ -70,13 +71,14 @@ def test_ssim_signature_is_tensorflows_plus_keyword_only_options():
         "k2",
         "return_index_map",
         "channel_axis",
+        "spatial_dims",
         "numerics",
         "convention",
         "engine",
         "threads",
     ]
     kinds = {name: kind for name, kind, _ in _parameters(msssim.ssim)}
-    options = ("channel_axis", "numerics", "convention", "engine", "threads")
+    options = ("channel_axis", "spatial_dims", "numerics", "convention", "engine", "threads")
     assert {kinds[name] for name in options} == {inspect.Parameter.KEYWORD_ONLY}
 
 

@@ -9,7 +9,7 @@ from msssim._ssim import (
     ssim_multiscale_parts,
 )
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "MSSSIM_WEIGHTS",

@@ -105,14 +105,21 @@ def window(conv: Convention, size: int, sigma: float):
     return None
 
 
-def c2_factor(conv: Convention, size: int) -> float:
-    """What c2 is multiplied by (the sample covariance's (N - 1) / N, N = size²)."""
-    return (size * size - 1) / (size * size) if conv.sample_covariance else 1.0
+def c2_factor(conv: Convention, size: int, dims: int = 2) -> float:
+    """What c2 is multiplied by (the sample covariance's (N - 1) / N, N = size**dims)."""
+    count = size**dims
+    return (count - 1) / count if conv.sample_covariance else 1.0
 
 
-def check(conv: Convention, shape, filter_size: int, filter_sigma: float, levels: int) -> None:
+def check(conv: Convention, shape, filter_size: int, filter_sigma: float, levels: int, dims: int = 2) -> None:
     """What the convention's library would refuse, or what it would compute
-    otherwise than the arguments say; ``shape`` is ``[..., H, W, C]``."""
+    otherwise than the arguments say; ``shape`` is ``[..., H, W, C]`` (or
+    ``[..., D, H, W, C]``, ``dims=3``)."""
+    if dims == 3 and conv.name == "piq":
+        msg = "piq scores 2-D images only; spatial_dims=3 takes convention 'tensorflow', 'pytorch-msssim', "
+        msg += "'torchmetrics' or 'scikit-image'"
+        raise ValueError(msg)
+    sides = tuple(shape[-dims - 1 : -1])
     if conv.taps_from_sigma:
         taps = int(3.5 * filter_sigma + 0.5) * 2 + 1
         if filter_size != taps:
@@ -122,11 +129,11 @@ def check(conv: Convention, shape, filter_size: int, filter_sigma: float, levels
             )
             raise ValueError(msg)
     if conv.pooling == "floor":
-        coarsest = min(shape[-3], shape[-2]) >> (levels - 1)
+        coarsest = min(sides) >> (levels - 1)
         if coarsest < filter_size:
             least = filter_size << (levels - 1)
             msg = (
-                f"images of {shape[-3]}x{shape[-2]} pixels are {coarsest} pixels on a side at the coarsest of "
+                f"images of {'x'.join(map(str, sides))} pixels are {coarsest} pixels on a side at the coarsest of "
                 f"{levels} scales (torchmetrics halves sizes rounding down), less than the {filter_size}-pixel "
                 f"window: {conv.name} needs at least {least} pixels a side"
             )
@@ -159,7 +166,7 @@ def _along(x, axis: int, part: slice):
     return x[tuple(index)]
 
 
-def pool_ready(x, pooling: str, concat, axes: tuple[int, int] = (-3, -2)):
+def pool_ready(x, pooling: str, concat, axes: tuple[int, ...] = (-3, -2)):
     """``x`` made even along its image ``axes`` (H, W) as ``pooling`` says, so
     that a 2x2 mean pools it as the library does; ``concat(arrays, axis)`` is
     the array library's concatenation."""
@@ -177,7 +184,7 @@ def pool_ready(x, pooling: str, concat, axes: tuple[int, int] = (-3, -2)):
     return x
 
 
-def reflect_pad(x, radius: int, concat, axes: tuple[int, int] = (-3, -2)):
+def reflect_pad(x, radius: int, concat, axes: tuple[int, ...] = (-3, -2)):
     """``x`` padded by ``radius`` on every side of its image ``axes``, mirrored
     about the edge pixel (torch's and NumPy's "reflect": ``c b | a b c d | c b``)."""
     for axis in axes:

@@ -1,7 +1,7 @@
 """Dask arrays: each block of images is scored by the NumPy engines, lazily.
 
-The image axes (H, W, C) must each be one chunk; the batch axes may be chunked
-freely. The result is a Dask array of the batch shape (or of the index maps),
+The image axes (H, W, C; D, H, W, C for volumes) must each be one chunk; the
+batch axes may be chunked freely. The result is a Dask array of the batch shape (or of the index maps),
 computed when the caller computes it; checks that need the pixels (NaN, Inf)
 run then, per block.
 """
@@ -27,31 +27,35 @@ def score(function, img1, img2, max_val, levels: int, *args, channel_axis: int =
     from msssim._engines._numpy_ops import stand_in
 
     x, y = da.asarray(img1), da.asarray(img2)
+    dims = _validate.spatial_dims(kwargs.get("spatial_dims", 2))
+    rank = dims + 1  # the axes of one image
     # Everything that needs no pixels is checked now, the pixels when computed.
-    _validate.images(stand_in(x.shape, x.dtype), stand_in(y.shape, y.dtype), channel_axis)
+    _validate.images(stand_in(x.shape, x.dtype), stand_in(y.shape, y.dtype), channel_axis, dims)
     x, y = da.moveaxis(x, channel_axis, -1), da.moveaxis(y, channel_axis, -1)
     filter_size = kwargs.get("filter_size", 11)
     _validate.parameters(
         max_val, filter_size, kwargs.get("filter_sigma", 1.5), kwargs.get("k1", 0.01), kwargs.get("k2", 0.03)
     )
     max_val = _validate.scalar(max_val, "max_val")  # a plain number in the graph, not a tensor
-    _validate.size(x.shape, filter_size, levels)
+    _validate.size(x.shape, filter_size, levels, dims)
     for arr, name in ((x, "img1"), (y, "img2")):
-        if any(len(c) > 1 for c in arr.chunks[-3:]):
+        if any(len(c) > 1 for c in arr.chunks[-rank:]):
+            names = _validate.SPATIAL_NAMES[dims]
+            whole = ", ".join(f"{-i}: -1" for i in range(rank, 0, -1))
             msg = (
-                f"{name} is chunked across its image axes (H, W, C chunks {arr.chunks[-3:]}); each image must be "
-                f"one chunk. Rechunk it, e.g. {name}.rechunk({{-3: -1, -2: -1, -1: -1}}) for channels last, and "
+                f"{name} is chunked across its image axes ({names}, C chunks {arr.chunks[-rank:]}); each image "
+                f"must be one chunk. Rechunk it, e.g. {name}.rechunk({{{whole}}}) for channels last, and "
                 "chunk along the batch axes instead."
             )
             raise ValueError(msg)
-    batch = np.broadcast_shapes(x.shape[:-3], y.shape[:-3])
-    x = da.broadcast_to(x, batch + x.shape[-3:])
-    y = da.broadcast_to(y, batch + y.shape[-3:]).rechunk(x.chunks)
+    batch = np.broadcast_shapes(x.shape[:-rank], y.shape[:-rank])
+    x = da.broadcast_to(x, batch + x.shape[-rank:])
+    y = da.broadcast_to(y, batch + y.shape[-rank:]).rechunk(x.chunks)
     block = partial(_block, function, max_val, args, kwargs, index_map)
     if index_map:
-        chunks = x.chunks[:-3] + ((x.shape[-3] - filter_size + 1,), (x.shape[-2] - filter_size + 1,))
+        chunks = x.chunks[:-rank] + tuple((n - filter_size + 1,) for n in x.shape[-rank:-1])
         return da.map_blocks(block, x, y, chunks=chunks, drop_axis=x.ndim - 1, dtype=np.float32)
-    return da.map_blocks(block, x, y, drop_axis=[x.ndim - 3, x.ndim - 2, x.ndim - 1], dtype=np.float32)
+    return da.map_blocks(block, x, y, drop_axis=list(range(x.ndim - rank, x.ndim)), dtype=np.float32)
 
 
 def _block(function, max_val, args, kwargs, index_map, a, b):

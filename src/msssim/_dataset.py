@@ -80,6 +80,7 @@ class Options:
     engine: str | None = None  # None: the default engine
     numerics: str = NUMERICS[0]  # "exact" or "tensorflow-cpu"
     convention: str = "tensorflow"  # whose MS-SSIM (msssim._conventions)
+    volume: bool = False  # the files are volumes [D, H, W, C], scored with spatial_dims=3
 
     def parameters(self) -> dict:
         """The parameters as the JSON document records them."""
@@ -107,6 +108,7 @@ class Options:
             "engine": self.engine or DEFAULT_ENGINE,
             "numerics": self.numerics,
             "convention": self.convention,
+            "volume": self.volume,
         }
 
     def selected_frames(self) -> slice:
@@ -207,6 +209,7 @@ def score_arrays(ref: np.ndarray, dist: np.ndarray, max_val: float, options: Opt
         engine=options.engine,
         numerics=options.numerics,
         convention=options.convention,
+        spatial_dims=3 if options.volume else 2,
     )
     if options.metric == "ssim":
         value = msssim.ssim(ref, dist, max_val, **kwargs)
@@ -263,12 +266,16 @@ def _score_image(pair: Pair, options: Options) -> dict:
 
 
 def _image_pair(pair: Pair, options: Options) -> tuple[np.ndarray, np.ndarray, float]:
-    from msssim._io import default_max_val, read_image, to_color
+    from msssim._io import default_max_val, read_image, read_volume, to_color
 
+    read = read_volume if options.volume else read_image
     with _blame("reference"):
-        ref = to_color(read_image(pair.reference), options.color)
+        ref = to_color(read(pair.reference), options.color)
     with _blame("distorted"):
-        dist = to_color(read_image(pair.distorted), options.color)
+        dist = to_color(read(pair.distorted), options.color)
+    if options.volume and ref.shape[:-1] != dist.shape[:-1]:
+        sizes = ["x".join(map(str, a.shape[:-1])) for a in (ref, dist)]
+        raise PairError(f"sizes differ: reference is {sizes[0]}, distorted is {sizes[1]} (D x H x W)")
     dist = _matched(ref, dist, options)
     return ref, dist, _max_val(options, ref.dtype, default_max_val(ref.dtype))
 

@@ -1,9 +1,10 @@
-"""Image files in, ``[H, W, C]`` arrays out, in the file's own dtype; and the
-colour conversions the command line offers.
+"""Image files in, ``[H, W, C]`` arrays out, in the file's own dtype (volumes:
+``[D, H, W, C]``); and the colour conversions the command line offers.
 
 Pillow decodes the common formats; pypng decodes 16-bit PNG (Pillow reduces
-16-bit colour PNG to 8 bits); tifffile decodes TIFF. All three are the optional
-``files`` extra, imported on first use.
+16-bit colour PNG to 8 bits); tifffile decodes TIFF (and TIFF stacks). All
+three are the optional ``files`` extra, imported on first use. NumPy's ``.npy``
+files hold images or volumes as they are.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ _EXTRA_HINT = 'install the file readers with: pip install "msssim[files]"'
 
 
 IMAGE_SUFFIXES = frozenset(
-    ".png .jpg .jpeg .jpe .jfif .tif .tiff .bmp .dib .webp .ppm .pgm .pbm .pnm .gif .tga .jp2 .j2k .qoi".split()
+    ".png .jpg .jpeg .jpe .jfif .tif .tiff .bmp .dib .webp .ppm .pgm .pbm .pnm .gif .tga .jp2 .j2k .qoi .npy".split()
 )
+VOLUME_SUFFIXES = frozenset({".npy", ".tif", ".tiff"})
 
 
 class ImageReadError(Exception):
@@ -64,7 +66,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if path.stat().st_size == 0:
         raise ImageReadError(path, "the file is empty")
     try:
-        if path.suffix.lower() in (".tif", ".tiff"):
+        if path.suffix.lower() == ".npy":
+            arr = _read_npy(path)
+        elif path.suffix.lower() in (".tif", ".tiff"):
             arr = _read_tiff(path)
         elif _is_16bit_png(path):
             arr = _read_png16(path)
@@ -77,6 +81,44 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     except Exception as exc:  # decoders raise many types for broken files
         raise ImageReadError(path, f"cannot decode the image ({type(exc).__name__}: {exc})") from None
     return _channels_last(arr, path)
+
+
+def read_volume(path: str | os.PathLike) -> np.ndarray:
+    """A volume ``[D, H, W, C]`` from a ``.npy`` file (``[D, H, W]`` or ``[D,
+    H, W, C]``) or a TIFF stack (its pages are D; a channel axis the file
+    names is moved last), memory-mapped where the file allows.
+
+    Raises
+    ------
+    ImageReadError
+        The file is missing, not a volume, or of an unsupported type.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in VOLUME_SUFFIXES:
+        raise ImageReadError(path, "volumes are read from .npy files and TIFF stacks (.tif, .tiff)")
+    if not path.is_file():
+        raise ImageReadError(path, "no such file")
+    try:
+        arr = _read_npy(path) if path.suffix.lower() == ".npy" else _read_tiff(path, stack=True)
+    except ImageReadError:
+        raise
+    except ImportError as exc:
+        raise ImageReadError(path, f"{exc.name or 'a reader'} is not installed; {_EXTRA_HINT}") from None
+    except Exception as exc:
+        raise ImageReadError(path, f"cannot read the volume ({type(exc).__name__}: {exc})") from None
+    if arr.ndim == 3:
+        arr = arr[..., None]
+    if arr.ndim != 4 or arr.shape[-1] > 4:
+        raise ImageReadError(path, f"expected a volume [D, H, W] or [D, H, W, C], got an array of shape {arr.shape}")
+    return arr
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    """An array file, memory-mapped: integers and floats only."""
+    arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    if arr.dtype.kind not in "iuf":
+        raise ImageReadError(path, f"holds {arr.dtype} values; expected integer or floating pixels")
+    return arr
 
 
 def _channels_last(arr: np.ndarray, path: Path) -> np.ndarray:
@@ -105,15 +147,22 @@ def _read_png16(path: Path) -> np.ndarray:
     return arr.reshape(height, width, info["planes"])
 
 
-def _read_tiff(path: Path) -> np.ndarray:
+def _read_tiff(path: Path, stack: bool = False) -> np.ndarray:
     """Uncompressed TIFF is memory-mapped (a gigapixel file is streamed, not
-    loaded); other TIFF is decoded."""
+    loaded); other TIFF is decoded. A ``stack`` is every page, with the
+    channels, where the file says where they are, moved last."""
     import tifffile
 
     try:
         arr = tifffile.memmap(path, mode="r")
     except ValueError:  # compressed or tiled: not mappable
         arr = tifffile.imread(path)
+    if stack:
+        with tifffile.TiffFile(path) as tif:
+            axes = tif.series[0].axes
+        channel = next((axes.index(a) for a in "CS" if a in axes), None)
+        if channel is not None and len(axes) == arr.ndim:
+            arr = np.moveaxis(arr, channel, -1)
     if arr.dtype.kind == "f":
         arr = arr.astype(np.float32, copy=False)
     elif arr.dtype not in (np.uint8, np.uint16):

@@ -10,7 +10,7 @@ mode (``make_window(size, sigma)``, step 3) and a few primitives:
 ``convert_image(img, scale)``
     the image in the engine's working form, with values ``float32(img) * scale``
     (step 2);
-``downsample_2x(x)``
+``downsample_2x(x, dims)``
     symmetric pad of odd sizes at the bottom/right, then 2x2 mean (step 5);
 
 and either a fused ``scale_statistics(x, y, window, c1, c2, index_map, only_cs)``
@@ -18,8 +18,13 @@ or the two primitives from which :func:`scale_statistics` below builds it:
 
 ``filter_valid(x, window)``
     the 2-D gaussian ``window``, VALID, over H and W of ``[..., H, W, C]``;
-``mean_hw(x)``
+``mean_hw(x, dims)``
     the mean over H and W (step 4).
+
+Volumes (``spatial_dims=3``, ``[..., D, H, W, C]``) take the same steps with
+one more spatial axis: ``dims`` is 3, the window is the 3-D gaussian (the
+outer product of the same taps, ``window.ndim == 3``), and the means and
+halvings are over D, H and W.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from msssim import _conventions, _dask, _validate
 from msssim._conventions import Convention
 from msssim._dask import is_dask
 from msssim._engines import engine_for
+from msssim._window import spread
 
 MSSSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 """Power factors of Wang, Simoncelli & Bovik (2003), as TensorFlow uses them."""
@@ -93,6 +99,7 @@ def scale_statistics(engine, x, y, window, c1, c2, index_map=False, only_cs=Fals
 
 def filtered_statistics(engine, x, y, window, c1, c2, index_map=False) -> ScaleStatistics:
     """Step 4 from the engine's ``filter_valid`` and ``mean_hw``, in the dtype of ``x``."""
+    dims = window.ndim
 
     def blur(a):
         return engine.filter_valid(a, window)
@@ -101,9 +108,9 @@ def filtered_statistics(engine, x, y, window, c1, c2, index_map=False) -> ScaleS
     luminance, cs = luminance_cs(mu_x, mu_y, blur(x * x + y * y), blur(x * y), c1, c2)
     ssim_map = luminance * cs
     return ScaleStatistics(
-        ssim=engine.mean_hw(ssim_map),
-        cs=engine.mean_hw(cs),
-        luminance=engine.mean_hw(luminance),
+        ssim=engine.mean_hw(ssim_map, dims),
+        cs=engine.mean_hw(cs, dims),
+        luminance=engine.mean_hw(luminance, dims),
         index_map=ssim_map if index_map else None,
     )
 
@@ -138,18 +145,29 @@ class MultiScaleParts:
     power_factors: tuple[float, ...]
 
 
+def _layout(eng, dims: int) -> tuple[tuple[int, ...], int]:
+    """The spatial axes and the channel axis of the engine's arrays:
+    ``[..., *spatial, C]``, or with ``CHANNELS_FIRST``, ``[..., C, *spatial]``."""
+    if getattr(eng, "CHANNELS_FIRST", False):
+        return tuple(range(-dims, 0)), -dims - 1
+    return tuple(range(-dims - 1, -1)), -1
+
+
 def _prepare(
-    img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, channel_axis, engine, numerics, threads, conv
+    img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, channel_axis, engine, numerics, threads, conv, dims
 ):
-    """Steps 1-3: validated float32 images, the window and the constants; the
-    engine, and the NumPy engine of the same numerics (``host``); the images
-    whose pixels are still to be checked for NaN and Inf, if the score is not
-    finite (``_validate.finite_result``). ``levels`` is None for SSIM."""
-    eng, host = engine_for(img1, img2, engine, numerics)
+    """Steps 1-3: validated float32 images (``dims`` spatial axes), the window
+    and the constants; the engine, and the NumPy engine of the same numerics
+    (``host``); the images whose pixels are still to be checked for NaN and
+    Inf, if the score is not finite (``_validate.finite_result``). ``levels``
+    is None for SSIM."""
+    dims = _validate.spatial_dims(dims)
+    eng, host = engine_for(img1, img2, engine, numerics, dims)
     x, y = eng.arrays(img1, img2) if hasattr(eng, "arrays") else (img1, img2)
-    meta_x, meta_y = _validate.images(eng.meta(x), eng.meta(y), channel_axis)
-    if hasattr(eng, "arrays"):  # a framework's tensors: the same move, on them
-        x, y = eng.moveaxis(x, channel_axis), eng.moveaxis(y, channel_axis)
+    meta_x, meta_y = _validate.images(eng.meta(x), eng.meta(y), channel_axis, dims)
+    if hasattr(eng, "arrays"):  # a framework's tensors: the same move, on them, into the engine's form
+        channel = _layout(eng, dims)[1]
+        x, y = eng.moveaxis(x, channel_axis, channel), eng.moveaxis(y, channel_axis, channel)
     else:
         x, y = meta_x, meta_y
     _validate.threads(threads)
@@ -157,8 +175,8 @@ def _prepare(
     max_val = _validate.scalar(max_val, "max_val")  # a 0-d tensor of any library, as a number
     _validate.max_val_fits(max_val, meta_x.dtype)
     size = _conventions.window_size(conv, int(filter_size), float(filter_sigma), levels)
-    _validate.size(meta_x.shape, size, levels or 1)
-    _conventions.check(conv, meta_x.shape, size, float(filter_sigma), levels or 1)
+    _validate.size(meta_x.shape, size, levels or 1, dims)
+    _conventions.check(conv, meta_x.shape, size, float(filter_sigma), levels or 1, dims)
     # NaN and Inf pixels. The NumPy engines carry them through to the score, so
     # the pixels are searched only if the score is not finite (saving a pass
     # over the images); a framework's clamp could hide them, so they are
@@ -172,17 +190,17 @@ def _prepare(
     with np.errstate(over="ignore", under="ignore"):
         constants = tuple((np.float32(k) * max_val) ** 2 for k in (k1, k2))  # float32, as TF
     if conv.sample_covariance:  # scikit-image's N / (N - 1) on the variances, as c2's (N - 1) / N
-        constants = (constants[0], np.float32(float(constants[1]) * _conventions.c2_factor(conv, size)))
+        constants = (constants[0], np.float32(float(constants[1]) * _conventions.c2_factor(conv, size, dims)))
     _validate.constants(*constants, k1, k2, max_val)
     x = eng.convert_image(x, image_scale(meta_x.dtype))
     y = eng.convert_image(y, image_scale(meta_y.dtype))
     # Step 3: the window, the normalised 2-D gaussian: exact (float64), or
     # rounded as TF's softmax rounds it (msssim._window), or as the convention's
-    # library rounds its taps.
+    # library rounds its taps; for volumes, the same taps along D too.
     window = _conventions.window(conv, size, float(filter_sigma))
     if window is None:
         window = host.make_window(size, float(filter_sigma))
-    return eng, host, x, y, window, constants, unchecked
+    return eng, host, x, y, spread(window, dims), constants, unchecked
 
 
 def _ssim_term(eng, x, y, stats: ScaleStatistics, window, c1, c2, conv: Convention, index_map=False):
@@ -191,7 +209,7 @@ def _ssim_term(eng, x, y, stats: ScaleStatistics, window, c1, c2, conv: Conventi
     of the full-size map of the images reflect-padded by the window's radius."""
     if not conv.reflect_ssim:
         return stats.index_map if index_map else stats.ssim
-    axes, radius = getattr(eng, "IMAGE_AXES", (-3, -2)), len(window) // 2
+    axes, radius = _layout(eng, window.ndim)[0], len(window) // 2
     padded = (_on_arrays(eng, a, lambda v: _conventions.reflect_pad(v, radius, eng.concat, axes)) for a in (x, y))
     full = scale_statistics(eng, *padded, window, c1, c2, index_map=index_map)
     return full.index_map if index_map else full.ssim
@@ -204,13 +222,13 @@ def _on_arrays(eng, x, function):
     return transform(x, function) if transform else function(x)
 
 
-def _downsample(eng, x, conv: Convention):
+def _downsample(eng, x, conv: Convention, dims: int):
     """Step 5: odd sizes made even as the convention does (TF: the symmetric
-    pad, within ``downsample_2x``), then 2x2 means."""
+    pad, within ``downsample_2x``), then 2x2 (2x2x2) means."""
     if conv.pooling != "tensorflow":
-        axes = getattr(eng, "IMAGE_AXES", (-3, -2))
+        axes = _layout(eng, dims)[0]
         x = _on_arrays(eng, x, lambda a: _conventions.pool_ready(a, conv.pooling, eng.concat, axes))
-    return eng.downsample_2x(x)
+    return eng.downsample_2x(x, dims)
 
 
 @contextmanager
@@ -223,7 +241,7 @@ def _running(engine, threads: int | None):
             yield
 
 
-def _computed(engine, host, steps, x, y, numerics: str, threads: int | None) -> tuple:
+def _computed(engine, host, steps, x, y, numerics: str, threads: int | None, dims: int) -> tuple:
     """``steps(engine, x, y)``, the arrays of steps 4-6, in the engine's session.
 
     A framework (torch, JAX, CuPy) takes its *values* from the NumPy engine of
@@ -237,7 +255,10 @@ def _computed(engine, host, steps, x, y, numerics: str, threads: int | None) -> 
         with _running(engine, threads):
             return steps(engine, x, y)
 
-    def on_host(host_x, host_y):
+    channel = _layout(engine, dims)[1]
+
+    def on_host(host_x, host_y):  # NumPy arrays in the engine's form
+        host_x, host_y = (np.moveaxis(a, channel, -1) for a in (host_x, host_y))
         with _running(host, threads):
             return steps(host, host.convert_image(host_x, np.float32(1)), host.convert_image(host_y, np.float32(1)))
 
@@ -256,6 +277,7 @@ def ssim_multiscale_parts(
     k2: float = 0.03,
     *,
     channel_axis: int = -1,
+    spatial_dims: int = 2,
     numerics: str = "exact",
     convention: str = "tensorflow",
     engine: str | None = None,
@@ -273,14 +295,27 @@ def ssim_multiscale_parts(
     weights = _conventions.weights(conv, _validate.power_factors(power_factors), MSSSIM_WEIGHTS)
     levels = len(weights)
     eng, host, x, y, window, (c1, c2), unchecked = _prepare(
-        img1, img2, max_val, filter_size, filter_sigma, k1, k2, levels, channel_axis, engine, numerics, threads, conv
+        img1,
+        img2,
+        max_val,
+        filter_size,
+        filter_sigma,
+        k1,
+        k2,
+        levels,
+        channel_axis,
+        engine,
+        numerics,
+        threads,
+        conv,
+        spatial_dims,
     )
 
     def steps(eng, x, y):
         cs = []
         for level in range(levels):
             if level:  # Step 5: downsample before every scale but the first.
-                x, y = _downsample(eng, x, conv), _downsample(eng, y, conv)
+                x, y = _downsample(eng, x, conv, window.ndim), _downsample(eng, y, conv, window.ndim)
             stats = scale_statistics(eng, x, y, window, c1, c2, only_cs=level < levels - 1)
             cs.append(stats.cs)
         last_ssim = _ssim_term(eng, x, y, stats, window, c1, c2, conv)
@@ -296,7 +331,7 @@ def ssim_multiscale_parts(
             ms_ssim = eng.mean(eng.prod(eng.power(terms, exponents), axis=-2), axis=-1)
         return ms_ssim, eng.stack(relu_cs, axis=-2), final_ssim, eng.float32(stats.luminance)
 
-    ms_ssim, cs, final_ssim, luminance = _computed(eng, host, steps, x, y, numerics, threads)
+    ms_ssim, cs, final_ssim, luminance = _computed(eng, host, steps, x, y, numerics, threads, window.ndim)
     return MultiScaleParts(
         ms_ssim=_validate.finite_result(eng, ms_ssim, unchecked, terms=cs),
         cs=cs,
@@ -317,6 +352,7 @@ def ssim_multiscale(
     k2: float = 0.03,
     *,
     channel_axis: int = -1,
+    spatial_dims: int = 2,
     numerics: str = "exact",
     convention: str = "tensorflow",
     engine: str | None = None,
@@ -347,6 +383,12 @@ def ssim_multiscale(
     channel_axis : int, keyword-only
         Axis of the channels. ``-3`` reads ``[..., C, H, W]`` arrays with the
         same result as their transpose.
+    spatial_dims : {2, 3}, keyword-only
+        ``3`` scores volumes ``[..., D, H, W, C]`` (CT, MRI, microscopy
+        stacks): the 3-D gaussian (the same taps along D, H and W), VALID,
+        and 2x2x2 means between scales with odd sizes padded as in 2-D; the
+        formula is otherwise the same. Exact numerics only; every side needs
+        the minimum size of 2-D images.
     numerics : {"exact", "tensorflow-cpu"}, keyword-only
         ``"exact"`` (the default): TF's formula (every step above, TF's
         conversions and padding) evaluated within 1e-6 of float64, the same
@@ -426,6 +468,7 @@ def ssim_multiscale(
             k1=k1,
             k2=k2,
             channel_axis=channel_axis,
+            spatial_dims=spatial_dims,
             numerics=numerics,
             convention=convention,
             engine=engine,
@@ -441,6 +484,7 @@ def ssim_multiscale(
         k1,
         k2,
         channel_axis=channel_axis,
+        spatial_dims=spatial_dims,
         numerics=numerics,
         convention=convention,
         engine=engine,
@@ -459,6 +503,7 @@ def ssim(
     return_index_map: bool = False,
     *,
     channel_axis: int = -1,
+    spatial_dims: int = 2,
     numerics: str = "exact",
     convention: str = "tensorflow",
     engine: str | None = None,
@@ -474,7 +519,8 @@ def ssim(
     ndarray of float32
         Shape ``broadcast(img1.shape[:-3], img2.shape[:-3])``, or with
         ``return_index_map=True`` the per-pixel map averaged over channels,
-        shape ``[..., H - filter_size + 1, W - filter_size + 1]``.
+        shape ``[..., H - filter_size + 1, W - filter_size + 1]`` (volumes:
+        ``[..., D - filter_size + 1, H - ..., W - ...]``).
     """
     if is_dask(img1) or is_dask(img2):
         return _dask.score(
@@ -488,6 +534,7 @@ def ssim(
             k1=k1,
             k2=k2,
             channel_axis=channel_axis,
+            spatial_dims=spatial_dims,
             index_map=return_index_map,
             numerics=numerics,
             convention=convention,
@@ -496,14 +543,27 @@ def ssim(
         )
     conv = _conventions.convention(convention, numerics)
     eng, host, x, y, window, (c1, c2), unchecked = _prepare(
-        img1, img2, max_val, filter_size, filter_sigma, k1, k2, None, channel_axis, engine, numerics, threads, conv
+        img1,
+        img2,
+        max_val,
+        filter_size,
+        filter_sigma,
+        k1,
+        k2,
+        None,
+        channel_axis,
+        engine,
+        numerics,
+        threads,
+        conv,
+        spatial_dims,
     )
-    axes = getattr(eng, "IMAGE_AXES", (-3, -2))
+    axes = _layout(eng, window.ndim)[0]
     factor = _conventions.ssim_factor(conv, int(x.shape[axes[0]]), int(x.shape[axes[1]]))
 
     def steps(eng, x, y):
-        if factor > 1:  # piq: f x f block means first
-            axes = getattr(eng, "IMAGE_AXES", (-3, -2))
+        if factor > 1:  # piq (images only): f x f block means first
+            axes = _layout(eng, 2)[0]
             x, y = (_on_arrays(eng, a, lambda v: _conventions.block_mean(v, factor, axes)) for a in (x, y))
         if conv.reflect_ssim:
             per_channel = _ssim_term(eng, x, y, None, window, c1, c2, conv, index_map=return_index_map)
@@ -512,7 +572,7 @@ def ssim(
             per_channel = stats.index_map if return_index_map else stats.ssim
         return (eng.mean(per_channel, axis=-1),)
 
-    (value,) = _computed(eng, host, steps, x, y, numerics, threads)
+    (value,) = _computed(eng, host, steps, x, y, numerics, threads, window.ndim)
     return _validate.finite_result(eng, value, unchecked)
 
 
@@ -530,6 +590,7 @@ class LossParameters:
     channel_axis: int
     numerics: str = "exact"
     convention: str = "tensorflow"
+    spatial_dims: int = 2
 
     def loss(self, prediction, target):
         score = ssim_multiscale(
@@ -542,6 +603,7 @@ class LossParameters:
             self.k1,
             self.k2,
             channel_axis=self.channel_axis,
+            spatial_dims=self.spatial_dims,
             numerics=self.numerics,
             convention=self.convention,
         )

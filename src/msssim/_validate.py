@@ -77,18 +77,32 @@ def _same_conversion(dtype1: np.dtype, dtype2: np.dtype) -> None:
     raise ValueError(msg)
 
 
-def images(img1, img2, channel_axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """Both images as arrays with channels last: ``[..., H, W, C]`` (step 1)."""
+SPATIAL_NAMES = {2: "H, W", 3: "D, H, W"}
+
+
+def spatial_dims(value) -> int:
+    """2 for images ``[..., H, W, C]``, 3 for volumes ``[..., D, H, W, C]``."""
+    if isinstance(value, bool) or value not in SPATIAL_NAMES:
+        msg = f"spatial_dims must be 2 (images [..., H, W, C]) or 3 (volumes [..., D, H, W, C]), got {value!r}."
+        raise ValueError(msg)
+    return int(value)
+
+
+def images(img1, img2, channel_axis: int, dims: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Both images as arrays with channels last: ``[..., H, W, C]``, or
+    ``[..., D, H, W, C]`` for volumes (``dims=3``) (step 1)."""
     x, y = _as_image(img1, "img1"), _as_image(img2, "img2")
     _same_conversion(x.dtype, y.dtype)
     if not isinstance(channel_axis, numbers.Integral) or isinstance(channel_axis, bool):
         msg = f"channel_axis must be an int, got {channel_axis!r}."
         raise TypeError(msg)
+    names, rank = SPATIAL_NAMES[dims], dims + 1
     for arr, name in ((x, "img1"), (y, "img2")):
-        if arr.ndim < 3:
+        if arr.ndim < rank:
+            grey = "image" if dims == 2 else "volume"
             msg = (
-                f"{name} has shape {arr.shape}; expected rank >= 3, [..., H, W, C]. "
-                "Add a channel axis to a grey image, e.g. img[..., None]."
+                f"{name} has shape {arr.shape}; expected rank >= {rank}, [..., {names}, C]. "
+                f"Add a channel axis to a grey {grey}, e.g. img[..., None]."
             )
             raise ValueError(msg)
         if not -arr.ndim <= channel_axis < arr.ndim:
@@ -101,18 +115,19 @@ def images(img1, img2, channel_axis: int) -> tuple[np.ndarray, np.ndarray]:
         )
         raise ValueError(msg)
     x, y = np.moveaxis(x, channel_axis, -1), np.moveaxis(y, channel_axis, -1)
-    if x.shape[-3:] != y.shape[-3:]:
+    if x.shape[-rank:] != y.shape[-rank:]:
+        what = "height, width" if dims == 2 else "depth, height, width"
         msg = (
-            f"img1 and img2 must have the same height, width and channels; got "
-            f"{x.shape[-3:]} and {y.shape[-3:]} (H, W, C). Crop or resize one of them, "
+            f"img1 and img2 must have the same {what} and channels; got "
+            f"{x.shape[-rank:]} and {y.shape[-rank:]} ({names}, C). Crop or resize one of them, "
             "or set channel_axis if the channels are not last."
         )
         raise ValueError(msg)
     try:
-        np.broadcast_shapes(x.shape[:-3], y.shape[:-3])
+        np.broadcast_shapes(x.shape[:-rank], y.shape[:-rank])
     except ValueError:
         msg = (
-            f"the leading (batch) dims of img1 {x.shape[:-3]} and img2 {y.shape[:-3]} do "
+            f"the leading (batch) dims of img1 {x.shape[:-rank]} and img2 {y.shape[:-rank]} do "
             "not broadcast; give them equal batch dims, or size 1 where one is repeated."
         )
         raise ValueError(msg) from None
@@ -288,20 +303,23 @@ def minimum_size(filter_size: int, scales: int) -> int:
     return (filter_size - 1) * 2 ** (scales - 1) + 1
 
 
-def size(shape: tuple[int, ...], filter_size: int, scales: int) -> None:
-    height, width = shape[-3], shape[-2]
+def size(shape: tuple[int, ...], filter_size: int, scales: int, dims: int = 2) -> None:
+    """Every spatial side of ``shape`` (``[..., H, W, C]``, or ``[..., D, H, W, C]``
+    with ``dims=3``) leaves ``filter_size`` pixels at the coarsest scale."""
+    sides = tuple(shape[-dims - 1 : -1])
     need = minimum_size(filter_size, scales)
-    if min(height, width) < need:
+    if min(sides) < need:
         hint = " or fewer power_factors" if scales > 1 else ""
+        things, unit = ("images", "pixels") if dims == 2 else ("volumes", "voxels")
         msg = (
-            f"images of {height}x{width} are too small: {scales} scale(s) with "
-            f"filter_size={filter_size} need at least {need}x{need} pixels "
-            f"((filter_size - 1) * 2**(scales - 1) + 1). Use larger images, a smaller "
+            f"{things} of {'x'.join(map(str, sides))} are too small: {scales} scale(s) with "
+            f"filter_size={filter_size} need at least {'x'.join([str(need)] * dims)} {unit} "
+            f"((filter_size - 1) * 2**(scales - 1) + 1 a side). Use larger {things}, a smaller "
             f"filter_size{hint}."
         )
         raise ValueError(msg)
     if shape[-1] == 0:
-        msg = f"images have shape {shape}: zero channels. Expected [..., H, W, C] with C >= 1."
+        msg = f"images have shape {shape}: zero channels. Expected [..., {SPATIAL_NAMES[dims]}, C] with C >= 1."
         raise ValueError(msg)
 
 

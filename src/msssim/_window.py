@@ -99,10 +99,20 @@ def vector_width() -> int:
 
 
 def separable(window: np.ndarray) -> np.ndarray:
-    """1-D taps whose outer product is ``window`` up to rounding, in its dtype,
-    for engines that filter along H, then W."""
-    rows = window.sum(axis=1, dtype=np.float64)
-    return (rows / np.sqrt(rows.sum())).astype(window.dtype)
+    """1-D taps whose outer product (over ``window.ndim`` axes) is ``window`` up
+    to rounding, in its dtype, for engines that filter one axis at a time."""
+    rows = window.sum(axis=tuple(range(1, window.ndim)), dtype=np.float64)
+    return (rows / rows.sum() ** ((window.ndim - 1) / window.ndim)).astype(window.dtype)
+
+
+def spread(window: np.ndarray, dims: int) -> np.ndarray:
+    """The window over ``dims`` axes with the taps of the 2-D ``window`` along
+    each (the 3-D gaussian of volumes is separable too); ``window`` for 2."""
+    if dims == 2:
+        return window
+    taps = separable(window).astype(np.float64)
+    out = functools.reduce(np.multiply.outer, [taps] * dims)
+    return out.astype(window.dtype)
 
 
 @functools.lru_cache(maxsize=64)

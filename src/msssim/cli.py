@@ -130,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
         "or 16le for deeper samples (max_val 1023 for 10-bit with --color y)",
     )
     inputs.add_argument(
+        "--volume",
+        action="store_true",
+        help="the files are 3-D volumes (CT, MRI, microscopy): .npy arrays [D, H, W] or [D, H, W, C], or "
+        "TIFF stacks; scored with the 3-D gaussian and 2x2x2 halvings (spatial_dims=3)",
+    )
+    inputs.add_argument(
         "--color",
         choices=COLORS,
         default="rgb",
@@ -225,7 +231,10 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Optio
         engine=args.engine,
         numerics=args.numerics,
         convention=args.convention,
+        volume=args.volume,
     )
+    if args.volume and (args.scale or args.map):
+        parser.error(f"{'--scale' if args.scale else '--map'} takes 2-D images; it does not apply with --volume")
     try:  # the library's own checks, so that a bad parameter is a usage error
         _validate.parameters(
             1.0 if args.max_val is None else args.max_val, args.filter_size, args.filter_sigma, args.k1, args.k2
@@ -272,6 +281,8 @@ def _check_against_pairs(args: argparse.Namespace, parser: argparse.ArgumentPars
     """Usage errors that depend on what the files are."""
     if args.map and (len(pairs) != 1 or pairs[0].is_video):
         parser.error("--map needs exactly one image pair")
+    if args.volume and any(p.is_video for p in pairs):
+        parser.error("--volume reads .npy files and TIFF stacks, and these are videos")
     if pairs and not any(p.is_video for p in pairs):
         given = [flag for name, default, flag in _VIDEO_ONLY if getattr(args, name) != default]
         if given:

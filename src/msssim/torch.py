@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import torch
 
+from msssim import _validate
 from msssim._ssim import MSSSIM_WEIGHTS, LossParameters
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -18,7 +19,9 @@ class MSSSIMLoss(torch.nn.Module):
     """``1 - MS-SSIM``, TensorFlow's formula, finite gradients everywhere.
 
     Parameters are those of :func:`msssim.ssim_multiscale`; ``channel_axis``
-    defaults to ``-3`` (``[N, C, H, W]`` tensors); ``numerics="exact"`` (the
+    defaults to the axis before the spatial ones: ``-3`` for ``[N, C, H, W]``
+    tensors, ``-4`` for volumes ``[N, C, D, H, W]`` (``spatial_dims=3``);
+    ``numerics="exact"`` (the
     default) evaluates it within 1e-6 of float64, with float64 gradients, on
     the CPU and the GPU alike; ``"tensorflow-cpu"`` gives TF-CPU's digits;
     ``convention="pytorch-msssim"``, ``"piq"`` or ``"torchmetrics"`` that
@@ -46,7 +49,8 @@ class MSSSIMLoss(torch.nn.Module):
         k1: float = 0.01,
         k2: float = 0.03,
         *,
-        channel_axis: int = -3,
+        channel_axis: int | None = None,
+        spatial_dims: int = 2,
         numerics: str = "exact",
         convention: str = "tensorflow",
         reduction: str = "mean",
@@ -55,8 +59,20 @@ class MSSSIMLoss(torch.nn.Module):
         if reduction not in _REDUCTIONS:
             msg = f"reduction must be one of {_REDUCTIONS}, got {reduction!r}."
             raise ValueError(msg)
+        spatial_dims = _validate.spatial_dims(spatial_dims)
+        if channel_axis is None:
+            channel_axis = -spatial_dims - 1
         self.parameters_ = LossParameters(
-            max_val, tuple(power_factors), filter_size, filter_sigma, k1, k2, channel_axis, numerics, convention
+            max_val,
+            tuple(power_factors),
+            filter_size,
+            filter_sigma,
+            k1,
+            k2,
+            channel_axis,
+            numerics,
+            convention,
+            spatial_dims,
         )
         self.reduction = reduction
 

@@ -2,11 +2,14 @@
 
 An engine is a module with ``convert_image`` and ``downsample_2x``, and either a
 fused ``scale_statistics`` or the primitives ``filter_valid`` and ``mean_hw``
-(see ``msssim._ssim``, which says what each computes); and the array operations
+(see ``msssim._ssim``, which says what each computes; ``dims`` is the number of
+spatial axes, 2 for images and 3 for volumes, which only the engines in
+``VOLUME_ENGINES`` and ``VOLUME_FRAMEWORKS`` are given); and the array operations
 the algorithm combines with: ``meta``, ``first_nonfinite``, ``float32``,
 ``relu``, ``stack``, ``power``, ``prod``, ``mean``, ``all_finite``. The NumPy
 engines share theirs (``_numpy_ops``); a framework's engine (``torch_engine``)
-also has ``arrays`` and ``moveaxis`` and keeps its tensors on their device. The
+also has ``arrays`` and ``moveaxis(x, source, destination)``, keeps its tensors on
+their device, and with ``CHANNELS_FIRST`` holds them as ``[..., C, H, W]``. The
 CuPy engine is the float64 engine's code with a framework's ``arrays``. A fused
 ``scale_statistics`` may leave out SSIM and luminance when told ``only_cs``
 (another scale follows).
@@ -38,9 +41,12 @@ ENGINES = {
     "exact": {"numba": "msssim._engines.numba_exact", "reference": "msssim._engines.float64"},
     "tensorflow-cpu": {"numba": "msssim._engines.numba_cpu", "reference": "msssim._engines.reference"},
 }
+VOLUME_ENGINES = {"numba": "msssim._engines.numba_volume", "reference": "msssim._engines.float64"}
+"""The NumPy engines of volumes (``spatial_dims=3``), exact numerics only (TF has no volumes)."""
 DEFAULT_ENGINE = "numba"
 
 
+VOLUME_FRAMEWORKS = frozenset({"torch", "jax", "jaxlib", "cupy"})
 FRAMEWORKS = {
     "torch": "msssim._engines.torch_engine",
     "tensorflow": "msssim._engines.tensorflow_engine",
@@ -50,25 +56,31 @@ FRAMEWORKS = {
 }
 
 
-def engine_for(img1, img2, name: str | None, numerics: str) -> tuple[ModuleType, ModuleType]:
+def engine_for(img1, img2, name: str | None, numerics: str, dims: int = 2) -> tuple[ModuleType, ModuleType]:
     """The engine for these inputs, and the NumPy engine of ``numerics`` that
     gives a framework on the CPU its values: a framework's own engine when
     either input is one of its tensors (imported only then), else the NumPy
-    engine called ``name``, twice."""
-    host = get_engine(name, numerics)
+    engine called ``name``, twice. ``dims`` is 3 for volumes."""
+    host = get_engine(name, numerics, dims)
     for img in (img1, img2):
         framework = type(img).__module__.split(".")[0]
         if framework in FRAMEWORKS:
             if name is not None:
                 msg = f"engine={name!r} applies to NumPy inputs; {framework} tensors are scored by {framework}."
                 raise ValueError(msg)
+            if dims == 3 and framework not in VOLUME_FRAMEWORKS:
+                msg = (
+                    f"volumes (spatial_dims=3) take NumPy, torch, JAX, CuPy or Dask arrays; convert the {framework} "
+                    "tensors first (e.g. .numpy())"
+                )
+                raise TypeError(msg)
             return importlib.import_module(FRAMEWORKS[framework]), host
     return host, host
 
 
-def get_engine(name: str | None, numerics: str = "exact") -> ModuleType:
-    """The NumPy engine called ``name`` (``None``: the default) for ``numerics``,
-    imported on first use."""
+def get_engine(name: str | None, numerics: str = "exact", dims: int = 2) -> ModuleType:
+    """The NumPy engine called ``name`` (``None``: the default) for ``numerics``
+    and images (``dims=2``) or volumes (``dims=3``), imported on first use."""
     if numerics not in ENGINES:
         msg = (
             f"numerics must be one of {list(NUMERICS)}, got {numerics!r}: 'exact' (the default) evaluates TF's "
@@ -86,4 +98,9 @@ def get_engine(name: str | None, numerics: str = "exact") -> ModuleType:
     if name not in ENGINES[numerics]:
         msg = f"engine must be one of {sorted(ENGINES[numerics])} or None, got {name!r}."
         raise ValueError(msg)
+    if dims == 3:
+        if numerics != "exact":
+            msg = "volumes (spatial_dims=3) are scored with numerics='exact' only: TF has no 3-D SSIM to repeat"
+            raise ValueError(msg)
+        return importlib.import_module(VOLUME_ENGINES[name])
     return importlib.import_module(ENGINES[numerics][name])

@@ -52,8 +52,8 @@ def arrays(img1, img2):
     return out[0], out[1]
 
 
-def moveaxis(x, channel_axis: int):
-    return cupy.moveaxis(x, channel_axis, -1)
+def moveaxis(x, source: int, destination: int):
+    return cupy.moveaxis(x, source, destination)
 
 
 def exact_values(on_host, compute, x, y, host_only: bool) -> tuple:

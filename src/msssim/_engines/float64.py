@@ -31,27 +31,40 @@ def convert_image(img, scale: np.float32):
     return _convert_float32(img, scale).astype(np.float64)
 
 
+def _spatial(x, dims: int) -> range:
+    """The spatial axes of ``[..., *spatial, C]``."""
+    return range(x.ndim - 1 - dims, x.ndim - 1)
+
+
+def _along(x, axis: int, part: slice):
+    return x[(slice(None),) * axis + (part,)]
+
+
 def filter_valid(x, window: np.ndarray):
-    """The gaussian over H and W of ``[..., H, W, C]``, no padding: along H, then W."""
+    """The gaussian over the spatial axes of ``[..., H, W, C]`` (``[..., D, H,
+    W, C]`` for a 3-D window), no padding: one 1-D pass per axis."""
     xp = namespace(x)
     taps = xp.asarray(separable(np.asarray(window, np.float64)))
     size = len(taps)
-    height, width = x.shape[-3] - size + 1, x.shape[-2] - size + 1
-    down = sum(taps[i] * x[..., i : i + height, :, :] for i in range(size))
-    return sum(taps[j] * down[..., :, j : j + width, :] for j in range(size))
+    for axis in _spatial(x, window.ndim):
+        out = x.shape[axis] - size + 1
+        x = sum(taps[i] * _along(x, axis, slice(i, i + out)) for i in range(size))
+    return x
 
 
-def downsample_2x(x):
-    """Pad an odd H or W by one symmetric row/column at the bottom/right, then 2x2 mean."""
-    height, width = x.shape[-3:-1]
-    if height % 2 or width % 2:
-        pad = [(0, 0)] * (x.ndim - 3) + [(0, height % 2), (0, width % 2), (0, 0)]
-        x = namespace(x).pad(x, pad, mode="symmetric")
-    return (x[..., 0::2, 0::2, :] + x[..., 0::2, 1::2, :] + x[..., 1::2, 0::2, :] + x[..., 1::2, 1::2, :]) / 4
+def downsample_2x(x, dims: int):
+    """Pad each odd spatial size by one symmetric row/column/slice at the end,
+    then the mean of 2x2 (2x2x2) blocks."""
+    xp = namespace(x)
+    for axis in _spatial(x, dims):
+        if x.shape[axis] % 2:
+            x = xp.concatenate([x, _along(x, axis, slice(-1, None))], axis=axis)
+        x = (_along(x, axis, slice(0, None, 2)) + _along(x, axis, slice(1, None, 2))) / 2
+    return x
 
 
-def mean_hw(x):
-    return x.mean(axis=(-3, -2))
+def mean_hw(x, dims: int):
+    return x.mean(axis=tuple(_spatial(x, dims)))
 
 
 def relu(x):

@@ -37,8 +37,8 @@ def meta(x) -> np.ndarray:
     return stand_in(x.shape, np.dtype(x.dtype))
 
 
-def moveaxis(x, channel_axis: int):
-    return jnp.moveaxis(x, channel_axis, -1)
+def moveaxis(x, source: int, destination: int):
+    return jnp.moveaxis(x, source, destination)
 
 
 def first_nonfinite(x):
@@ -55,32 +55,40 @@ def convert_image(img, scale: np.float32):
     return x * np.float32(scale) if scale != 1 else x
 
 
-def _flat(x):
-    return x.reshape(-1, *x.shape[-3:])
+def _flat(x, dims: int):
+    """``[N, *spatial, C]``."""
+    return x.reshape(-1, *x.shape[-dims - 1 :])
+
+
+_LAYOUTS = {2: ("NHWC", "HWIO", "NHWC"), 3: ("NDHWC", "DHWIO", "NDHWC")}
 
 
 def filter_valid(x, window: np.ndarray):
-    """The separable gaussian, VALID, as two grouped convolutions (NHWC)."""
-    channels = x.shape[-1]
-    column = jnp.asarray(np.tile(separable(window).reshape(-1, 1, 1, 1), (1, 1, 1, channels)))
-    out = _flat(x)
-    for kernel in (column, column.reshape(1, -1, 1, channels)):
+    """The separable gaussian, VALID, as one grouped convolution per spatial
+    axis (two for images, three for volumes: ``window.ndim``)."""
+    dims, channels = window.ndim, x.shape[-1]
+    taps = jnp.asarray(np.tile(separable(window).reshape(-1, 1), (1, channels)))  # [k, C]
+    out = _flat(x, dims)
+    for axis in range(dims):
+        kernel = taps.reshape([len(taps) if a == axis else 1 for a in range(dims)] + [1, channels])
         out = lax.conv_general_dilated(
-            out, kernel, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=channels
+            out, kernel, (1,) * dims, "VALID", dimension_numbers=_LAYOUTS[dims], feature_group_count=channels
         )
-    return out.reshape(*x.shape[:-3], *out.shape[-3:])
+    return out.reshape(*x.shape[: -dims - 1], *out.shape[1:])
 
 
-def downsample_2x(x):
-    """Repeat the last row/column of odd sizes, then the 2x2 mean summed as TF."""
-    height, width = x.shape[-3], x.shape[-2]
-    flat = jnp.pad(_flat(x), ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
-    out = (flat[:, 0::2, 0::2] + flat[:, 0::2, 1::2] + flat[:, 1::2, 0::2] + flat[:, 1::2, 1::2]) * np.float32(0.25)
-    return out.reshape(*x.shape[:-3], *out.shape[-3:])
+def downsample_2x(x, dims: int):
+    """Repeat the last row/column (slice) of odd sizes, then the means of 2x2
+    (2x2x2) blocks."""
+    flat = _flat(x, dims)
+    flat = jnp.pad(flat, [(0, 0)] + [(0, n % 2) for n in flat.shape[1:-1]] + [(0, 0)], mode="edge")
+    blocks = flat.reshape(flat.shape[0], *[m for n in flat.shape[1:-1] for m in (n // 2, 2)], flat.shape[-1])
+    out = blocks.mean(axis=tuple(range(2, 2 * dims + 1, 2)))
+    return out.reshape(*x.shape[: -dims - 1], *out.shape[1:])
 
 
-def mean_hw(x):
-    return jnp.mean(x, axis=(-3, -2))
+def mean_hw(x, dims: int):
+    return jnp.mean(x, axis=tuple(range(-dims - 1, -1)))
 
 
 def scale_statistics(x, y, window, c1, c2, index_map=False, only_cs=False):

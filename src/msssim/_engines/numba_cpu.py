@@ -307,9 +307,10 @@ def _downsample_kernel(x, scale, halved, out):
                 out[n, i, j, c] = (total + bottom[right]) * np.float32(0.25)
 
 
-def downsample_2x(img: Image) -> Image:
+def downsample_2x(img: Image, dims: int) -> Image:
     """The first halving is a view (:class:`Image` ``halved``); the next one is
-    computed from it and stored as float32, and so on, alternately."""
+    computed from it and stored as float32, and so on, alternately (``dims``
+    is 2: TF has no volumes)."""
     if not img.halved:
         return Image(img.pixels, img.scale, halved=True)
     *batch, height, width, channels = img.shape

@@ -184,10 +184,11 @@ def transform(img: Level, function) -> Level:
     return Level(np.ascontiguousarray(function(values), dtype=np.float32), np.float32(1.0))
 
 
-def downsample_2x(img: Level) -> Level:
+def downsample_2x(img: Level, dims: int) -> Level:
     """Step 5: the next scale that :func:`scale_statistics` stored, or, for an
     integer image's first halving, a view of it (``Level.halved``); else made
-    from the rows the reader gives."""
+    from the rows the reader gives (``dims`` is 2: volumes have
+    ``numba_volume``)."""
     if img.half is not None:
         return Level(img.half, np.float32(1.0))
     if not img.halved and img.pixels.dtype.itemsize < 4:

@@ -53,8 +53,9 @@ def filter_valid(x: np.ndarray, window: np.ndarray) -> np.ndarray:
     return out
 
 
-def downsample_2x(x: np.ndarray) -> np.ndarray:
-    """Pad an odd H or W by one symmetric row/column at the bottom/right, then 2x2 mean."""
+def downsample_2x(x: np.ndarray, dims: int) -> np.ndarray:
+    """Pad an odd H or W by one symmetric row/column at the bottom/right, then
+    2x2 mean (``dims`` is 2: TF has no volumes)."""
     height, width = x.shape[-3:-1]
     if height % 2 or width % 2:
         pad = [(0, 0)] * (x.ndim - 3) + [(0, height % 2), (0, width % 2), (0, 0)]
@@ -63,7 +64,7 @@ def downsample_2x(x: np.ndarray) -> np.ndarray:
     return (top[..., 0::2, :] + top[..., 1::2, :] + bottom[..., 0::2, :] + bottom[..., 1::2, :]) * np.float32(0.25)
 
 
-def mean_hw(x: np.ndarray) -> np.ndarray:
+def mean_hw(x: np.ndarray, dims: int) -> np.ndarray:
     """The mean over H and W of ``[..., H, W, C]``, summed as TensorFlow sums it.
 
     With one channel TF's reduction is accurate (pairwise); with several it adds

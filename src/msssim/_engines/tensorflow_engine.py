@@ -33,8 +33,8 @@ def meta(x: tf.Tensor) -> np.ndarray:
     return stand_in(x.shape, dtype)
 
 
-def moveaxis(x: tf.Tensor, channel_axis: int) -> tf.Tensor:
-    return tf.experimental.numpy.moveaxis(x, channel_axis, -1)
+def moveaxis(x: tf.Tensor, source: int, destination: int) -> tf.Tensor:
+    return tf.experimental.numpy.moveaxis(x, source, destination)
 
 
 def first_nonfinite(x: tf.Tensor):
@@ -64,7 +64,7 @@ def filter_valid(x: tf.Tensor, window: np.ndarray) -> tf.Tensor:
     return tf.reshape(out, [*x.shape[:-3], *out.shape[-3:]])
 
 
-def downsample_2x(x: tf.Tensor) -> tf.Tensor:
+def downsample_2x(x: tf.Tensor, dims: int) -> tf.Tensor:
     height, width = x.shape[-3], x.shape[-2]
     flat = _flat(x)
     if height % 2 or width % 2:
@@ -73,7 +73,7 @@ def downsample_2x(x: tf.Tensor) -> tf.Tensor:
     return tf.reshape(out, [*x.shape[:-3], *out.shape[-3:]])
 
 
-def mean_hw(x: tf.Tensor) -> tf.Tensor:
+def mean_hw(x: tf.Tensor, dims: int) -> tf.Tensor:
     return tf.reduce_mean(x, axis=[-3, -2])
 
 

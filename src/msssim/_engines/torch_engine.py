@@ -1,8 +1,9 @@
 """The PyTorch engine: the algorithm's primitives in torch ops, on the tensors'
 device, differentiable with autograd. Chosen when an input is a torch tensor.
 
-Inside, images are ``[..., C, H, W]`` float32; the gaussian is two 1-D
-grouped convolutions, applied to the four moments of a scale at once. The
+Inside, images are ``[..., C, H, W]`` (volumes ``[..., C, D, H, W]``)
+float32; the gaussian is one 1-D grouped convolution per spatial axis, applied
+to the four moments of a scale at once. The
 clamp ``relu(t) ** w`` has gradient 0 where ``t <= 0`` (TF's is NaN there,
 ``0 · ∞``), and ``0 ** 0`` is 1, as in TF.
 
@@ -78,8 +79,8 @@ def meta(x) -> np.ndarray:
     return stand_in(x.shape, _numpy_dtype(x.dtype))
 
 
-def moveaxis(x: torch.Tensor, channel_axis: int) -> torch.Tensor:
-    return torch.movedim(x, channel_axis, -1)
+def moveaxis(x: torch.Tensor, source: int, destination: int) -> torch.Tensor:
+    return torch.movedim(x, source, destination)
 
 
 def first_nonfinite(x: torch.Tensor):
@@ -98,50 +99,54 @@ def session(threads: int | None):
         yield
 
 
-IMAGE_AXES = (-2, -1)  # H and W of the engine's [..., C, H, W] form
+CHANNELS_FIRST = True  # the engine's form: [..., C, H, W], [..., C, D, H, W]
 
 
 def convert_image(img: torch.Tensor, scale: np.float32) -> torch.Tensor:
-    """float32 ``img * scale`` (TF's cast, then multiply), as ``[..., C, H, W]``."""
+    """float32 ``img * scale`` (TF's cast, then multiply), contiguous."""
     x = img.to(torch.float32)
     if scale != 1:
         x = x * float(scale)
-    return torch.movedim(x, -1, -3).contiguous()
+    return x.contiguous()
 
 
-def _planes(x: torch.Tensor) -> torch.Tensor:
-    return x.reshape(-1, 1, *x.shape[-2:])
+_CONV = {2: F.conv2d, 3: F.conv3d}
+_POOL = {2: F.avg_pool2d, 3: F.avg_pool3d}
 
 
 def filter_valid(x: torch.Tensor, window: np.ndarray) -> torch.Tensor:
-    """The separable gaussian, VALID, over H and W of every plane: one grouped
-    convolution per direction over all channels (much faster than one per plane)."""
-    channels = x.shape[-3]
+    """The separable gaussian, VALID, over the spatial axes of every plane
+    (``window.ndim`` of them): one grouped convolution per axis over all
+    channels (much faster than one per plane)."""
+    dims = window.ndim
+    channels = x.shape[-dims - 1]
     kernel = torch.as_tensor(separable(window), device=x.device).repeat(channels, 1)
-    out = x.reshape(-1, channels, *x.shape[-2:])
-    out = F.conv2d(out, kernel.view(channels, 1, -1, 1), groups=channels)
-    out = F.conv2d(out, kernel.view(channels, 1, 1, -1), groups=channels)
-    return out.reshape(*x.shape[:-2], *out.shape[-2:])
+    out = x.reshape(-1, channels, *x.shape[-dims:])
+    for axis in range(dims):
+        shape = [channels, 1] + [kernel.shape[1] if a == axis else 1 for a in range(dims)]
+        out = _CONV[dims](out, kernel.view(shape), groups=channels)
+    return out.reshape(*x.shape[:-dims], *out.shape[-dims:])
 
 
-def downsample_2x(x: torch.Tensor) -> torch.Tensor:
-    """Repeat the last row/column of odd sizes (TF's one-pixel SYMMETRIC pad), 2x2 mean."""
-    height, width = x.shape[-2:]
-    planes = _planes(x)
-    if height % 2 or width % 2:
-        planes = F.pad(planes, (0, width % 2, 0, height % 2), mode="replicate")
-    out = F.avg_pool2d(planes, 2)
-    return out.reshape(*x.shape[:-2], *out.shape[-2:])
+def downsample_2x(x: torch.Tensor, dims: int) -> torch.Tensor:
+    """Repeat the last row/column (slice) of odd sizes (TF's one-pixel
+    SYMMETRIC pad), then 2x2 (2x2x2) means."""
+    sides = x.shape[-dims:]
+    planes = x.reshape(-1, 1, *sides)
+    if any(n % 2 for n in sides):
+        planes = F.pad(planes, [p for n in reversed(sides) for p in (0, n % 2)], mode="replicate")
+    out = _POOL[dims](planes, 2)
+    return out.reshape(*x.shape[:-dims], *out.shape[-dims:])
 
 
-def mean_hw(x: torch.Tensor) -> torch.Tensor:
-    """The mean over H and W, ``[..., C, H, W] -> [..., C]``."""
-    return x.mean(dim=(-2, -1))
+def mean_hw(x: torch.Tensor, dims: int) -> torch.Tensor:
+    """The mean over the spatial axes, ``[..., C, *spatial] -> [..., C]``."""
+    return x.mean(dim=tuple(range(-dims, 0)))
 
 
 def exact_values(on_host, compute, x: torch.Tensor, y: torch.Tensor, host_only: bool) -> tuple:
     """On the CPU (with ``host_only``, everywhere), the values of ``on_host``
-    (the NumPy engine, given the images channels last) with the gradients of
+    (the NumPy engine, given the images as NumPy) with the gradients of
     ``compute`` (these ops), which runs only when a gradient is wanted; on a
     GPU, ``compute(x, y)``. Inside ``torch.func`` transforms, whose tensors have
     no storage to read, ``compute(x, y)`` too."""
@@ -149,15 +154,11 @@ def exact_values(on_host, compute, x: torch.Tensor, y: torch.Tensor, host_only: 
         return compute(x, y)
     values = [
         torch.from_numpy(np.require(v, np.float32, ["W"])).to(x.device)
-        for v in on_host(_channels_last(x), _channels_last(y))
+        for v in on_host(x.detach().cpu().numpy(), y.detach().cpu().numpy())
     ]
     if not (torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)):
         return tuple(values)
     return tuple(out + (value - out).detach() for out, value in zip(compute(x, y), values))
-
-
-def _channels_last(x: torch.Tensor) -> np.ndarray:
-    return torch.movedim(x.detach(), -3, -1).cpu().numpy()
 
 
 def scale_statistics(x, y, window, c1, c2, index_map=False, only_cs=False):
@@ -167,16 +168,17 @@ def scale_statistics(x, y, window, c1, c2, index_map=False, only_cs=False):
     from msssim._ssim import ScaleStatistics, luminance_cs
 
     dtype = torch.float64 if window.dtype == np.float64 else torch.float32
+    channel = -window.ndim - 1
     x, y = torch.broadcast_tensors(x.to(dtype), y.to(dtype))
-    moments = filter_valid(torch.cat([x, y, x * x + y * y, x * y], dim=-3), window)
-    mu_x, mu_y, filtered_sq, filtered_xy = moments.split(x.shape[-3], dim=-3)
+    moments = filter_valid(torch.cat([x, y, x * x + y * y, x * y], dim=channel), window)
+    mu_x, mu_y, filtered_sq, filtered_xy = moments.split(x.shape[channel], dim=channel)
     luminance, cs = luminance_cs(mu_x, mu_y, filtered_sq, filtered_xy, c1, c2)
     ssim_map = luminance * cs
     return ScaleStatistics(
-        ssim=mean_hw(ssim_map),
-        cs=mean_hw(cs),
-        luminance=mean_hw(luminance),
-        index_map=torch.movedim(ssim_map, -3, -1) if index_map else None,
+        ssim=mean_hw(ssim_map, window.ndim),
+        cs=mean_hw(cs, window.ndim),
+        luminance=mean_hw(luminance, window.ndim),
+        index_map=torch.movedim(ssim_map, channel, -1) if index_map else None,
     )
 
 
