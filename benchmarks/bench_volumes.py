@@ -7,8 +7,8 @@ first plus noise): msssim on NumPy arrays (exact numerics, TF's convention and
 pytorch-msssim's) against pytorch-msssim 1.0.0's ``ms_ssim`` on the same
 volumes as [1, 1, D, H, W] float32 tensors (no gradient), best of
 ``--repeat`` after one warm-up call each. Also: the gradient of both in torch,
-and the peak memory of each call above what its process held before (each in
-a process of its own, from ``ru_maxrss``).
+and the peak memory of each call above what its process held just before
+(each in a process of its own, from Linux's VmHWM, reset before the call).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import resource
 import time
 
 import numpy as np
@@ -74,17 +73,25 @@ def best(function, repeat: int) -> tuple[float, float]:
     return min(times), value
 
 
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field))
+
+
 def _peak(name: str, depth: int, queue) -> None:
     a, b = volumes(depth)
     function = calls(a, b)[name]
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    function()  # warm-up: compiled kernels, torch's allocator
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # Linux: the peak (VmHWM) starts again from the current resident size
+    before = _status_kib("VmRSS:")
     function()
-    queue.put((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+    queue.put((_status_kib("VmHWM:") - before) / 1024)
 
 
 def peak_mib(name: str, depth: int) -> float:
-    """The call's peak resident memory above what its process held before, MiB
-    (a fresh process: warm-up included, Numba's kernels are cached on disk)."""
+    """The call's peak resident memory above what its process held just
+    before, MiB (a fresh process, after one warm-up call; Linux only)."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     process = context.Process(target=_peak, args=(name, depth, queue))
