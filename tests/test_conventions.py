@@ -259,3 +259,113 @@ def test_command_line_convention_is_recorded(capsys):
             ["examples/reference.png", "examples/distorted.png", "--convention", "piq", "--numerics", "tensorflow-cpu"]
         )
     assert info.value.code == 2
+
+
+# -- The libraries' own arguments -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("distortion", ["jpeg q5", "noise"])
+def test_torchmetrics_data_range_none_and_tuple(distortion):
+    # A batch of two photos of different ranges: data_range=None is the larger
+    # range of the whole batch, re-estimated at every scale.
+    img1 = np.stack([_pair((181, 190), distortion, seed=s)[0] for s in (0, 2)]).astype(np.float64) / 255
+    img2 = np.stack([_pair((181, 190), distortion, seed=s)[1] for s in (0, 2)]).astype(np.float64) / 255
+    img1[1] = 0.25 + 0.5 * img1[1]  # a narrower range for the second image
+    x, y = _nchw(img1, img2, scale=1.0)
+    for max_val, data_range in ((None, None), ((0.2, 0.8), (0.2, 0.8)), ((0.0, 2.0), (0.0, 2.0))):
+        want_ms = tm_ms_ssim(x, y, data_range=data_range, reduction="none").numpy()
+        want = tm_ssim(x, y, data_range=data_range, reduction="none").numpy()
+        for engine in (None, "reference"):
+            got_ms = _ours("ssim_multiscale", img1, img2, max_val, "torchmetrics", engine=engine)
+            got = _ours("ssim", img1, img2, max_val, "torchmetrics", engine=engine)
+            np.testing.assert_allclose(got_ms, want_ms, atol=TOLERANCE, err_msg=f"{max_val} {engine}")
+            np.testing.assert_allclose(got, want, atol=TOLERANCE, err_msg=f"{max_val} {engine}")
+    assert abs(_ours("ssim_multiscale", img1, img2, None, "torchmetrics")[1] - want_ms[1]) > 1e-4  # it matters
+    # Differentiable as torchmetrics is: through the range too.
+    x.requires_grad_(True)
+    tm_ms_ssim(x, y, reduction="sum").backward()
+    ours = x.detach().clone().requires_grad_(True)
+    msssim.ssim_multiscale(ours, y, None, channel_axis=-3, convention="torchmetrics").sum().backward()
+    scale = x.grad.abs().max().item()
+    assert (ours.grad - x.grad).abs().max().item() <= 1e-3 * scale
+
+
+def test_torchmetrics_normalize_and_uniform_kernel():
+    img1, img2 = _pair((203, 190), "jpeg q5", seed=2)
+    x, y = _nchw(img1, img2)
+    want = tm_ms_ssim(x, y, data_range=1.0, normalize="simple").item()
+    assert abs(_ours("ssim_multiscale", img1, img2, 255, "torchmetrics:normalize=simple") - want) <= TOLERANCE
+    for size in (3, 7, 11):
+        want = tm_ssim(x, y, data_range=1.0, gaussian_kernel=False, kernel_size=size).item()
+        for engine in (None, "reference"):
+            got = _ours("ssim", img1, img2, 255, "torchmetrics:gaussian_kernel=false", filter_size=size, engine=engine)
+            assert abs(got - want) <= TOLERANCE, (size, engine)
+    want = tm_ms_ssim(x, y, data_range=1.0, gaussian_kernel=False, kernel_size=7, betas=(0.5, 0.5)).item()
+    got = _ours(
+        "ssim_multiscale",
+        img1,
+        img2,
+        255,
+        "torchmetrics:gaussian_kernel=false:normalize=relu",
+        power_factors=(0.5, 0.5),
+        filter_size=7,
+    )
+    assert abs(got - want) <= TOLERANCE
+
+
+def test_pytorch_msssim_nonnegative_ssim():
+    img1, img2 = _pair((176, 181), "noise")
+    inverted = 255 - img2  # anti-correlated: negative SSIM per channel
+    x, y = _nchw(img1, inverted)
+    for option, nonnegative in (("", False), (":nonnegative_ssim=true", True), (":nonnegative_ssim=false", False)):
+        want = pytorch_msssim.ssim(x, y, data_range=1.0, nonnegative_ssim=nonnegative).item()
+        got = _ours("ssim", img1, inverted, 255, "pytorch-msssim" + option)
+        assert abs(got - want) <= TOLERANCE, option
+    plain, clamped = (_ours("ssim", img1, inverted, 255, "pytorch-msssim" + o) for o in ("", ":nonnegative_ssim=1"))
+    assert plain < 0 < clamped  # the option matters here
+
+
+@pytest.mark.parametrize("distortion", ["jpeg q5", "blur"])
+def test_scikit_image_arguments(distortion):
+    img1, img2 = _pair((161, 175), distortion, seed=3)
+    for option, theirs in (
+        ("win_size=3", {"win_size": 3}),
+        ("win_size=9", {"win_size": 9}),
+        ("use_sample_covariance=false", {"use_sample_covariance": False}),
+        ("win_size=5:use_sample_covariance=false", {"win_size": 5, "use_sample_covariance": False}),
+        ("gaussian_weights=true", {"gaussian_weights": True, "sigma": 1.5}),
+    ):
+        want = structural_similarity(img1, img2, channel_axis=-1, **theirs)
+        for engine in (None, "reference"):
+            got = _ours("ssim", img1, img2, 255, "scikit-image:" + option, engine=engine)
+            assert abs(got - want) <= TOLERANCE, (option, engine, got, want)
+    want = structural_similarity(img1, img2, channel_axis=-1, gaussian_weights=True, sigma=2.0)
+    got = _ours("ssim", img1, img2, 255, "scikit-image:gaussian_weights=true", filter_size=15, filter_sigma=2.0)
+    assert abs(got - want) <= TOLERANCE
+
+
+def test_library_arguments_are_checked():
+    img = np.zeros((176, 176, 1), np.uint8)
+    for spec, message in (
+        ("torchmetrics:normalize=none", "expected relu or simple"),
+        ("torchmetrics:win_size=3", "'torchmetrics' takes normalize, gaussian_kernel"),
+        ("piq:downsample=false", "'piq' takes no arguments"),
+        ("scikit-image:win_size=4", "expected an odd whole number >= 3"),
+        ("pytorch-msssim:nonnegative_ssim=maybe", "expected true or false"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            msssim.ssim(img, img, 255, convention=spec)
+    with pytest.raises(ValueError, match="pass filter_size=15"):
+        msssim.ssim(img, img, 255, filter_sigma=2.0, convention="scikit-image:gaussian_weights=true")
+    with pytest.raises(TypeError, match="None and \\(min, max\\) are torchmetrics' data_range"):
+        msssim.ssim(img, img, None)
+    with pytest.raises(ValueError, match="needs min < max"):
+        msssim.ssim(img, img, (1.0, 0.0), convention="torchmetrics")
+    import dask.array as da
+
+    with pytest.raises(ValueError, match="Dask scores block by block"):
+        msssim.ssim(da.from_array(img[None]), img, None, convention="torchmetrics")
+    code = main(["examples/reference.png", "examples/distorted.png", "--convention", "torchmetrics:normalize=simple"])
+    assert code == 0
+    with pytest.raises(SystemExit):
+        main(["examples/reference.png", "examples/distorted.png", "--convention", "torchmetrics:normalize=none"])

@@ -232,6 +232,10 @@ def test_torchmetrics_3d(kind):
         assert abs(got - want_ms) <= TOLERANCE, (got, want_ms)
     for got in _both(msssim.ssim, a, b, 255, convention="torchmetrics"):
         assert abs(got - want) <= TOLERANCE, (got, want)
+    # data_range=None: the volumes' own range at each scale.
+    want_ms = tm_ms_ssim(x, y, kernel_size=9, sigma=1.0, betas=betas).item()
+    for got in _both(msssim.ssim_multiscale, a / 255, b / 255, None, betas, 9, 1.0, convention="torchmetrics"):
+        assert abs(got - want_ms) <= TOLERANCE, (got, want_ms)
 
 
 @pytest.mark.parametrize("kind", KINDS)

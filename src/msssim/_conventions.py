@@ -9,7 +9,7 @@ and changes nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -35,17 +35,26 @@ class Convention:
     ssim_downsampled: bool = False
     # torchmetrics: the window has int(3.5σ + 0.5)·2 + 1 taps, whatever the
     # kernel size says; each scale's terms are means over channels and pixels
-    # together, relu'd, before the power; the SSIM term (the last scale's, and
-    # single-scale SSIM) is the mean of the full-size map of the images
-    # reflect-padded by the window's radius, the cs terms over VALID.
+    # together, relu'd (or with normalize="simple", (t + 1) / 2), before the
+    # power; the SSIM term (the last scale's, and single-scale SSIM) is the
+    # mean of the full-size map of the images reflect-padded by the window's
+    # radius, the cs terms over VALID. Its data_range may be None (the
+    # images' range, per scale) or (min, max) (the images clamped to it).
     taps_from_sigma: bool = False
     channel_mean_first: bool = False
     reflect_ssim: bool = False
-    # scikit-image's structural_similarity with its defaults: a uniform
-    # 7 x 7 window, and sample (co)variances, N / (N - 1) times the window's,
-    # N = 49 (which is c2 times (N - 1) / N); SSIM only.
-    uniform_window: int = 0
+    normalize: str = "relu"
+    estimated_range: bool = False
+    # "uniform": a box window of ``uniform_size`` (0: filter_size) taps a side
+    # (scikit-image's default, 7; torchmetrics' gaussian_kernel=False); and
+    # scikit-image's sample (co)variances, N / (N - 1) times the window's
+    # (N = taps ** dims), which is c2 times (N - 1) / N; SSIM only.
+    window: str = "gaussian"
+    uniform_size: int = 0
     sample_covariance: bool = False
+    ssim_only: bool = False
+    # pytorch-msssim's ssim(nonnegative_ssim=True): each channel's SSIM relu'd.
+    nonnegative_ssim: bool = False
 
 
 CONVENTIONS = {
@@ -54,14 +63,70 @@ CONVENTIONS = {
         Convention("tensorflow"),
         Convention("pytorch-msssim", pooling="zero-before", taps="float32"),
         Convention("piq", pooling="replicate-before", normalised_weights=True, ssim_downsampled=True),
-        Convention("torchmetrics", pooling="floor", taps_from_sigma=True, channel_mean_first=True, reflect_ssim=True),
-        Convention("scikit-image", uniform_window=7, sample_covariance=True),
+        Convention(
+            "torchmetrics",
+            pooling="floor",
+            taps_from_sigma=True,
+            channel_mean_first=True,
+            reflect_ssim=True,
+            estimated_range=True,
+        ),
+        Convention("scikit-image", window="uniform", uniform_size=7, sample_covariance=True, ssim_only=True),
     )
 }
 
 
-def convention(name: str, numerics: str) -> Convention:
-    """The convention called ``name``; another library's needs exact numerics."""
+def _flag(text: str) -> bool:
+    if text.lower() not in ("true", "false", "1", "0"):
+        raise ValueError(f"expected true or false, got {text!r}")
+    return text.lower() in ("true", "1")
+
+
+def _odd_size(text: str) -> int:
+    if not text.isdigit() or int(text) < 3 or int(text) % 2 == 0:
+        raise ValueError(f"expected an odd whole number >= 3, got {text!r}")
+    return int(text)
+
+
+def _normalize(text: str) -> str:
+    if text not in ("relu", "simple"):
+        raise ValueError(
+            f"expected relu or simple, got {text!r} (normalize=None raises negative terms to fractional powers: NaN)"
+        )
+    return text
+
+
+# Each library's own arguments that change its numbers, as ``convention=``
+# takes them ("torchmetrics:normalize=simple"), and the Convention fields
+# each value sets.
+OPTIONS = {
+    "pytorch-msssim": {"nonnegative_ssim": (_flag, lambda on: {"nonnegative_ssim": on})},
+    "torchmetrics": {
+        "normalize": (_normalize, lambda how: {"normalize": how}),
+        "gaussian_kernel": (
+            _flag,
+            lambda on: {} if on else {"window": "uniform", "taps_from_sigma": False},
+        ),
+    },
+    "scikit-image": {
+        "win_size": (_odd_size, lambda n: {"uniform_size": n}),
+        "gaussian_weights": (
+            _flag,
+            lambda on: {"window": "gaussian", "uniform_size": 0, "taps_from_sigma": True} if on else {},
+        ),
+        "use_sample_covariance": (_flag, lambda on: {"sample_covariance": on}),
+    },
+}
+
+
+def convention(spec: str, numerics: str) -> Convention:
+    """The convention ``spec`` names: a library, optionally with some of its
+    own arguments, ``"name:argument=value:..."`` (:data:`OPTIONS`); another
+    library's needs exact numerics."""
+    if not isinstance(spec, str):
+        msg = f"convention must be a string such as 'torchmetrics' or 'torchmetrics:normalize=simple', got {spec!r}"
+        raise TypeError(msg)
+    name, *settings = spec.split(":")
     if name not in CONVENTIONS:
         msg = f"convention must be one of {', '.join(map(repr, CONVENTIONS))}, got {name!r}"
         raise ValueError(msg)
@@ -71,33 +136,49 @@ def convention(name: str, numerics: str) -> Convention:
             f"numerics={numerics!r} was asked for"
         )
         raise ValueError(msg)
-    return CONVENTIONS[name]
+    fields: dict = {}
+    known = OPTIONS.get(name, {})
+    for setting in settings:
+        key, _, value = setting.partition("=")
+        if key not in known:
+            takes = f"takes {', '.join(known)}" if known else "takes no arguments"
+            msg = f"convention {name!r} {takes}; got {setting!r} in {spec!r}"
+            raise ValueError(msg)
+        parse, sets = known[key]
+        try:
+            fields.update(sets(parse(value)))
+        except ValueError as exc:
+            msg = f"convention {spec!r}: {key}: {exc}"
+            raise ValueError(msg) from None
+    return replace(CONVENTIONS[name], **fields)
 
 
 def window_size(conv: Convention, filter_size: int, filter_sigma: float, levels: int | None) -> int:
     """The width of the window the convention filters with (``levels``: None
     for single-scale SSIM); an error where its library has no such computation."""
-    if conv.uniform_window:
-        if levels is not None:
-            msg = (
-                f"{conv.name} has no MS-SSIM (its structural_similarity is single-scale): use msssim.ssim "
-                "(--ssim on the command line)"
-            )
-            raise ValueError(msg)
+    if conv.ssim_only and levels is not None:
+        msg = (
+            f"{conv.name} has no MS-SSIM (its structural_similarity is single-scale): use msssim.ssim "
+            "(--ssim on the command line)"
+        )
+        raise ValueError(msg)
+    if conv.uniform_size:
         if (filter_size, filter_sigma) != (11, 1.5):
             msg = (
-                f"convention={conv.name!r} is structural_similarity with its defaults, a {conv.uniform_window}x"
-                f"{conv.uniform_window} uniform window: leave filter_size and filter_sigma out (its gaussian "
-                "form, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, is convention='tensorflow')"
+                f"convention={conv.name!r} is structural_similarity with a {conv.uniform_size}x"
+                f"{conv.uniform_size} uniform window (win_size={conv.uniform_size}): leave filter_size and "
+                "filter_sigma out, and give another size as 'scikit-image:win_size=N' (its gaussian form is "
+                "'scikit-image:gaussian_weights=true', and with use_sample_covariance=False it is "
+                "convention='tensorflow')"
             )
             raise ValueError(msg)
-        return conv.uniform_window
+        return conv.uniform_size
     return filter_size
 
 
 def window(conv: Convention, size: int, sigma: float):
     """The convention's own 2-D window, float64, or None for the engine's gaussian."""
-    if conv.uniform_window:
+    if conv.window == "uniform":
         return np.full((size, size), 1.0 / (size * size))
     if conv.taps == "float32":
         taps = float32_taps(size, sigma)
@@ -124,8 +205,8 @@ def check(conv: Convention, shape, filter_size: int, filter_sigma: float, levels
         taps = int(3.5 * filter_sigma + 0.5) * 2 + 1
         if filter_size != taps:
             msg = (
-                f"torchmetrics' gaussian has int(3.5 * sigma + 0.5) * 2 + 1 = {taps} taps for "
-                f"filter_sigma={filter_sigma}, whatever its kernel_size; pass filter_size={taps}"
+                f"{conv.name}'s gaussian has int(3.5 * sigma + 0.5) * 2 + 1 = {taps} taps for "
+                f"filter_sigma={filter_sigma}, whatever its kernel_size or win_size; pass filter_size={taps}"
             )
             raise ValueError(msg)
     if conv.pooling == "floor":
@@ -138,6 +219,28 @@ def check(conv: Convention, shape, filter_size: int, filter_sigma: float, levels
                 f"window: {conv.name} needs at least {least} pixels a side"
             )
             raise ValueError(msg)
+
+
+def data_range(conv: Convention, max_val):
+    """``(max_val, bounds)``: with a library that takes them (torchmetrics),
+    ``max_val=None`` is ``(None, None)``, the images' own range, per scale;
+    ``(min, max)`` is ``(max - min, (min, max))``, the images clamped to it;
+    a number is ``(max_val, None)``."""
+    if max_val is None or isinstance(max_val, (tuple, list)):
+        if not conv.estimated_range:
+            msg = (
+                f"max_val must be a real number (the images' dynamic range, e.g. 1.0 or 255), got {max_val!r}; "
+                "None and (min, max) are torchmetrics' data_range, with convention='torchmetrics'"
+            )
+            raise TypeError(msg)
+        if max_val is None:
+            return None, None
+        if len(max_val) != 2 or not max_val[0] < max_val[1]:
+            msg = f"max_val as (min, max) needs min < max, got {max_val!r}"
+            raise ValueError(msg)
+        low, high = (float(v) for v in max_val)
+        return high - low, (low, high)
+    return max_val, None
 
 
 def weights(conv: Convention, power_factors: tuple[float, ...], default: Sequence[float]) -> tuple[float, ...]:

@@ -23,7 +23,7 @@ def score(function, img1, img2, max_val, levels: int, *args, channel_axis: int =
     ``args`` and ``kwargs`` are its parameters after ``max_val``."""
     import dask.array as da
 
-    from msssim import _validate
+    from msssim import _conventions, _validate
     from msssim._engines._numpy_ops import stand_in
 
     x, y = da.asarray(img1), da.asarray(img2)
@@ -33,10 +33,19 @@ def score(function, img1, img2, max_val, levels: int, *args, channel_axis: int =
     _validate.images(stand_in(x.shape, x.dtype), stand_in(y.shape, y.dtype), channel_axis, dims)
     x, y = da.moveaxis(x, channel_axis, -1), da.moveaxis(y, channel_axis, -1)
     filter_size = kwargs.get("filter_size", 11)
+    conv = _conventions.convention(kwargs.get("convention", "tensorflow"), kwargs.get("numerics", "exact"))
+    extent, _ = _conventions.data_range(conv, max_val)
+    if extent is None:
+        msg = (
+            "max_val=None (torchmetrics' data_range=None) is the range of the whole batch at each scale, and Dask "
+            "scores block by block: pass the range, or a (min, max) pair"
+        )
+        raise ValueError(msg)
     _validate.parameters(
-        max_val, filter_size, kwargs.get("filter_sigma", 1.5), kwargs.get("k1", 0.01), kwargs.get("k2", 0.03)
+        extent, filter_size, kwargs.get("filter_sigma", 1.5), kwargs.get("k1", 0.01), kwargs.get("k2", 0.03)
     )
-    max_val = _validate.scalar(max_val, "max_val")  # a plain number in the graph, not a tensor
+    if extent is max_val:
+        max_val = _validate.scalar(max_val, "max_val")  # a plain number in the graph, not a tensor
     _validate.size(x.shape, filter_size, levels, dims)
     for arr, name in ((x, "img1"), (y, "img2")):
         if any(len(c) > 1 for c in arr.chunks[-rank:]):

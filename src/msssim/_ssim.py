@@ -145,6 +145,31 @@ class MultiScaleParts:
     power_factors: tuple[float, ...]
 
 
+@dataclass(frozen=True)
+class Constants:
+    """Step 4's ``c1`` and ``c2``: TF's float32 ``(k·max_val)²`` (``fixed``);
+    or, with torchmetrics' ``data_range=None`` (no ``fixed``), ``(k·R)²`` of
+    the images' own range ``R`` at each scale, over the whole batch; and the
+    ``(min, max)`` the images are clamped to first (its ``data_range`` tuple)."""
+
+    fixed: tuple | None
+    k: tuple[float, float]
+    bounds: tuple[float, float] | None = None
+
+    def at(self, eng, x, y) -> tuple:
+        """``(c1, c2)`` for the scale of ``x`` and ``y``."""
+        if self.fixed is not None:
+            return self.fixed
+        extent = eng.data_range(x, y)
+        return tuple((k * extent) ** 2 for k in self.k)
+
+    def clamped(self, eng, x, y) -> tuple:
+        """The images clamped to ``bounds``, if any."""
+        if self.bounds is None:
+            return x, y
+        return tuple(_on_arrays(eng, a, lambda v: eng.clip(v, *self.bounds)) for a in (x, y))
+
+
 def _layout(eng, dims: int) -> tuple[tuple[int, ...], int]:
     """The spatial axes and the channel axis of the engine's arrays:
     ``[..., *spatial, C]``, or with ``CHANNELS_FIRST``, ``[..., C, *spatial]``."""
@@ -171,9 +196,11 @@ def _prepare(
     else:
         x, y = meta_x, meta_y
     _validate.threads(threads)
-    _validate.parameters(max_val, filter_size, filter_sigma, k1, k2)
-    max_val = _validate.scalar(max_val, "max_val")  # a 0-d tensor of any library, as a number
-    _validate.max_val_fits(max_val, meta_x.dtype)
+    max_val, bounds = _conventions.data_range(conv, max_val)  # None: the images' range (torchmetrics)
+    _validate.parameters(1 if max_val is None else max_val, filter_size, filter_sigma, k1, k2)
+    if max_val is not None:
+        max_val = _validate.scalar(max_val, "max_val")  # a 0-d tensor of any library, as a number
+        _validate.max_val_fits(max_val, meta_x.dtype)
     size = _conventions.window_size(conv, int(filter_size), float(filter_sigma), levels)
     _validate.size(meta_x.shape, size, levels or 1, dims)
     _conventions.check(conv, meta_x.shape, size, float(filter_sigma), levels or 1, dims)
@@ -186,12 +213,17 @@ def _prepare(
         for arr, name in unchecked:
             _validate.finite(eng, arr, name)
         unchecked = ()
-    max_val = np.float32(float32_max_val(max_val, meta_x.dtype))
-    with np.errstate(over="ignore", under="ignore"):
-        constants = tuple((np.float32(k) * max_val) ** 2 for k in (k1, k2))  # float32, as TF
-    if conv.sample_covariance:  # scikit-image's N / (N - 1) on the variances, as c2's (N - 1) / N
-        constants = (constants[0], np.float32(float(constants[1]) * _conventions.c2_factor(conv, size, dims)))
-    _validate.constants(*constants, k1, k2, max_val)
+    constants = Constants(None, (float(k1), float(k2)))
+    if bounds is not None:
+        bounds = tuple(float32_max_val(v, meta_x.dtype) for v in bounds)
+    if max_val is not None:
+        max_val = np.float32(float32_max_val(max_val, meta_x.dtype))
+        with np.errstate(over="ignore", under="ignore"):
+            c1, c2 = ((np.float32(k) * max_val) ** 2 for k in (k1, k2))  # float32, as TF
+        if conv.sample_covariance:  # scikit-image's N / (N - 1) on the variances, as c2's (N - 1) / N
+            c2 = np.float32(float(c2) * _conventions.c2_factor(conv, size, dims))
+        _validate.constants(c1, c2, k1, k2, max_val)
+        constants = Constants((c1, c2), constants.k, bounds)
     x = eng.convert_image(x, image_scale(meta_x.dtype))
     y = eng.convert_image(y, image_scale(meta_y.dtype))
     # Step 3: the window, the normalised 2-D gaussian: exact (float64), or
@@ -294,7 +326,7 @@ def ssim_multiscale_parts(
     conv = _conventions.convention(convention, numerics)
     weights = _conventions.weights(conv, _validate.power_factors(power_factors), MSSSIM_WEIGHTS)
     levels = len(weights)
-    eng, host, x, y, window, (c1, c2), unchecked = _prepare(
+    eng, host, x, y, window, constants, unchecked = _prepare(
         img1,
         img2,
         max_val,
@@ -316,14 +348,17 @@ def ssim_multiscale_parts(
         for level in range(levels):
             if level:  # Step 5: downsample before every scale but the first.
                 x, y = _downsample(eng, x, conv, window.ndim), _downsample(eng, y, conv, window.ndim)
-            stats = scale_statistics(eng, x, y, window, c1, c2, only_cs=level < levels - 1)
+            scored = constants.clamped(eng, x, y)  # (torchmetrics clamps each scale, and pools the unclamped)
+            c1, c2 = constants.at(eng, *scored)
+            stats = scale_statistics(eng, *scored, window, c1, c2, only_cs=level < levels - 1)
             cs.append(stats.cs)
-        last_ssim = _ssim_term(eng, x, y, stats, window, c1, c2, conv)
+        last_ssim = _ssim_term(eng, *scored, stats, window, c1, c2, conv)
         # Step 6: relu, power, product over scales, mean over channels.
         final_ssim = eng.relu(last_ssim)
         relu_cs = [eng.relu(t) for t in cs]
         if conv.channel_mean_first:  # torchmetrics: the channels' mean of each term, relu'd, to the power
-            terms = eng.relu(eng.stack([eng.mean(t, axis=-1) for t in cs[:-1] + [last_ssim]], axis=-1))
+            terms = eng.stack([eng.mean(t, axis=-1) for t in cs[:-1] + [last_ssim]], axis=-1)
+            terms = (terms + 1) / 2 if conv.normalize == "simple" else eng.relu(terms)
             ms_ssim = eng.prod(eng.power(terms, list(weights)), axis=-1)
         else:
             terms = eng.stack(relu_cs[:-1] + [final_ssim], axis=-2)
@@ -370,7 +405,10 @@ def ssim_multiscale(
     max_val : float
         The dynamic range of the images (255 for uint8, 1.0 for [0, 1] floats).
         It is cast to ``img1``'s dtype and converted like the images, so uint8
-        images with ``max_val=255`` are scored as floats in [0, 1].
+        images with ``max_val=255`` are scored as floats in [0, 1]. With
+        ``convention="torchmetrics"`` it may also be its ``data_range``'s
+        ``None`` (the larger of the two batches' ranges, at each scale) or
+        ``(min, max)`` (each scale's images clamped to it).
     power_factors : sequence of float, optional
         One exponent per scale, finest first; not renormalised. One factor gives
         single-scale SSIM (relu'd, to that power).
@@ -413,7 +451,13 @@ def ssim_multiscale(
         down; each scale's terms averaged over channels before the power;
         the SSIM term over the reflect-padded full map. scikit-image
         (``structural_similarity``, for :func:`ssim` only): its defaults, a
-        7x7 uniform window and sample covariances. The README maps each
+        7x7 uniform window and sample covariances. Some of a library's own
+        arguments may follow its name: ``"pytorch-msssim:nonnegative_ssim=true"``,
+        ``"torchmetrics:normalize=simple"``,
+        ``"torchmetrics:gaussian_kernel=false"`` (a uniform window of
+        ``filter_size``), ``"scikit-image:win_size=5"``,
+        ``"scikit-image:gaussian_weights=true"``,
+        ``"scikit-image:use_sample_covariance=false"``. The README maps each
         library's arguments onto these.
     engine : str, keyword-only
         For NumPy input: ``"numba"`` (fused multi-threaded kernels, the
@@ -542,7 +586,7 @@ def ssim(
             threads=threads,
         )
     conv = _conventions.convention(convention, numerics)
-    eng, host, x, y, window, (c1, c2), unchecked = _prepare(
+    eng, host, x, y, window, constants, unchecked = _prepare(
         img1,
         img2,
         max_val,
@@ -565,11 +609,15 @@ def ssim(
         if factor > 1:  # piq (images only): f x f block means first
             axes = _layout(eng, 2)[0]
             x, y = (_on_arrays(eng, a, lambda v: _conventions.block_mean(v, factor, axes)) for a in (x, y))
+        x, y = constants.clamped(eng, x, y)
+        c1, c2 = constants.at(eng, x, y)
         if conv.reflect_ssim:
             per_channel = _ssim_term(eng, x, y, None, window, c1, c2, conv, index_map=return_index_map)
         else:
             stats = scale_statistics(eng, x, y, window, c1, c2, index_map=return_index_map)
             per_channel = stats.index_map if return_index_map else stats.ssim
+        if conv.nonnegative_ssim and not return_index_map:  # pytorch-msssim's option: each channel's relu'd
+            per_channel = eng.relu(per_channel)
         return (eng.mean(per_channel, axis=-1),)
 
     (value,) = _computed(eng, host, steps, x, y, numerics, threads, window.ndim)

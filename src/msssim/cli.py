@@ -163,10 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     metric.add_argument(
         "--convention",
-        choices=tuple(CONVENTIONS),
         default="tensorflow",
-        help="whose MS-SSIM: tensorflow (default), or pytorch-msssim's, piq's or torchmetrics' value for "
-        "the same images; scikit-image (with --ssim: its structural_similarity's defaults)",
+        metavar="NAME[:ARG=VALUE...]",
+        help=f"whose MS-SSIM: {', '.join(CONVENTIONS)}: tensorflow (default), or pytorch-msssim's, piq's or "
+        "torchmetrics' value for the same images; scikit-image (with --ssim: its structural_similarity's "
+        "defaults); some of the library's own arguments may follow, e.g. torchmetrics:normalize=simple",
     )
     output = parser.add_argument_group("output")
     output.add_argument(
@@ -241,9 +242,8 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Optio
         )
         if args.power_factors is not None:
             _validate.power_factors(args.power_factors)
-        _conventions.convention(args.convention, args.numerics)
-        if not args.ssim:
-            _conventions.window_size(CONVENTIONS[args.convention], args.filter_size, args.filter_sigma, 5)
+        conv = _conventions.convention(args.convention, args.numerics)
+        _conventions.window_size(conv, args.filter_size, args.filter_sigma, None if args.ssim else 5)
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
     if args.fail_under is not None and not 0 <= args.fail_under <= 1:

@@ -76,6 +76,15 @@ def stack(arrays, axis: int):
     return namespace(arrays[0]).stack(arrays, axis=axis)
 
 
+def clip(x, low: float, high: float):
+    return namespace(x).clip(x, low, high)
+
+
+def data_range(x, y) -> float:
+    """The larger of the two arrays' ranges (max - min) (torchmetrics' data_range=None)."""
+    return max(float(namespace(a).ptp(a)) for a in (x, y))
+
+
 def concat(arrays, axis: int):
     return namespace(arrays[0]).concatenate(arrays, axis=axis)
 

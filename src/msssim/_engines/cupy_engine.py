@@ -16,7 +16,9 @@ import cupy
 from msssim._engines._numpy_ops import different_devices, host_array
 from msssim._engines.float64 import (  # noqa: F401  (the engine's share of the interface)
     all_finite,
+    clip,
     convert_image,
+    data_range,
     downsample_2x,
     filter_valid,
     first_nonfinite,

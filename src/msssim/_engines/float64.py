@@ -13,7 +13,9 @@ import numpy as np
 
 from msssim._engines._numpy_ops import (  # noqa: F401  (the engine's share of the interface)
     all_finite,
+    clip,
     concat,
+    data_range,
     first_nonfinite,
     float32,
     meta,

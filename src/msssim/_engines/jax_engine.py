@@ -133,6 +133,17 @@ def relu(x):
     return jnp.maximum(x, 0)
 
 
+def clip(x, low: float, high: float):
+    return jnp.clip(x, low, high)
+
+
+def data_range(x, y):
+    """The larger of the two arrays' ranges (max - min), differentiable as
+    torchmetrics' data_range=None: a tie goes to ``x``."""
+    a, b = x.max() - x.min(), y.max() - y.min()
+    return jnp.where(a >= b, a, b)
+
+
 def concat(arrays_, axis: int):
     return jnp.concatenate(arrays_, axis=axis)
 

@@ -40,6 +40,7 @@ from numba import njit
 
 from msssim._engines._numpy_ops import (  # noqa: F401  (the engine's share of the interface)
     all_finite,
+    clip,
     concat,
     first_nonfinite,
     float32,
@@ -174,14 +175,23 @@ def _fill_band(raw, n, first, scale, halved, out):
                 row[pairs * channels + c] = (sums[(width - 1) * channels + c] * np.float32(2.0)) * quarter
 
 
-def transform(img: Level, function) -> Level:
-    """``function`` of the level's float32 values, as a new level (for other
-    libraries' conventions, which reshape the images between scales)."""
+def _values(img: Level) -> np.ndarray:
+    """The level's float32 values (stored, or converted once)."""
     if img.halved:
         msg = "a level made by downsample_2x's integer view has no stored values to transform"
         raise ValueError(msg)
-    values = img.pixels if img.plain else img.pixels.astype(np.float32) * img.scale
-    return Level(np.ascontiguousarray(function(values), dtype=np.float32), np.float32(1.0))
+    return img.pixels if img.plain else img.pixels.astype(np.float32) * img.scale
+
+
+def transform(img: Level, function) -> Level:
+    """``function`` of the level's float32 values, as a new level (for other
+    libraries' conventions, which reshape the images between scales)."""
+    return Level(np.ascontiguousarray(function(_values(img)), dtype=np.float32), np.float32(1.0))
+
+
+def data_range(x: Level, y: Level) -> float:
+    """The larger of the two levels' ranges (max - min) (torchmetrics' data_range=None)."""
+    return max(float(np.ptp(_values(level))) for level in (x, y))
 
 
 def downsample_2x(img: Level, dims: int) -> Level:

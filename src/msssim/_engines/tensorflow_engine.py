@@ -95,6 +95,16 @@ def relu(x: tf.Tensor) -> tf.Tensor:
     return tf.nn.relu(x)
 
 
+def clip(x: tf.Tensor, low: float, high: float) -> tf.Tensor:
+    return tf.clip_by_value(x, low, high)
+
+
+def data_range(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+    """The larger of the two tensors' ranges (max - min) (torchmetrics' data_range=None)."""
+    a, b = tf.reduce_max(x) - tf.reduce_min(x), tf.reduce_max(y) - tf.reduce_min(y)
+    return tf.where(a >= b, a, b)
+
+
 def concat(tensors, axis: int) -> tf.Tensor:
     return tf.concat(tensors, axis=axis)
 

@@ -190,6 +190,17 @@ def relu(x: torch.Tensor) -> torch.Tensor:
     return torch.relu(x)
 
 
+def clip(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    return torch.clamp(x, low, high)
+
+
+def data_range(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The larger of the two tensors' ranges (max - min), differentiable as
+    torchmetrics' data_range=None: a tie goes to ``x``, as Python's ``max``."""
+    a, b = x.max() - x.min(), y.max() - y.min()
+    return torch.where(a >= b, a, b)
+
+
 def concat(tensors, axis: int) -> torch.Tensor:
     return torch.cat(tensors, dim=axis)
 
