@@ -17,6 +17,7 @@ reduction.
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 
 import numpy as np
@@ -144,13 +145,31 @@ def mean_hw(x: torch.Tensor, dims: int) -> torch.Tensor:
     return x.mean(dim=tuple(range(-dims, 0)))
 
 
+def _interpreted() -> bool:
+    """Triton's interpreter is on: CPU tensors take the GPU path (for tests)."""
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+def _fused(x: torch.Tensor):
+    """The fused Triton kernels (``triton_kernels``) for ``x``'s device: on a
+    GPU where Triton imports, or on the CPU under its interpreter; else None."""
+    if not (x.is_cuda or _interpreted()):
+        return None
+    try:
+        from msssim._engines import triton_kernels
+    except ImportError:  # no Triton: torch's own ops
+        return None
+    return triton_kernels
+
+
 def exact_values(on_host, compute, x: torch.Tensor, y: torch.Tensor, host_only: bool) -> tuple:
     """On the CPU (with ``host_only``, everywhere), the values of ``on_host``
     (the NumPy engine, given the images as NumPy) with the gradients of
     ``compute`` (these ops), which runs only when a gradient is wanted; on a
     GPU, ``compute(x, y)``. Inside ``torch.func`` transforms, whose tensors have
     no storage to read, ``compute(x, y)`` too."""
-    if (x.device.type != "cpu" and not host_only) or any(_functorch.is_functorch_wrapped_tensor(t) for t in (x, y)):
+    on_device = x.device.type != "cpu" or _interpreted()
+    if (on_device and not host_only) or any(_functorch.is_functorch_wrapped_tensor(t) for t in (x, y)):
         return compute(x, y)
     values = [
         torch.from_numpy(np.require(v, np.float32, ["W"])).to(x.device)
@@ -162,10 +181,16 @@ def exact_values(on_host, compute, x: torch.Tensor, y: torch.Tensor, host_only: 
 
 
 def scale_statistics(x, y, window, c1, c2, index_map=False, only_cs=False):
-    """Step 4 in the window's precision (float64 for ``numerics="exact"``), the
-    four moments filtered in one convolution (the formulas are
-    ``_ssim.luminance_cs``); the index map returned channels last."""
+    """Step 4: on a GPU, the fused Triton kernels (float32 about each
+    pixel's centre, float64 sums); else in the window's precision (float64 for
+    ``numerics="exact"``), the four moments filtered in one convolution (the
+    formulas are ``_ssim.luminance_cs``); the index map returned channels last."""
     from msssim._ssim import ScaleStatistics, luminance_cs
+
+    kernels = _fused(x) if window.ndim == 2 and window.dtype == np.float64 and not index_map else None
+    if kernels is not None and not torch.is_tensor(c1):  # (a tensor c1: torchmetrics' estimated range)
+        means = kernels.scale_means(x, y, window, c1, c2)
+        return ScaleStatistics(ssim=means[..., 0], cs=means[..., 1], luminance=means[..., 2])
 
     dtype = torch.float64 if window.dtype == np.float64 else torch.float32
     channel = -window.ndim - 1

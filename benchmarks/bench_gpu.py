@@ -1,0 +1,174 @@
+"""msssim on a GPU against pytorch-msssim, in one run: times, memory, values.
+
+    python benchmarks/bench_gpu.py            # on a CUDA machine, under 4 minutes
+    TRITON_INTERPRET=1 python benchmarks/bench_gpu.py --smoke   # CPU: tiny shapes, checks the script
+
+NCHW float32 pairs (the second the first plus noise), medians of ``--repeat``
+calls after warm-up: msssim (fused Triton kernels, ``numerics="exact"``) and
+pytorch-msssim 1.0.0's ``ms_ssim(x, y, data_range=1.0)``, forward + backward of
+the summed scores and forward under ``no_grad``; single-scale ``ssim``; CuPy
+and JAX (``jit(value_and_grad)``) when installed; the extra GPU memory of one
+forward + backward (peak allocated above what was allocated before); and the
+largest difference of msssim's GPU values from the float64 engine on the host.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+import msssim
+
+WORKLOADS = {
+    "16x3x512x512": (16, 3, 512, 512),
+    "1x3x1080x1920": (1, 3, 1080, 1920),
+    "1x1x2160x3840": (1, 1, 2160, 3840),
+    "64x3x256x256": (64, 3, 256, 256),
+}
+SMOKE = {"2x3x48x52": (2, 3, 48, 52)}
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def median_ms(function, device, repeat: int) -> float:
+    for _ in range(2):
+        function()
+    _sync(device)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def extra_mib(function, device) -> float:
+    if device.type != "cuda":
+        return float("nan")
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    function()
+    torch.cuda.synchronize()
+    return (torch.cuda.max_memory_allocated() - before) / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--smoke", action="store_true", help="tiny shapes on the CPU (with TRITON_INTERPRET=1)")
+    args = parser.parse_args()
+    device = torch.device("cpu" if args.smoke else "cuda")
+    workloads, repeat = (SMOKE, 1) if args.smoke else (WORKLOADS, args.repeat)
+    weights = (0.5, 0.5) if args.smoke else msssim.MSSSIM_WEIGHTS
+    try:
+        import pytorch_msssim
+    except ImportError:
+        pytorch_msssim = None
+        print("# pytorch-msssim is not installed: pip install pytorch-msssim==1.0.0 (its wheel is ~8 KB)")
+    name = torch.cuda.get_device_name() if device.type == "cuda" else "CPU (Triton's interpreter)"
+    print(f"# {name}, torch {torch.__version__}, medians of {repeat}")
+    print(
+        "| NCHW | msssim fwd+bwd | pytorch-msssim fwd+bwd | ratio | msssim no-grad | pytorch-msssim fwd | ratio "
+        "| msssim ssim fwd+bwd | pytorch-msssim ssim fwd+bwd | ratio | extra MiB msssim / pytorch-msssim "
+        "| CuPy fwd | JAX value_and_grad | GPU vs float64 |"
+    )
+    print("|" + "---|" * 14)
+    rng = np.random.default_rng(0)
+    for label, shape in workloads.items():
+        a = rng.random(shape, dtype=np.float32)
+        b = np.clip(a + 0.1 * rng.standard_normal(shape, dtype=np.float32), 0, 1)
+        x, y = (torch.from_numpy(v).to(device) for v in (a, b))
+        row = [label]
+
+        def ours(function=msssim.ssim_multiscale, grad=True, x=x, y=y):
+            p = x.clone().requires_grad_(grad)
+            extra = (weights,) if function is msssim.ssim_multiscale else ()
+            score = function(p, y, 1.0, *extra, channel_axis=-3)
+            if grad:
+                score.sum().backward()
+            return score
+
+        def theirs(function_name="ms_ssim", grad=True, x=x, y=y):
+            p = x.clone().requires_grad_(grad)
+            function = getattr(pytorch_msssim, function_name)
+            extra = {"weights": list(weights)} if function_name == "ms_ssim" and args.smoke else {}
+            kwargs = {"win_size": 7} if args.smoke else {}
+            score = function(p, y, data_range=1.0, size_average=False, **kwargs, **extra)
+            if grad:
+                score.sum().backward()
+            return score
+
+        timed = {
+            "ours": median_ms(ours, device, repeat),
+            "ours no-grad": median_ms(lambda: torch.no_grad()(ours)(grad=False), device, repeat),
+            "ours ssim": median_ms(lambda: ours(msssim.ssim), device, repeat),
+        }
+        if pytorch_msssim is not None and not args.smoke:
+            timed["theirs"] = median_ms(theirs, device, repeat)
+            timed["theirs fwd"] = median_ms(lambda: torch.no_grad()(theirs)(grad=False), device, repeat)
+            timed["theirs ssim"] = median_ms(lambda: theirs("ssim"), device, repeat)
+        for mine, other in (("ours", "theirs"), ("ours no-grad", "theirs fwd"), ("ours ssim", "theirs ssim")):
+            there = timed.get(other, float("nan"))
+            row += [f"{timed[mine]:.2f}", f"{there:.2f}", f"{there / timed[mine]:.1f}x"]
+        memory = extra_mib(ours, device), extra_mib(theirs, device) if pytorch_msssim else float("nan")
+        row.append(f"{memory[0]:.0f} / {memory[1]:.0f}")
+        row.append(_cupy(a, b, weights, repeat))
+        row.append(_jax(a, b, weights, repeat, device))
+        gpu = ours(grad=False).detach().cpu().numpy()
+        host = msssim.ssim_multiscale(np.moveaxis(a, 1, -1), np.moveaxis(b, 1, -1), 1.0, weights, engine="reference")
+        row.append(f"{np.abs(gpu - host).max():.1e}")
+        print("| " + " | ".join(row) + " |")
+
+
+def _cupy(a, b, weights, repeat) -> str:
+    try:
+        import cupy
+    except ImportError:
+        return "no CuPy"
+    x, y = (cupy.asarray(np.moveaxis(v, 1, -1)) for v in (a, b))
+
+    def call():
+        msssim.ssim_multiscale(x, y, 1.0, weights)
+        cupy.cuda.Device().synchronize()
+
+    for _ in range(2):
+        call()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return f"{1000 * statistics.median(times):.2f} ms"
+
+
+def _jax(a, b, weights, repeat, device) -> str:
+    if device.type != "cuda":
+        return "GPU only"
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return "no JAX"
+    x, y = (jnp.asarray(np.moveaxis(v, 1, -1)) for v in (a, b))
+    step = jax.jit(jax.value_and_grad(lambda p: msssim.ssim_multiscale(p, y, 1.0, weights).sum()))
+    for _ in range(2):
+        jax.block_until_ready(step(x))
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        jax.block_until_ready(step(x))
+        times.append(time.perf_counter() - start)
+    return f"{1000 * statistics.median(times):.2f} ms"
+
+
+if __name__ == "__main__":
+    main()

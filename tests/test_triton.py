@@ -1,0 +1,105 @@
+"""The fused Triton kernels of the GPU path (``msssim._engines.triton_kernels``),
+run by Triton's interpreter on CPU tensors: values against the float64 oracle,
+gradients against float64 autograd, through the whole pyramid.
+
+Triton reads ``TRITON_INTERPRET`` when it compiles a kernel, so each check runs
+in a fresh Python process with it set; under it, CPU tensors take the GPU path
+(``torch_engine._fused``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _interpreted(code: str) -> str:
+    """Run ``code`` with the interpreter on and ``tests`` importable; its stdout."""
+    env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=str(ROOT))
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=900
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result.stdout
+
+
+def test_one_scale_values_and_gradients_against_float64():
+    out = _interpreted(
+        """
+        import numpy as np, torch
+        import oracle
+        from photos import jpeg, photo
+        from msssim._engines import triton_kernels
+        from msssim._window import exact_window
+        from msssim._conventions import float32_taps
+
+        image = photo("astronaut")[100:133, 200:245]  # odd sizes, a real photo
+        cases = {"jpeg q5": jpeg(image, 5), "flat": np.full_like(image, 128)}
+        for name, other in cases.items():
+            for window in (exact_window(11, 1.5), np.outer(float32_taps(7, 1.0), float32_taps(7, 1.0))):
+                a = np.stack([image, image[::-1]]).astype(np.float32) / 255  # a batch of 2
+                b = np.stack([other, other]).astype(np.float32) / 255
+                x, y = (torch.tensor(np.moveaxis(v, -1, -3), requires_grad=True) for v in (a, b))
+                means = triton_kernels.scale_means(x, y, window, 1e-4, 9e-4)  # [2, 3, 3]
+                weights = torch.tensor([1.0, 0.3, 0.2])
+                (means * weights).sum().backward()
+                # float64, the window as it is (taps that do not sum to 1 included)
+                xd, yd = (torch.tensor(v.astype(np.float64), requires_grad=True) for v in (a, b))
+                taps = np.sqrt(np.diag(window))
+                luminance, cs = oracle._scale(xd, yd, list(taps), 1e-4, 9e-4)
+                want = torch.stack([(luminance * cs).mean((-3, -2)), cs.mean((-3, -2)), luminance.mean((-3, -2))], -1)
+                (want * weights.double()).sum().backward()
+                value = np.abs(means.detach().numpy() - want.detach().numpy()).max()
+                grads = []
+                for ours, theirs in ((x.grad, xd.grad), (y.grad, yd.grad)):
+                    ours = np.moveaxis(ours.numpy(), -3, -1)
+                    grads.append(np.abs(ours - theirs.numpy()).max() / max(np.abs(theirs.numpy()).max(), 1e-30))
+                print(name, len(window), value, max(grads))
+        """
+    )
+    for line in out.splitlines():
+        value, grad = line.split()[-2:]
+        assert float(value) <= 1e-6, line
+        assert float(grad) <= 1e-4, line
+
+
+def test_ms_ssim_through_the_torch_engine_against_float64():
+    out = _interpreted(
+        """
+        import numpy as np, torch
+        import msssim, oracle
+        from photos import blur, photo
+
+        image = photo("coffee")[:45, :61]
+        a = image.astype(np.float32) / 255
+        b = blur(image, 1.0).astype(np.float32) / 255
+        weights = (0.5, 0.3, 0.2)
+        for convention in ("tensorflow", "pytorch-msssim"):
+            x = torch.tensor(np.moveaxis(a, -1, 0)[None], requires_grad=True)  # [1, 3, H, W]
+            y = torch.tensor(np.moveaxis(b, -1, 0)[None])
+            score = msssim.ssim_multiscale(x, y, 1.0, weights, 7, 1.0, channel_axis=-3, convention=convention)
+            score.sum().backward()
+            print(convention, float(score.detach()[0]), x.grad.abs().max().item())
+        # the oracle, TF's convention, and its float64 gradient
+        xd = torch.tensor(a.astype(np.float64), requires_grad=True)
+        want = oracle.ssim_multiscale(xd, torch.tensor(b.astype(np.float64)), 1.0, weights, 7, 1.0)
+        want.backward()
+        ours = torch.tensor(np.moveaxis(a, -1, 0)[None], requires_grad=True)
+        msssim.ssim_multiscale(ours, y, 1.0, weights, 7, 1.0, channel_axis=-3).sum().backward()
+        grad = np.moveaxis(ours.grad[0].numpy(), 0, -1)
+        print("oracle", float(want), np.abs(grad - xd.grad.numpy()).max() / np.abs(xd.grad.numpy()).max())
+        print("numpy", float(msssim.ssim_multiscale(a, b, 1.0, weights, 7, 1.0)))
+        theirs = msssim.ssim_multiscale(a, b, 1.0, weights, 7, 1.0, convention="pytorch-msssim")
+        print("numpy-pytorch-msssim", float(theirs))
+        """
+    )
+    values = {line.split()[0]: line.split()[1:] for line in out.splitlines()}
+    assert abs(float(values["tensorflow"][0]) - float(values["oracle"][0])) <= 1e-6, out
+    assert abs(float(values["tensorflow"][0]) - float(values["numpy"][0])) <= 1e-6, out
+    assert abs(float(values["pytorch-msssim"][0]) - float(values["numpy-pytorch-msssim"][0])) <= 1e-6, out
+    assert float(values["oracle"][1]) <= 1e-4, out
