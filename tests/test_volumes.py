@@ -199,6 +199,31 @@ def test_memory_mapped_volumes_are_streamed(tmp_path):
     assert got == float(msssim.ssim_multiscale(np.array(a), np.array(b), 1.0, weights, spatial_dims=3))
 
 
+def test_integer_volumes_are_halved_as_they_are_read(tmp_path):
+    # An integer volume's first halving is never stored (as float32 it would
+    # be half a uint8 volume's bytes): the kernels read its 2x2x2 means.
+    shape = (96, 160, 170, 1)
+    a = np.lib.format.open_memmap(tmp_path / "a.npy", "w+", np.uint8, shape)
+    b = np.lib.format.open_memmap(tmp_path / "b.npy", "w+", np.uint8, shape)
+    for d in range(shape[0]):
+        a[d] = volume((1, 160, 170), d % 2)[0]
+        b[d] = distorted(a[d : d + 1], "noise")[0]
+    a.flush()
+    b.flush()
+    a, b = (np.load(tmp_path / f"{name}.npy", mmap_mode="r") for name in "ab")
+    weights = (0.4, 0.3, 0.3)
+    msssim.ssim_multiscale(a[:48, :48, :48], b[:48, :48, :48], 255, weights, spatial_dims=3)  # compiled
+    peaks = {}
+    for depth in (48, 96):
+        tracemalloc.start()
+        msssim.ssim_multiscale(a[:depth], b[:depth], 255, weights, spatial_dims=3)
+        peaks[depth] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert peaks[96] - peaks[48] < 0.2 * a[48:].nbytes, peaks
+    got = float(msssim.ssim_multiscale(a[:48], b[:48], 255, weights, spatial_dims=3))
+    assert abs(got - oracle.ssim_multiscale(a[:48], b[:48], 255, weights, spatial_dims=3)) <= EXACT
+
+
 # -- Other libraries' 3-D values, live ------------------------------------------------------------
 
 
