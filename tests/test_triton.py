@@ -96,6 +96,11 @@ def test_ms_ssim_through_the_torch_engine_against_float64():
         print("numpy", float(msssim.ssim_multiscale(a, b, 1.0, weights, 7, 1.0)))
         theirs = msssim.ssim_multiscale(a, b, 1.0, weights, 7, 1.0, convention="pytorch-msssim")
         print("numpy-pytorch-msssim", float(theirs))
+        # single-scale SSIM of a batch against one image (broadcast), on the same kernels
+        batch = torch.tensor(np.stack([a, b]))  # [2, H, W, 3]
+        ssim = msssim.ssim(batch, torch.tensor(b), 1.0)
+        print("ssim", *ssim.tolist())
+        print("ssim-oracle", oracle.ssim(a, b, 1.0), oracle.ssim(b, b, 1.0))
         """
     )
     values = {line.split()[0]: line.split()[1:] for line in out.splitlines()}
@@ -103,3 +108,5 @@ def test_ms_ssim_through_the_torch_engine_against_float64():
     assert abs(float(values["tensorflow"][0]) - float(values["numpy"][0])) <= 1e-6, out
     assert abs(float(values["pytorch-msssim"][0]) - float(values["numpy-pytorch-msssim"][0])) <= 1e-6, out
     assert float(values["oracle"][1]) <= 1e-4, out
+    for ours, want in zip(values["ssim"], values["ssim-oracle"]):
+        assert abs(float(ours) - float(want)) <= 1e-6, out
