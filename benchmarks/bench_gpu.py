@@ -10,18 +10,24 @@ the summed scores and forward under ``no_grad``; single-scale ``ssim``; CuPy
 and JAX (``jit(value_and_grad)``) when installed; the extra GPU memory of one
 forward + backward (peak allocated above what was allocated before); and the
 largest difference of msssim's GPU values from the float64 engine on the host.
+First, the kernels' checks: a photo and its JPEG at odd sizes, value and
+gradient against float64 autograd of the oracle (``tests/oracle.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
 import msssim
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 WORKLOADS = {
     "16x3x512x512": (16, 3, 512, 512),
@@ -61,6 +67,29 @@ def extra_mib(function, device) -> float:
     return (torch.cuda.max_memory_allocated() - before) / 2**20
 
 
+def check(device) -> None:
+    """The GPU path against float64: values within 1e-6, gradients within 1e-4
+    of the largest (raises AssertionError otherwise)."""
+    import oracle
+    from photos import jpeg, photo
+
+    image = photo("astronaut")[:177, :183]
+    a, b = (v.astype(np.float32) / 255 for v in (image, jpeg(image, 5)))
+    for weights in ((0.5, 0.5), msssim.MSSSIM_WEIGHTS[:3]):
+        x = torch.tensor(np.moveaxis(a, -1, 0)[None], device=device, requires_grad=True)
+        y = torch.tensor(np.moveaxis(b, -1, 0)[None], device=device)
+        score = msssim.ssim_multiscale(x, y, 1.0, weights, channel_axis=-3)
+        score.sum().backward()
+        reference = torch.tensor(a.astype(np.float64), requires_grad=True)
+        want = oracle.ssim_multiscale(reference, torch.tensor(b.astype(np.float64)), 1.0, weights)
+        want.backward()
+        value = abs(float(score.detach().cpu()[0]) - float(want.detach()))
+        grad = np.moveaxis(x.grad[0].cpu().numpy(), 0, -1) - reference.grad.numpy()
+        relative = np.abs(grad).max() / np.abs(reference.grad.numpy()).max()
+        print(f"# check, {len(weights)} scales: value {value:.1e} from float64, gradient {relative:.1e} (relative)")
+        assert value <= 1e-6 and relative <= 1e-4
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=20)
@@ -76,6 +105,7 @@ def main() -> None:
         print("# pytorch-msssim is not installed: pip install pytorch-msssim==1.0.0 (its wheel is ~8 KB)")
     name = torch.cuda.get_device_name() if device.type == "cuda" else "CPU (Triton's interpreter)"
     print(f"# {name}, torch {torch.__version__}, medians of {repeat}")
+    check(device)
     print(
         "| NCHW | msssim fwd+bwd | pytorch-msssim fwd+bwd | ratio | msssim no-grad | pytorch-msssim fwd | ratio "
         "| msssim ssim fwd+bwd | pytorch-msssim ssim fwd+bwd | ratio | extra MiB msssim / pytorch-msssim "
