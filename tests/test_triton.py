@@ -62,7 +62,9 @@ def test_one_scale_values_and_gradients_against_float64():
                 print(name, len(window), value, max(grads))
         """
     )
-    for line in out.splitlines():
+    lines = out.splitlines()
+    assert len(lines) == 4, out  # two pairs, two windows: none left out
+    for line in lines:
         value, grad = line.split()[-2:]
         assert float(value) <= 1e-6, line
         assert float(grad) <= 1e-4, line
