@@ -18,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 
 
-def _interpreted(code: str) -> str:
-    """Run ``code`` with the interpreter on and ``tests`` importable; its stdout."""
-    env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=str(ROOT))
+def _python(code: str, interpret: bool = True) -> str:
+    """Run ``code`` with the interpreter on (or off) and ``tests`` importable; its stdout."""
+    env = dict(os.environ, TRITON_INTERPRET="1" if interpret else "0", PYTHONPATH=str(ROOT))
     result = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=900
     )
@@ -29,7 +29,7 @@ def _interpreted(code: str) -> str:
 
 
 def test_one_scale_values_and_gradients_against_float64():
-    out = _interpreted(
+    out = _python(
         """
         import numpy as np, torch
         import oracle
@@ -71,7 +71,7 @@ def test_one_scale_values_and_gradients_against_float64():
 
 
 def test_ms_ssim_through_the_torch_engine_against_float64():
-    out = _interpreted(
+    out = _python(
         """
         import numpy as np, torch
         import msssim, oracle
@@ -112,3 +112,51 @@ def test_ms_ssim_through_the_torch_engine_against_float64():
     assert float(values["oracle"][1]) <= 1e-4, out
     for ours, want in zip(values["ssim"], values["ssim-oracle"]):
         assert abs(float(ours) - float(want)) <= 1e-6, out
+
+
+def test_the_kernels_compile_for_gpus_without_spilling():
+    """The interpreter accepts code the GPU compiler may not: every kernel is
+    compiled here for NVIDIA GPUs (Ampere, Ada, Hopper) with Triton's bundled
+    ``ptxas``, no GPU needed, and must keep its values in registers."""
+    out = _python(
+        """
+        import os, re, subprocess, tempfile
+        import triton
+        from triton.backends.compiler import GPUTarget
+        from triton.compiler import ASTSource
+        from msssim._engines import triton_kernels as tk
+
+        ptxas = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "ptxas")
+        constants = ("K", "BH", "BW", "CH", "ROWS")
+        floats = ("gain", "total", "c1", "c2", "scale")
+        for arch in (80, 89, 90):
+            for kernel in (tk._forward_kernel, tk._weights_kernel, tk._gradient_kernel):
+                signature = {
+                    name: "constexpr" if name in constants else "*fp32" if name.endswith("_ptr")
+                    else "fp32" if name in floats else "i32"
+                    for name in kernel.arg_names
+                }
+                k = 11 if arch == 90 else 7
+                rows = triton.cdiv(tk.TILE[0] + k - 1, tk._CHUNK) * tk._CHUNK
+                values = dict(K=k, BH=tk.TILE[0], BW=tk.TILE[1], CH=tk._CHUNK, ROWS=rows)
+                source = ASTSource(fn=kernel, signature=signature, constexprs=values)
+                compiled = triton.compile(source, target=GPUTarget("cuda", arch, 32))
+                with tempfile.TemporaryDirectory() as folder:
+                    ptx = os.path.join(folder, "kernel.ptx")
+                    with open(ptx, "w") as f:
+                        f.write(compiled.asm["ptx"])
+                    name = "sm_90a" if arch == 90 else f"sm_{arch}"
+                    report = subprocess.run(
+                        [ptxas, "-v", "--gpu-name", name, ptx, "-o", os.path.join(folder, "kernel.cubin")],
+                        capture_output=True, text=True, check=True,
+                    ).stderr
+                spills = sum(int(n) for n in re.findall(r"(\\d+) bytes spill", report))
+                print(arch, kernel.__name__, len(compiled.asm["cubin"]), spills)
+        """,
+        interpret=False,
+    )
+    lines = out.splitlines()
+    assert len(lines) == 9, out
+    for line in lines:
+        arch, name, cubin, spills = line.split()
+        assert int(cubin) > 0 and int(spills) == 0, line

@@ -1,23 +1,41 @@
 """Fused Triton kernels for one scale of ``numerics="exact"`` on torch tensors:
 step 4 (the SSIM, cs and luminance means) and its hand-derived gradient.
 
-Forward, one program per tile of output pixels of one plane: every tap of the
-window is read from the two images (the tile plus its halo, from the caches),
-and the window's moments are taken about each output pixel's own centre value
-(``u = x + y``, ``v = x - y``, as ``numba_exact``), so float32 sums stay
-accurate in flat areas; the tile's sums of SSIM, cs and luminance are the only
-output (no full-size moment map is written), added up in float64 afterwards.
+Each program takes tiles of output pixels of one plane in turn (a fixed grid,
+about a few programs per multiprocessor) and filters a tile in two 1-D passes
+on chip: the row pass writes its results for the tile's rows plus the halo into
+the program's own small scratch block (L1/L2-resident, never a full-size map),
+and after a barrier the column pass reads them back, ``K`` taps per pixel and
+pass instead of ``K²``.
+
+The moments stay accurate in float32 because every sum is taken about a local
+value, never a constant for the tile (which, next to a strong edge, would
+leave a flat area's variance as the difference of two large numbers):
+
+- the row pass, for each row ``r`` of the window, sums about that row's value
+  in the output pixel's column ``c_r``: ``h = Σ g·(u - c_r)`` and ``H = Σ
+  g·(u - c_r)²``, and keeps the row's mean ``t_r = c_r + h/G`` and its spread
+  ``q_r = H - h²/G`` (``G = Σ g``);
+- the column pass sums about the centre row's mean ``t_0``, with ``d_r = t_r -
+  t_0``: by the law of total variance ``f(u²) - f(u)² = Σ g·q_r + G·Σ g·d_r² -
+  G²·(Σ g·d_r)²``, plus terms in ``1 - G²`` for taps that do not sum to 1, and
+  ``f(u) = G·(Σ g·d_r + G·t_0)``.
+
+This is done for ``u = x + y`` and ``v = x - y`` (as ``numba_exact``), whose
+variances give cs and whose means give luminance. The tile's sums of SSIM, cs
+and luminance are the only output, added up in float64 afterwards.
 
 Backward: for a mean ``L = Σ_p (g_s·S_p + g_c·cs_p) / N`` the gradient is
 ``dL/dx = (f*M_x + 2x·f*C_xx + y·f*C_xy) / N`` (and alike for ``y``), where
 ``f*`` is the window's transpose (a full correlation) and ``M_x``, ``C_xx``,
 ``C_xy`` are per-pixel derivatives of ``g_s·S + g_c·cs`` with respect to the
 window's moments ``μx``, ``f(x²)`` and ``f(xy)``. One kernel forms those maps
-from the recomputed moments; a second filters them back onto the pixels.
-Autograd keeps only each scale's images.
+from the recomputed moments; a second filters them back onto the pixels, in
+two passes through the scratch too. Autograd keeps only each scale's images.
 
 The same kernels run on a GPU and, with ``TRITON_INTERPRET=1`` set before
-Triton is imported, on CPU tensors, which is how the tests check them.
+Triton is imported, on CPU tensors, which is how the tests check them; the
+tests also compile them for a GPU (Triton's bundled ``ptxas``) without one.
 """
 
 from __future__ import annotations
@@ -27,181 +45,282 @@ import torch
 import triton
 import triton.language as tl
 
-_BH, _BW = 16, 32  # output tile: rows x columns
+TILE = (32, 32)  # output pixels of one tile: rows, columns
+_CHUNK = 16  # rows the row pass takes at a time
+_PROGRAMS_PER_SM = 4
+_INTERPRETED_PROGRAMS = 3  # on the CPU: a few, so that programs take several tiles
 
 
 @triton.jit
-def _moments(x_ptr, y_ptr, taps_ptr, base, rows, cols, valid, W, K: tl.constexpr):
-    """The window's sums about each output pixel's centre: ``Σw·du``,
-    ``Σw·dv``, ``Σw·du²``, ``Σw·dv²`` and the centre values ``uc``, ``vc``
-    (``u = x + y``, ``v = x - y``)."""
-    centre = base + (rows + K // 2) * W + cols + K // 2
-    xc = tl.load(x_ptr + centre, mask=valid, other=0.0)
-    yc = tl.load(y_ptr + centre, mask=valid, other=0.0)
-    uc, vc = xc + yc, xc - yc
-    su = tl.zeros(uc.shape, tl.float32)
-    sv = tl.zeros(uc.shape, tl.float32)
-    suu = tl.zeros(uc.shape, tl.float32)
-    svv = tl.zeros(uc.shape, tl.float32)
-    for i in tl.static_range(K):
-        row_tap = tl.load(taps_ptr + i)
+def _tile(tile, tiles_w, tiles_per_plane, BH: tl.constexpr, BW: tl.constexpr):
+    """Tile number -> (its plane, its first row, its first column)."""
+    within = tile % tiles_per_plane
+    return (tile // tiles_per_plane).to(tl.int64), (within // tiles_w) * BH, (within % tiles_w) * BW
+
+
+@triton.jit
+def _moments(
+    x_ptr, y_ptr, taps_ptr, scratch, base, row0, col0, H, W, Wo, gain, total,
+    K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, CH: tl.constexpr, ROWS: tl.constexpr,
+):  # fmt: skip
+    """The means and variances of ``u = x + y`` and ``v = x - y`` over the
+    window of each output pixel of the tile at ``(row0, col0)``, ``[BH, BW]``;
+    ``gain`` is the sum of the 1-D taps, ``total`` its square."""
+    cols = col0 + tl.arange(0, BW)[None, :]
+    lanes = tl.arange(0, CH)[:, None] * BW + tl.arange(0, BW)[None, :]
+    for chunk in tl.static_range(ROWS // CH):  # the row pass: ``BH + K - 1`` rows
+        rows = row0 + chunk * CH + tl.arange(0, CH)[:, None]
+        ok = (rows < H) & (cols < Wo)
+        at = base + rows * W + cols
+        xc = tl.load(x_ptr + at + K // 2, mask=ok, other=0.0)
+        yc = tl.load(y_ptr + at + K // 2, mask=ok, other=0.0)
+        uc, vc = xc + yc, xc - yc
+        su = tl.zeros((CH, BW), tl.float32)
+        sv = tl.zeros((CH, BW), tl.float32)
+        suu = tl.zeros((CH, BW), tl.float32)
+        svv = tl.zeros((CH, BW), tl.float32)
         for j in tl.static_range(K):
-            w = row_tap * tl.load(taps_ptr + j)
-            offset = base + (rows + i) * W + cols + j
-            xv = tl.load(x_ptr + offset, mask=valid, other=0.0)
-            yv = tl.load(y_ptr + offset, mask=valid, other=0.0)
+            g = tl.load(taps_ptr + j)
+            xv = tl.load(x_ptr + at + j, mask=ok, other=0.0)
+            yv = tl.load(y_ptr + at + j, mask=ok, other=0.0)
             du = (xv + yv) - uc
             dv = (xv - yv) - vc
-            su += w * du
-            sv += w * dv
-            suu += w * du * du
-            svv += w * dv * dv
-    return su, sv, suu, svv, uc, vc
+            su += g * du
+            sv += g * dv
+            suu += g * du * du
+            svv += g * dv * dv
+        out = scratch + chunk * CH * BW + lanes
+        tl.store(out, uc + su / gain)  # the row's mean, t
+        tl.store(out + ROWS * BW, suu - su * su / gain)  # its spread, q
+        tl.store(out + 2 * ROWS * BW, vc + sv / gain)
+        tl.store(out + 3 * ROWS * BW, svv - sv * sv / gain)
+    tl.debug_barrier()  # the row pass is in the scratch
+
+    lanes = tl.arange(0, BH)[:, None] * BW + tl.arange(0, BW)[None, :]
+    tu = tl.load(scratch + (K // 2) * BW + lanes)  # the centre row's means
+    tv = tl.load(scratch + 2 * ROWS * BW + (K // 2) * BW + lanes)
+    du1 = tl.zeros((BH, BW), tl.float32)
+    du2 = tl.zeros((BH, BW), tl.float32)
+    qu = tl.zeros((BH, BW), tl.float32)
+    dv1 = tl.zeros((BH, BW), tl.float32)
+    dv2 = tl.zeros((BH, BW), tl.float32)
+    qv = tl.zeros((BH, BW), tl.float32)
+    for i in tl.static_range(K):  # the column pass
+        g = tl.load(taps_ptr + i)
+        at = scratch + i * BW + lanes
+        du = tl.load(at) - tu
+        dv = tl.load(at + 2 * ROWS * BW) - tv
+        du1 += g * du
+        du2 += g * du * du
+        qu += g * tl.load(at + ROWS * BW)
+        dv1 += g * dv
+        dv2 += g * dv * dv
+        qv += g * tl.load(at + 3 * ROWS * BW)
+    tl.debug_barrier()  # the scratch is free for the next tile
+
+    excess = 1.0 - total
+    var_u = qu + gain * du2 - total * du1 * du1 + excess * gain * (2.0 * tu * du1 + gain * tu * tu)
+    var_v = qv + gain * dv2 - total * dv1 * dv1 + excess * gain * (2.0 * tv * dv1 + gain * tv * tv)
+    return gain * (du1 + gain * tu), gain * (dv1 + gain * tv), var_u, var_v
 
 
 @triton.jit
-def _terms(su, sv, suu, svv, uc, vc, total, c1, c2):
-    """Means, variances and step 4's terms from the sums about the centre, for
-    a window that sums to ``total``: ``f(u) = total·uc + Σw·du``, and its
-    variance ``f(u²) - f(u)²`` is ``Σw·du² - (Σw·du)²`` plus terms in ``1 -
-    total`` (zero for a window that sums to 1)."""
-    excess = 1.0 - total
-    mu = total * uc + su
-    mv = total * vc + sv
-    var_u = suu - su * su + excess * (total * uc * uc + 2.0 * uc * su)
-    var_v = svv - sv * sv + excess * (total * vc * vc + 2.0 * vc * sv)
+def _terms(mu, mv, var_u, var_v, c1, c2):
+    """Step 4's cs and luminance from the means and variances of ``u``, ``v``."""
     cs = (var_u - var_v + 2.0 * c2) / (var_u + var_v + 2.0 * c2)
     luminance = (mu * mu - mv * mv + 2.0 * c1) / (mu * mu + mv * mv + 2.0 * c1)
-    return mu, mv, var_u, var_v, cs, luminance
+    return cs, luminance
 
 
 @triton.jit
 def _forward_kernel(
-    x_ptr, y_ptr, taps_ptr, sums_ptr, H, W, Ho, Wo, tiles_w, total, c1, c2,
-    K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr,
+    x_ptr, y_ptr, taps_ptr, scratch_ptr, sums_ptr, H, W, Ho, Wo, tiles_w, tiles_per_plane, tiles,
+    gain, total, c1, c2,
+    K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, CH: tl.constexpr, ROWS: tl.constexpr,
 ):  # fmt: skip
-    plane, tile = tl.program_id(0), tl.program_id(1)
-    rows = (tile // tiles_w) * BH + tl.arange(0, BH)[:, None]
-    cols = (tile % tiles_w) * BW + tl.arange(0, BW)[None, :]
-    valid = (rows < Ho) & (cols < Wo)
-    su, sv, suu, svv, uc, vc = _moments(x_ptr, y_ptr, taps_ptr, plane * H * W, rows, cols, valid, W, K)
-    _, _, _, _, cs, luminance = _terms(su, sv, suu, svv, uc, vc, total, c1, c2)
-    out = sums_ptr + (plane * tl.num_programs(1) + tile) * 3
-    tl.store(out, tl.sum(tl.sum(tl.where(valid, luminance * cs, 0.0), axis=1), axis=0))
-    tl.store(out + 1, tl.sum(tl.sum(tl.where(valid, cs, 0.0), axis=1), axis=0))
-    tl.store(out + 2, tl.sum(tl.sum(tl.where(valid, luminance, 0.0), axis=1), axis=0))
+    """``sums[tile]``: the tile's sums of SSIM, cs and luminance."""
+    program = tl.program_id(0)
+    scratch = scratch_ptr + program * 4 * ROWS * BW
+    tile = program
+    while tile < tiles:  # (not a range: Triton's interpreter takes no runtime bounds)
+        plane, row0, col0 = _tile(tile, tiles_w, tiles_per_plane, BH, BW)
+        mu, mv, var_u, var_v = _moments(
+            x_ptr, y_ptr, taps_ptr, scratch, plane * H * W, row0, col0, H, W, Wo, gain, total, K, BH, BW, CH, ROWS
+        )
+        cs, luminance = _terms(mu, mv, var_u, var_v, c1, c2)
+        rows = row0 + tl.arange(0, BH)[:, None]
+        cols = col0 + tl.arange(0, BW)[None, :]
+        valid = (rows < Ho) & (cols < Wo)
+        out = sums_ptr + tile * 3
+        tl.store(out, tl.sum(tl.sum(tl.where(valid, luminance * cs, 0.0), axis=1), axis=0))
+        tl.store(out + 1, tl.sum(tl.sum(tl.where(valid, cs, 0.0), axis=1), axis=0))
+        tl.store(out + 2, tl.sum(tl.sum(tl.where(valid, luminance, 0.0), axis=1), axis=0))
+        tile += tl.num_programs(0)
 
 
 @triton.jit
 def _weights_kernel(
-    x_ptr, y_ptr, taps_ptr, grads_ptr, maps_ptr, H, W, Ho, Wo, tiles_w, total, c1, c2,
-    K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr,
+    x_ptr, y_ptr, taps_ptr, scratch_ptr, grads_ptr, maps_ptr, H, W, Ho, Wo, tiles_w, tiles_per_plane, tiles,
+    gain, total, c1, c2,
+    K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, CH: tl.constexpr, ROWS: tl.constexpr,
 ):  # fmt: skip
     """Per output pixel, the derivatives of ``g_s·S + g_c·cs + g_l·l`` with
     respect to ``μx``, ``μy``, ``f(x²)`` (= that of ``f(y²)``) and ``f(xy)``,
-    into ``maps[plane, 0..3]``; ``grads[plane]`` holds ``g_s, g_c, g_l``."""
-    plane, tile = tl.program_id(0), tl.program_id(1)
-    rows = (tile // tiles_w) * BH + tl.arange(0, BH)[:, None]
-    cols = (tile % tiles_w) * BW + tl.arange(0, BW)[None, :]
-    valid = (rows < Ho) & (cols < Wo)
-    su, sv, suu, svv, uc, vc = _moments(x_ptr, y_ptr, taps_ptr, plane * H * W, rows, cols, valid, W, K)
-    mu, mv, var_u, var_v, cs, luminance = _terms(su, sv, suu, svv, uc, vc, total, c1, c2)
-    g_s = tl.load(grads_ptr + plane * 3)
-    g_c = tl.load(grads_ptr + plane * 3 + 1)
-    g_l = tl.load(grads_ptr + plane * 3 + 2)
-    mu_x, mu_y = (mu + mv) * 0.5, (mu - mv) * 0.5
-    b1 = (mu * mu + mv * mv) * 0.5 + c1  # μx² + μy² + c1
-    b2 = (var_u + var_v) * 0.5 + c2  # σx² + σy² + c2
-    d_cs = g_s * luminance + g_c  # d/dcs
-    d_l = g_s * cs + g_l  # d/dluminance
-    c_xy = d_cs * 2.0 / b2  # d/df(xy)
-    c_xx = -d_cs * cs / b2  # d/df(x²), d/df(y²)
-    m_x = d_l * 2.0 * (mu_y - luminance * mu_x) / b1 - c_xy * mu_y - 2.0 * c_xx * mu_x
-    m_y = d_l * 2.0 * (mu_x - luminance * mu_y) / b1 - c_xy * mu_x - 2.0 * c_xx * mu_y
-    offset = plane * 4 * Ho * Wo + rows * Wo + cols
-    tl.store(maps_ptr + offset, m_x, mask=valid)
-    tl.store(maps_ptr + offset + Ho * Wo, m_y, mask=valid)
-    tl.store(maps_ptr + offset + 2 * Ho * Wo, c_xx, mask=valid)
-    tl.store(maps_ptr + offset + 3 * Ho * Wo, c_xy, mask=valid)
+    into ``maps[plane, 0..3]`` inside a zero border of ``K - 1`` (``[Ho + 2K
+    - 2, Wo + 2K - 2]`` each); ``grads[plane]`` holds ``g_s, g_c, g_l``."""
+    program = tl.program_id(0)
+    scratch = scratch_ptr + program * 4 * ROWS * BW
+    tile = program
+    while tile < tiles:
+        plane, row0, col0 = _tile(tile, tiles_w, tiles_per_plane, BH, BW)
+        mu, mv, var_u, var_v = _moments(
+            x_ptr, y_ptr, taps_ptr, scratch, plane * H * W, row0, col0, H, W, Wo, gain, total, K, BH, BW, CH, ROWS
+        )
+        cs, luminance = _terms(mu, mv, var_u, var_v, c1, c2)
+        g_s = tl.load(grads_ptr + plane * 3)
+        g_c = tl.load(grads_ptr + plane * 3 + 1)
+        g_l = tl.load(grads_ptr + plane * 3 + 2)
+        mu_x, mu_y = (mu + mv) * 0.5, (mu - mv) * 0.5
+        b1 = (mu * mu + mv * mv) * 0.5 + c1  # μx² + μy² + c1
+        b2 = (var_u + var_v) * 0.5 + c2  # σx² + σy² + c2
+        d_cs = g_s * luminance + g_c  # d/dcs
+        d_l = g_s * cs + g_l  # d/dluminance
+        c_xy = d_cs * 2.0 / b2  # d/df(xy)
+        c_xx = -d_cs * cs / b2  # d/df(x²), d/df(y²)
+        m_x = d_l * 2.0 * (mu_y - luminance * mu_x) / b1 - c_xy * mu_y - 2.0 * c_xx * mu_x
+        m_y = d_l * 2.0 * (mu_x - luminance * mu_y) / b1 - c_xy * mu_x - 2.0 * c_xx * mu_y
+        rows = row0 + tl.arange(0, BH)[:, None]
+        cols = col0 + tl.arange(0, BW)[None, :]
+        valid = (rows < Ho) & (cols < Wo)
+        width = Wo + 2 * K - 2
+        size = (Ho + 2 * K - 2) * width
+        at = maps_ptr + plane * 4 * size + (rows + K - 1) * width + cols + K - 1
+        tl.store(at, m_x, mask=valid)
+        tl.store(at + size, m_y, mask=valid)
+        tl.store(at + 2 * size, c_xx, mask=valid)
+        tl.store(at + 3 * size, c_xy, mask=valid)
+        tile += tl.num_programs(0)
 
 
 @triton.jit
 def _gradient_kernel(
-    x_ptr, y_ptr, taps_ptr, maps_ptr, gx_ptr, gy_ptr, H, W, Ho, Wo, tiles_w, scale,
-    K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr,
+    x_ptr, y_ptr, taps_ptr, scratch_ptr, maps_ptr, gx_ptr, gy_ptr, H, W, Ho, Wo, tiles_w, tiles_per_plane, tiles,
+    scale,
+    K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, CH: tl.constexpr, ROWS: tl.constexpr,
 ):  # fmt: skip
-    """The maps filtered back onto the pixels (the window's transpose), and the
-    gradients ``(f*M_x + 2x·f*C_xx + y·f*C_xy)·scale`` and alike for ``y``."""
-    plane, tile = tl.program_id(0), tl.program_id(1)
-    rows = (tile // tiles_w) * BH + tl.arange(0, BH)[:, None]
-    cols = (tile % tiles_w) * BW + tl.arange(0, BW)[None, :]
-    inside = (rows < H) & (cols < W)
-    fm_x = tl.zeros((BH, BW), tl.float32)
-    fm_y = tl.zeros((BH, BW), tl.float32)
-    fc_xx = tl.zeros((BH, BW), tl.float32)
-    fc_xy = tl.zeros((BH, BW), tl.float32)
-    base = plane * 4 * Ho * Wo
-    for i in tl.static_range(K):
-        row_tap = tl.load(taps_ptr + i)
-        for j in tl.static_range(K):
-            w = row_tap * tl.load(taps_ptr + j)
-            r, c = rows - i, cols - j
-            ok = inside & (r >= 0) & (r < Ho) & (c >= 0) & (c < Wo)
-            offset = base + r * Wo + c
-            fm_x += w * tl.load(maps_ptr + offset, mask=ok, other=0.0)
-            fm_y += w * tl.load(maps_ptr + offset + Ho * Wo, mask=ok, other=0.0)
-            fc_xx += w * tl.load(maps_ptr + offset + 2 * Ho * Wo, mask=ok, other=0.0)
-            fc_xy += w * tl.load(maps_ptr + offset + 3 * Ho * Wo, mask=ok, other=0.0)
-    pixel = plane * H * W + rows * W + cols
-    xv = tl.load(x_ptr + pixel, mask=inside, other=0.0)
-    yv = tl.load(y_ptr + pixel, mask=inside, other=0.0)
-    tl.store(gx_ptr + pixel, (fm_x + 2.0 * xv * fc_xx + yv * fc_xy) * scale, mask=inside)
-    tl.store(gy_ptr + pixel, (fm_y + 2.0 * yv * fc_xx + xv * fc_xy) * scale, mask=inside)
+    """The maps filtered back onto the pixels (the window's transpose, a row
+    pass and a column pass), and the gradients ``(f*M_x + 2x·f*C_xx +
+    y·f*C_xy)·scale`` and alike for ``y``."""
+    program = tl.program_id(0)
+    scratch = scratch_ptr + program * 4 * ROWS * BW
+    width = Wo + 2 * K - 2  # the maps' border: no bounds to test tap by tap
+    size = (Ho + 2 * K - 2) * width
+    tile = program
+    while tile < tiles:
+        plane, row0, col0 = _tile(tile, tiles_w, tiles_per_plane, BH, BW)
+        cols = col0 + tl.arange(0, BW)[None, :]
+        lanes = tl.arange(0, CH)[:, None] * BW + tl.arange(0, BW)[None, :]
+        for chunk in tl.static_range(ROWS // CH):  # rows ``row0 - K + 1 ..`` of the maps
+            rows = row0 + chunk * CH + tl.arange(0, CH)[:, None]  # (in the border's numbering)
+            ok = (rows < H + K - 1) & (cols < W)
+            at = maps_ptr + plane * 4 * size + rows * width + cols + K - 1
+            f0 = tl.zeros((CH, BW), tl.float32)
+            f1 = tl.zeros((CH, BW), tl.float32)
+            f2 = tl.zeros((CH, BW), tl.float32)
+            f3 = tl.zeros((CH, BW), tl.float32)
+            for j in tl.static_range(K):
+                g = tl.load(taps_ptr + j)
+                f0 += g * tl.load(at - j, mask=ok, other=0.0)
+                f1 += g * tl.load(at + size - j, mask=ok, other=0.0)
+                f2 += g * tl.load(at + 2 * size - j, mask=ok, other=0.0)
+                f3 += g * tl.load(at + 3 * size - j, mask=ok, other=0.0)
+            out = scratch + chunk * CH * BW + lanes
+            tl.store(out, f0)
+            tl.store(out + ROWS * BW, f1)
+            tl.store(out + 2 * ROWS * BW, f2)
+            tl.store(out + 3 * ROWS * BW, f3)
+        tl.debug_barrier()  # the row pass is in the scratch
+
+        lanes = tl.arange(0, BH)[:, None] * BW + tl.arange(0, BW)[None, :]
+        fm_x = tl.zeros((BH, BW), tl.float32)
+        fm_y = tl.zeros((BH, BW), tl.float32)
+        fc_xx = tl.zeros((BH, BW), tl.float32)
+        fc_xy = tl.zeros((BH, BW), tl.float32)
+        for i in tl.static_range(K):  # the column pass
+            g = tl.load(taps_ptr + i)
+            at = scratch + (K - 1 - i) * BW + lanes
+            fm_x += g * tl.load(at)
+            fm_y += g * tl.load(at + ROWS * BW)
+            fc_xx += g * tl.load(at + 2 * ROWS * BW)
+            fc_xy += g * tl.load(at + 3 * ROWS * BW)
+        tl.debug_barrier()  # the scratch is free for the next tile
+
+        rows = row0 + tl.arange(0, BH)[:, None]
+        inside = (rows < H) & (cols < W)
+        pixel = plane * H * W + rows * W + cols
+        xv = tl.load(x_ptr + pixel, mask=inside, other=0.0)
+        yv = tl.load(y_ptr + pixel, mask=inside, other=0.0)
+        tl.store(gx_ptr + pixel, (fm_x + 2.0 * xv * fc_xx + yv * fc_xy) * scale, mask=inside)
+        tl.store(gy_ptr + pixel, (fm_y + 2.0 * yv * fc_xx + xv * fc_xy) * scale, mask=inside)
+        tile += tl.num_programs(0)
 
 
-def _grid(planes: int, height: int, width: int) -> tuple[tuple[int, int], int]:
-    tiles_w = triton.cdiv(width, _BW)
-    return (planes, triton.cdiv(height, _BH) * tiles_w), tiles_w
+def _launch(kernel, planes: int, height: int, width: int, k: int, device, *args, **scalars) -> None:
+    """``kernel`` over the tiles of ``planes`` ``[height, width]`` outputs, on a
+    fixed grid of programs, each with its own scratch block."""
+    bh, bw = TILE
+    rows = triton.cdiv(bh + k - 1, _CHUNK) * _CHUNK
+    tiles_w = triton.cdiv(width, bw)
+    tiles_per_plane = triton.cdiv(height, bh) * tiles_w
+    tiles = planes * tiles_per_plane
+    if device.type == "cuda":
+        programs = torch.cuda.get_device_properties(device).multi_processor_count * _PROGRAMS_PER_SM
+    else:
+        programs = _INTERPRETED_PROGRAMS
+    programs = min(programs, tiles)
+    scratch = torch.empty((programs, 4, rows, bw), dtype=torch.float32, device=device)
+    kernel[(programs,)](
+        *args[:3], scratch, *args[3:], tiles_w, tiles_per_plane, tiles, *scalars.values(),
+        K=k, BH=bh, BW=bw, CH=_CHUNK, ROWS=rows,
+    )  # fmt: skip
 
 
 class _ScaleMeans(torch.autograd.Function):
     """Planes ``[P, H, W]`` float32 -> the means of SSIM, cs and luminance per plane, ``[P, 3]``."""
 
     @staticmethod
-    def forward(ctx, x, y, taps, c1, c2):
+    def forward(ctx, x, y, taps, gain, c1, c2):
         planes, height, width = x.shape
         k = taps.numel()
         h_out, w_out = height - k + 1, width - k + 1
-        total = float(taps.double().sum()) ** 2
-        grid, tiles_w = _grid(planes, h_out, w_out)
-        sums = torch.empty((planes, grid[1], 3), dtype=torch.float32, device=x.device)
-        _forward_kernel[grid](
-            x, y, taps, sums, height, width, h_out, w_out, tiles_w, total, c1, c2, K=k, BH=_BH, BW=_BW
-        )
+        tiles = planes * triton.cdiv(h_out, TILE[0]) * triton.cdiv(w_out, TILE[1])
+        sums = torch.empty((tiles, 3), dtype=torch.float32, device=x.device)
+        _launch(
+            _forward_kernel, planes, h_out, w_out, k, x.device, x, y, taps, sums, height, width, h_out, w_out,
+            gain=gain, total=gain**2, c1=c1, c2=c2,
+        )  # fmt: skip
         ctx.save_for_backward(x, y, taps)
-        ctx.constants = (total, c1, c2)
-        return (sums.double().sum(dim=1) / (h_out * w_out)).float()
+        ctx.constants = (gain, c1, c2)
+        return (sums.double().reshape(planes, -1, 3).sum(dim=1) / (h_out * w_out)).float()
 
     @staticmethod
     def backward(ctx, grad):
         x, y, taps = ctx.saved_tensors
-        total, c1, c2 = ctx.constants
+        gain, c1, c2 = ctx.constants
         planes, height, width = x.shape
         k = taps.numel()
         h_out, w_out = height - k + 1, width - k + 1
-        grid, tiles_w = _grid(planes, h_out, w_out)
-        maps = torch.empty((planes, 4, h_out, w_out), dtype=torch.float32, device=x.device)
-        _weights_kernel[grid](
-            x, y, taps, grad.float().contiguous(), maps, height, width, h_out, w_out, tiles_w, total, c1, c2,
-            K=k, BH=_BH, BW=_BW,
+        maps = torch.zeros((planes, 4, height + k - 1, width + k - 1), dtype=torch.float32, device=x.device)
+        _launch(
+            _weights_kernel, planes, h_out, w_out, k, x.device, x, y, taps, grad.float().contiguous(), maps,
+            height, width, h_out, w_out, gain=gain, total=gain**2, c1=c1, c2=c2,
         )  # fmt: skip
         gx, gy = torch.empty_like(x), torch.empty_like(y)
-        grid, tiles_w = _grid(planes, height, width)
-        _gradient_kernel[grid](
-            x, y, taps, maps, gx, gy, height, width, h_out, w_out, tiles_w, 1.0 / (h_out * w_out),
-            K=k, BH=_BH, BW=_BW,
+        _launch(
+            _gradient_kernel, planes, height, width, k, x.device, x, y, taps, maps, gx, gy,
+            height, width, h_out, w_out, scale=1.0 / (h_out * w_out),
         )  # fmt: skip
-        return gx, gy, None, None, None
+        return gx, gy, None, None, None, None
 
 
 def scale_means(x: torch.Tensor, y: torch.Tensor, window: np.ndarray, c1: float, c2: float) -> torch.Tensor:
@@ -212,6 +331,10 @@ def scale_means(x: torch.Tensor, y: torch.Tensor, window: np.ndarray, c1: float,
     x, y = torch.broadcast_tensors(x.float(), y.float())
     shape = x.shape
     planes = [t.reshape(-1, *shape[-2:]).contiguous() for t in (x, y)]
-    taps = torch.as_tensor(separable(np.asarray(window, np.float64)), dtype=torch.float32, device=x.device)
-    means = _ScaleMeans.apply(*planes, taps, float(c1), float(c2))
+    taps = separable(np.asarray(window, np.float64))
+    # the sums' levels take the taps' float64 sum, and only the sums of
+    # deviations the float32 taps: their rounding alone put cs 4e-7 off
+    gain = float(taps.sum())
+    taps = torch.as_tensor(taps, dtype=torch.float32, device=x.device)
+    means = _ScaleMeans.apply(*planes, taps, gain, float(c1), float(c2))
     return means.reshape(*shape[:-2], 3)
