@@ -88,6 +88,17 @@ def check(device) -> None:
         relative = np.abs(grad).max() / np.abs(reference.grad.numpy()).max()
         print(f"# check, {len(weights)} scales: value {value:.1e} from float64, gradient {relative:.1e} (relative)")
         assert value <= 1e-6 and relative <= 1e-4
+    try:
+        import cupy
+
+        from msssim._engines import cupy_engine
+    except ImportError:
+        return
+    ours = msssim.ssim_multiscale(cupy.asarray(a), cupy.asarray(b), 1.0, weights)
+    value = abs(float(ours.get()) - float(want.detach()))
+    path = "the kernels" if cupy_engine._kernels() is not None else "float64"
+    print(f"# check, CuPy on {path}, {len(weights)} scales: value {value:.1e} from float64")
+    assert value <= 1e-6
 
 
 def main() -> None:

@@ -160,3 +160,28 @@ def test_the_kernels_compile_for_gpus_without_spilling():
     for line in lines:
         arch, name, cubin, spills = line.split()
         assert int(cubin) > 0 and int(spills) == 0, line
+
+
+def test_other_libraries_arrays_reach_the_kernels_through_dlpack():
+    """CuPy's way onto the kernels (``channels_last_means``), with NumPy in its
+    place: ``[..., H, W, C]`` float64 arrays, broadcast, against the oracle."""
+    out = _python(
+        """
+        import numpy as np
+        import oracle
+        from photos import jpeg, photo
+        from msssim._engines import triton_kernels
+        from msssim._window import exact_window
+
+        image = photo("chelsea")[:41, :37]
+        a = np.stack([image, jpeg(image, 5)]).astype(np.float64) / 255  # [2, H, W, 3]
+        b = (jpeg(image, 10).astype(np.float64) / 255)  # [H, W, 3], broadcast
+        means = triton_kernels.channels_last_means(a, b, exact_window(11, 1.5), 1e-4, 9e-4, np)
+        luminance, cs = oracle._scale(a, b, list(np.sqrt(np.diag(exact_window(11, 1.5)))), 1e-4, 9e-4)
+        want = np.stack([(luminance * cs).mean((-3, -2)), cs.mean((-3, -2)), luminance.mean((-3, -2))], -1)
+        print(type(means).__name__, means.shape, np.abs(means - want).max())
+        """
+    )
+    kind, *shape, error = out.replace("(", "").replace(")", "").replace(",", "").split()
+    assert kind == "ndarray" and shape == ["2", "3", "3"], out
+    assert float(error) <= 1e-6, out

@@ -10,7 +10,8 @@ the algorithm combines with: ``meta``, ``first_nonfinite``, ``float32``,
 engines share theirs (``_numpy_ops``); a framework's engine (``torch_engine``)
 also has ``arrays`` and ``moveaxis(x, source, destination)``, keeps its tensors on
 their device, and with ``CHANNELS_FIRST`` holds them as ``[..., C, H, W]``. The
-CuPy engine is the float64 engine's code with a framework's ``arrays``. A fused
+CuPy engine is the float64 engine's code with a framework's ``arrays``, and
+step 4 on the torch engine's GPU kernels where they import. A fused
 ``scale_statistics`` may leave out SSIM and luminance when told ``only_cs``
 (another scale follows).
 

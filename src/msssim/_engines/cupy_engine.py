@@ -1,9 +1,12 @@
-"""The CuPy engine: the float64 engine's code, run by CuPy on the arrays' GPU.
-Chosen when an input is a CuPy array; the result is a CuPy array on the same
-device.
+"""The CuPy engine: the float64 engine's code, run by CuPy on the arrays' GPU,
+with step 4 of ``numerics="exact"`` on the fused Triton kernels of the torch
+engine (``triton_kernels``, the arrays shared through DLPack) where torch with
+CUDA and Triton are installed. Chosen when an input is a CuPy array; the result
+is a CuPy array on the same device.
 
-With ``numerics="exact"`` the GPU evaluates the formula in float64, the same
-number as every other backend within 1e-6. TF-CPU's digits
+With ``numerics="exact"`` the GPU evaluates the formula within 1e-6 of float64,
+the same number as every other backend: on the kernels (float32 about local
+values), or else in float64. TF-CPU's digits
 (``"tensorflow-cpu"``) exist only on the CPU: the arrays are copied to the host,
 scored by the Numba engine, and the result copied back. CuPy has no automatic
 differentiation: for gradients on a GPU pass torch or JAX arrays.
@@ -12,7 +15,9 @@ differentiation: for gradients on a GPU pass torch or JAX arrays.
 from __future__ import annotations
 
 import cupy
+import numpy as np
 
+from msssim._engines import float64
 from msssim._engines._numpy_ops import different_devices, host_array
 from msssim._engines.float64 import (  # noqa: F401  (the engine's share of the interface)
     all_finite,
@@ -64,3 +69,27 @@ def exact_values(on_host, compute, x, y, host_only: bool) -> tuple:
     if not host_only:
         return compute(x, y)
     return tuple(cupy.asarray(v) for v in on_host(cupy.asnumpy(x), cupy.asnumpy(y)))
+
+
+def _kernels():
+    """``triton_kernels`` where torch (with CUDA) and Triton import, else None."""
+    try:
+        import torch
+
+        from msssim._engines import triton_kernels
+    except ImportError:
+        return None
+    return triton_kernels if torch.cuda.is_available() else None
+
+
+def scale_statistics(x, y, window, c1, c2, index_map=False, only_cs=False):
+    """Step 4: on the fused kernels for exact numerics' images (no index map,
+    fixed constants); else the float64 engine's filters."""
+    from msssim._ssim import ScaleStatistics, filtered_statistics
+
+    fused = window.ndim == 2 and window.dtype == np.float64 and not index_map and not isinstance(c1, cupy.ndarray)
+    kernels = _kernels() if fused else None
+    if kernels is None:
+        return filtered_statistics(float64, x, y, window, c1, c2, index_map)
+    means = kernels.channels_last_means(x, y, window, c1, c2, cupy)
+    return ScaleStatistics(ssim=means[..., 0], cs=means[..., 1], luminance=means[..., 2])

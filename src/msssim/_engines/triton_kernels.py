@@ -338,3 +338,10 @@ def scale_means(x: torch.Tensor, y: torch.Tensor, window: np.ndarray, c1: float,
     taps = torch.as_tensor(taps, dtype=torch.float32, device=x.device)
     means = _ScaleMeans.apply(*planes, taps, gain, float(c1), float(c2))
     return means.reshape(*shape[:-2], 3)
+
+
+def channels_last_means(x, y, window: np.ndarray, c1: float, c2: float, xp):
+    """:func:`scale_means` of another library's ``[..., H, W, C]`` arrays (CuPy's),
+    shared with torch through DLPack on their device, as ``xp`` arrays ``[..., C, 3]``."""
+    planes = (torch.from_dlpack(a).movedim(-1, -3) for a in (x, y))
+    return xp.from_dlpack(scale_means(*planes, window, c1, c2).detach())
