@@ -49,6 +49,7 @@ TILE = (32, 32)  # output pixels of one tile: rows, columns
 _CHUNK = 16  # rows the row pass takes at a time
 _PROGRAMS_PER_SM = 4
 _INTERPRETED_PROGRAMS = 3  # on the CPU: a few, so that programs take several tiles
+_MAPS_BYTES = 64 * 2**20  # the backward's per-pixel maps, at most (unless one plane's are more)
 
 
 @triton.jit
@@ -206,11 +207,11 @@ def _weights_kernel(
 def _gradient_kernel(
     x_ptr, y_ptr, taps_ptr, scratch_ptr, maps_ptr, gx_ptr, gy_ptr, H, W, Ho, Wo, tiles_w, tiles_per_plane, tiles,
     scale,
-    K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, CH: tl.constexpr, ROWS: tl.constexpr,
+    K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, CH: tl.constexpr, ROWS: tl.constexpr, Y_GRAD: tl.constexpr,
 ):  # fmt: skip
     """The maps filtered back onto the pixels (the window's transpose, a row
     pass and a column pass), and the gradients ``(f*M_x + 2x·f*C_xx +
-    y·f*C_xy)·scale`` and alike for ``y``."""
+    y·f*C_xy)·scale`` and, if ``Y_GRAD``, alike for ``y``."""
     program = tl.program_id(0)
     scratch = scratch_ptr + program * 4 * ROWS * BW
     width = Wo + 2 * K - 2  # the maps' border: no bounds to test tap by tap
@@ -261,11 +262,12 @@ def _gradient_kernel(
         xv = tl.load(x_ptr + pixel, mask=inside, other=0.0)
         yv = tl.load(y_ptr + pixel, mask=inside, other=0.0)
         tl.store(gx_ptr + pixel, (fm_x + 2.0 * xv * fc_xx + yv * fc_xy) * scale, mask=inside)
-        tl.store(gy_ptr + pixel, (fm_y + 2.0 * yv * fc_xx + xv * fc_xy) * scale, mask=inside)
+        if Y_GRAD:
+            tl.store(gy_ptr + pixel, (fm_y + 2.0 * yv * fc_xx + xv * fc_xy) * scale, mask=inside)
         tile += tl.num_programs(0)
 
 
-def _launch(kernel, planes: int, height: int, width: int, k: int, device, *args, **scalars) -> None:
+def _launch(kernel, planes: int, height: int, width: int, k: int, device, *args, constants=None, **scalars) -> None:
     """``kernel`` over the tiles of ``planes`` ``[height, width]`` outputs, on a
     fixed grid of programs, each with its own scratch block."""
     bh, bw = TILE
@@ -281,7 +283,7 @@ def _launch(kernel, planes: int, height: int, width: int, k: int, device, *args,
     scratch = torch.empty((programs, 4, rows, bw), dtype=torch.float32, device=device)
     kernel[(programs,)](
         *args[:3], scratch, *args[3:], tiles_w, tiles_per_plane, tiles, *scalars.values(),
-        K=k, BH=bh, BW=bw, CH=_CHUNK, ROWS=rows,
+        K=k, BH=bh, BW=bw, CH=_CHUNK, ROWS=rows, **(constants or {}),
     )  # fmt: skip
 
 
@@ -310,17 +312,26 @@ class _ScaleMeans(torch.autograd.Function):
         planes, height, width = x.shape
         k = taps.numel()
         h_out, w_out = height - k + 1, width - k + 1
-        maps = torch.zeros((planes, 4, height + k - 1, width + k - 1), dtype=torch.float32, device=x.device)
-        _launch(
-            _weights_kernel, planes, h_out, w_out, k, x.device, x, y, taps, grad.float().contiguous(), maps,
-            height, width, h_out, w_out, gain=gain, total=gain**2, c1=c1, c2=c2,
-        )  # fmt: skip
-        gx, gy = torch.empty_like(x), torch.empty_like(y)
-        _launch(
-            _gradient_kernel, planes, height, width, k, x.device, x, y, taps, maps, gx, gy,
-            height, width, h_out, w_out, scale=1.0 / (h_out * w_out),
-        )  # fmt: skip
-        return gx, gy, None, None, None, None
+        grad = grad.float().contiguous()
+        y_grad = ctx.needs_input_grad[1]
+        gx = torch.empty_like(x)
+        gy = torch.empty_like(y) if y_grad else gx
+        # the maps of a few planes at a time, in a bounded buffer
+        step = min(planes, max(1, _MAPS_BYTES // (16 * (height + k - 1) * (width + k - 1))))
+        buffer = torch.zeros((step, 4, height + k - 1, width + k - 1), dtype=torch.float32, device=x.device)
+        for first in range(0, planes, step):
+            part = slice(first, first + step)
+            n = min(step, planes - first)
+            maps = buffer[:n]  # (the weights kernel writes inside the border only: it stays zero)
+            _launch(
+                _weights_kernel, n, h_out, w_out, k, x.device, x[part], y[part], taps, grad[part], maps,
+                height, width, h_out, w_out, gain=gain, total=gain**2, c1=c1, c2=c2,
+            )  # fmt: skip
+            _launch(
+                _gradient_kernel, n, height, width, k, x.device, x[part], y[part], taps, maps, gx[part], gy[part],
+                height, width, h_out, w_out, scale=1.0 / (h_out * w_out), constants={"Y_GRAD": y_grad},
+            )  # fmt: skip
+        return gx, gy if y_grad else None, None, None, None, None
 
 
 def scale_means(x: torch.Tensor, y: torch.Tensor, window: np.ndarray, c1: float, c2: float) -> torch.Tensor:
