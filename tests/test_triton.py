@@ -118,51 +118,26 @@ def test_ms_ssim_through_the_torch_engine_against_float64():
 def test_the_kernels_compile_for_gpus_without_spilling():
     """The interpreter accepts code the GPU compiler may not: every kernel is
     compiled here for NVIDIA GPUs (Ampere, Ada, Hopper) with Triton's bundled
-    ``ptxas``, no GPU needed, and must keep its values in registers."""
+    ``ptxas`` (``benchmarks/kernel_stats.py``), no GPU needed, and must keep its
+    values in registers."""
     out = _python(
-        """
-        import os, re, subprocess, tempfile
-        import triton
-        from triton.backends.compiler import GPUTarget
-        from triton.compiler import ASTSource
-        from msssim._engines import triton_kernels as tk
+        f"""
+        import sys
+        sys.path.insert(0, {str(ROOT.parent / "benchmarks")!r})
+        from kernel_stats import KERNELS, compile_kernel
 
-        ptxas = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "ptxas")
-        constants = ("K", "BH", "BW", "CH", "ROWS", "Y_GRAD")
-        floats = ("gain", "total", "c1", "c2", "scale")
-        for arch in (80, 89, 90):
-            for kernel in (tk._forward_kernel, tk._weights_kernel, tk._gradient_kernel):
-                signature = {
-                    name: "constexpr" if name in constants else "*fp32" if name.endswith("_ptr")
-                    else "fp32" if name in floats else "i32"
-                    for name in kernel.arg_names
-                }
-                k = 11 if arch == 90 else 7
-                rows = triton.cdiv(tk.TILE[0] + k - 1, tk._CHUNK) * tk._CHUNK
-                values = dict(K=k, BH=tk.TILE[0], BW=tk.TILE[1], CH=tk._CHUNK, ROWS=rows)
-                if "Y_GRAD" in kernel.arg_names:
-                    values["Y_GRAD"] = True
-                source = ASTSource(fn=kernel, signature=signature, constexprs=values)
-                compiled = triton.compile(source, target=GPUTarget("cuda", arch, 32))
-                with tempfile.TemporaryDirectory() as folder:
-                    ptx = os.path.join(folder, "kernel.ptx")
-                    with open(ptx, "w") as f:
-                        f.write(compiled.asm["ptx"])
-                    name = "sm_90a" if arch == 90 else f"sm_{arch}"
-                    report = subprocess.run(
-                        [ptxas, "-v", "--gpu-name", name, ptx, "-o", os.path.join(folder, "kernel.cubin")],
-                        capture_output=True, text=True, check=True,
-                    ).stderr
-                spills = sum(int(n) for n in re.findall(r"(\\d+) bytes spill", report))
-                print(arch, kernel.__name__, len(compiled.asm["cubin"]), spills)
+        for arch, taps in ((80, 7), (89, 11), (90, 11)):
+            for kernel in KERNELS:
+                stats = compile_kernel(kernel, arch, taps)
+                print(arch, kernel.__name__, sum(stats["opcodes"].values()), stats["spills"])
         """,
         interpret=False,
     )
     lines = out.splitlines()
     assert len(lines) == 9, out
     for line in lines:
-        arch, name, cubin, spills = line.split()
-        assert int(cubin) > 0 and int(spills) == 0, line
+        arch, name, instructions, spills = line.split()
+        assert int(instructions) > 0 and int(spills) == 0, line
 
 
 def test_other_libraries_arrays_reach_the_kernels_through_dlpack():

@@ -1,0 +1,90 @@
+"""The GPU kernels as a GPU would run them, measured without one: each Triton
+kernel compiled for an NVIDIA architecture with Triton's bundled ``ptxas``, its
+registers, spills and machine instructions per pixel of a tile.
+
+    python benchmarks/kernel_stats.py              # Hopper (H100/H200), 11 taps
+    python benchmarks/kernel_stats.py --arch 80 --taps 7
+
+Instructions are counted in the SASS of one loop iteration (one tile) and
+divided by the tile's pixels over the program's threads; the kernels are
+unrolled, so the count is what each pixel costs, not an estimate of time.
+``tests/test_triton.py`` compiles every kernel with this script's
+``compile_kernel`` and requires no spills.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import tempfile
+from collections import Counter
+
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+
+from msssim._engines import triton_kernels
+
+KERNELS = (triton_kernels._forward_kernel, triton_kernels._weights_kernel, triton_kernels._gradient_kernel)
+_CONSTANTS = ("K", "BH", "BW", "CH", "ROWS", "Y_GRAD")
+_FLOATS = ("gain", "total", "c1", "c2", "scale")
+_TOOLS = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin")
+
+
+def compile_kernel(kernel, arch: int, taps: int) -> dict:
+    """``kernel`` compiled for ``sm_{arch}`` with a ``taps``-tap window: its
+    registers, spilled bytes, and SASS instructions by opcode."""
+    signature = {
+        name: "constexpr" if name in _CONSTANTS else "*fp32" if name.endswith("_ptr") else
+        "fp32" if name in _FLOATS else "i32"
+        for name in kernel.arg_names
+    }  # fmt: skip
+    bh, bw = triton_kernels.TILE
+    chunk = triton_kernels._CHUNK
+    values = {"K": taps, "BH": bh, "BW": bw, "CH": chunk, "ROWS": triton.cdiv(bh + taps - 1, chunk) * chunk}
+    if "Y_GRAD" in kernel.arg_names:
+        values["Y_GRAD"] = True
+    compiled = triton.compile(ASTSource(fn=kernel, signature=signature, constexprs=values), GPUTarget("cuda", arch, 32))
+    with tempfile.TemporaryDirectory() as folder:
+        ptx, cubin = os.path.join(folder, "kernel.ptx"), os.path.join(folder, "kernel.cubin")
+        with open(ptx, "w") as f:
+            f.write(compiled.asm["ptx"])
+        name = "sm_90a" if arch == 90 else f"sm_{arch}"
+        command = [os.path.join(_TOOLS, "ptxas"), "-v", "--gpu-name", name, ptx, "-o", cubin]
+        report = subprocess.run(command, capture_output=True, text=True, check=True).stderr
+        sass = subprocess.run(
+            [os.path.join(_TOOLS, "cuobjdump"), "-sass", cubin], capture_output=True, text=True, check=True
+        ).stdout
+    opcodes = re.findall(r"^\s+/\*[0-9a-f]+\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_]*)", sass, re.M)
+    return {
+        "registers": int(re.search(r"Used (\d+) registers", report).group(1)),
+        "spills": sum(int(n) for n in re.findall(r"(\d+) bytes spill", report)),
+        "opcodes": Counter(opcodes),
+        "threads": 32 * compiled.metadata.num_warps,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arch", type=int, default=90, help="compute capability x10: 80 A100, 89 RTX 4090, 90 H100")
+    parser.add_argument("--taps", type=int, default=11)
+    args = parser.parse_args()
+    bh, bw = triton_kernels.TILE
+    print(f"# sm_{args.arch}, {args.taps} taps, tiles of {bh}x{bw} pixels")
+    print("| kernel | registers | spilled bytes | SASS per pixel | float | loads | stores |")
+    print("|---|---|---|---|---|---|---|")
+    for kernel in KERNELS:
+        stats = compile_kernel(kernel, args.arch, args.taps)
+        per_pixel = stats["threads"] / (bh * bw)
+        ops = stats["opcodes"]
+        fp = sum(n for op, n in ops.items() if op in ("FFMA", "FADD", "FMUL", "MUFU", "FSEL", "FSETP"))
+        print(
+            f"| {kernel.__name__} | {stats['registers']} | {stats['spills']} | {sum(ops.values()) * per_pixel:.0f} "
+            f"| {fp * per_pixel:.0f} | {ops['LDG'] * per_pixel:.0f} | {ops['STG'] * per_pixel:.1f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
