@@ -163,3 +163,26 @@ def test_other_libraries_arrays_reach_the_kernels_through_dlpack():
     kind, *shape, error = out.replace("(", "").replace(")", "").replace(",", "").split()
     assert kind == "ndarray" and shape == ["2", "3", "3"], out
     assert float(error) <= 1e-6, out
+
+
+def test_a_call_under_inference_mode_leaves_nothing_that_breaks_training_later():
+    """The taps and exponents the GPU path keeps on the device (copied there
+    once) are made outside inference mode even when the first call is inside it."""
+    out = _python(
+        """
+        import numpy as np, torch
+        import msssim
+
+        rng = np.random.default_rng(5)
+        x = torch.from_numpy(rng.random((1, 2, 45, 47), dtype=np.float32))
+        y = (x + 0.2 * torch.from_numpy(rng.random((1, 2, 45, 47), dtype=np.float32))).clamp(0, 1)
+        with torch.inference_mode():
+            scored = msssim.ssim_multiscale(x, y, 1.0, (0.6, 0.4), 7, channel_axis=-3)
+        p = x.clone().requires_grad_(True)
+        loss = msssim.ssim_multiscale(p, y, 1.0, (0.6, 0.4), 7, channel_axis=-3)
+        loss.sum().backward()
+        print(torch.equal(loss.detach(), scored), bool(torch.isfinite(p.grad).all()), float(p.grad.abs().max()))
+        """
+    )
+    same, finite, largest = out.split()
+    assert same == "True" and finite == "True" and float(largest) > 0, out

@@ -17,6 +17,7 @@ reduction.
 
 from __future__ import annotations
 
+import functools
 import os
 from contextlib import contextmanager
 
@@ -111,6 +112,20 @@ def convert_image(img: torch.Tensor, scale: np.float32) -> torch.Tensor:
     return x.contiguous()
 
 
+def constant(values: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A small array (taps, exponents) as a tensor on ``device``, copied there
+    once: a copy from the host to a GPU waits for the GPU's queue to drain,
+    which, once per scale, would keep the host from queueing work ahead of it."""
+    values = np.ascontiguousarray(values)
+    return _constant(values.tobytes(), values.shape, values.dtype.str, device)
+
+
+@functools.lru_cache(maxsize=256)
+def _constant(data: bytes, shape: tuple, dtype: str, device: torch.device) -> torch.Tensor:
+    with torch.inference_mode(False):  # (one made under inference_mode could not join a graph later)
+        return torch.from_numpy(np.frombuffer(data, dtype).reshape(shape).copy()).to(device)
+
+
 _CONV = {2: F.conv2d, 3: F.conv3d}
 _POOL = {2: F.avg_pool2d, 3: F.avg_pool3d}
 
@@ -121,7 +136,7 @@ def filter_valid(x: torch.Tensor, window: np.ndarray) -> torch.Tensor:
     channels (much faster than one per plane)."""
     dims = window.ndim
     channels = x.shape[-dims - 1]
-    kernel = torch.as_tensor(separable(window), device=x.device).repeat(channels, 1)
+    kernel = constant(separable(window), x.device).repeat(channels, 1)
     out = x.reshape(-1, channels, *x.shape[-dims:])
     for axis in range(dims):
         shape = [channels, 1] + [kernel.shape[1] if a == axis else 1 for a in range(dims)]
@@ -236,7 +251,7 @@ def stack(tensors, axis: int) -> torch.Tensor:
 
 def power(x: torch.Tensor, exponents) -> torch.Tensor:
     """``x ** w`` for ``x >= 0``, with gradient 0 (not NaN) at ``x = 0``."""
-    w = torch.as_tensor(exponents, dtype=torch.float32, device=x.device)
+    w = constant(np.asarray(exponents, np.float32), x.device)
     keep = (x > 0) | (w == 0)
     base = torch.where(x > 0, x, torch.ones_like(x))
     return torch.where(keep, base**w, torch.zeros_like(x))

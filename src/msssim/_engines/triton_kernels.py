@@ -337,6 +337,7 @@ class _ScaleMeans(torch.autograd.Function):
 def scale_means(x: torch.Tensor, y: torch.Tensor, window: np.ndarray, c1: float, c2: float) -> torch.Tensor:
     """Step 4 of ``[..., C, H, W]`` images (broadcast against each other):
     the means of SSIM, cs and luminance, ``[..., C, 3]`` float32, differentiable."""
+    from msssim._engines import torch_engine
     from msssim._window import separable
 
     x, y = torch.broadcast_tensors(x.float(), y.float())
@@ -346,7 +347,7 @@ def scale_means(x: torch.Tensor, y: torch.Tensor, window: np.ndarray, c1: float,
     # the sums' levels take the taps' float64 sum, and only the sums of
     # deviations the float32 taps: their rounding alone put cs 4e-7 off
     gain = float(taps.sum())
-    taps = torch.as_tensor(taps, dtype=torch.float32, device=x.device)
+    taps = torch_engine.constant(taps.astype(np.float32), x.device)
     means = _ScaleMeans.apply(*planes, taps, gain, float(c1), float(c2))
     return means.reshape(*shape[:-2], 3)
 
