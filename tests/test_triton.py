@@ -186,3 +186,31 @@ def test_a_call_under_inference_mode_leaves_nothing_that_breaks_training_later()
     )
     same, finite, largest = out.split()
     assert same == "True" and finite == "True" and float(largest) > 0, out
+
+
+def test_nan_and_inf_pixels_on_the_gpu_path_are_named_not_scored():
+    """torch's GPU path looks for bad pixels only once the score is not
+    finite: a NaN or Inf must reach the score or a term, through the kernels,
+    the clamps and a zero power factor, and be named."""
+    out = _python(
+        """
+        import numpy as np, torch
+        import msssim
+
+        rng = np.random.default_rng(2)
+        x = torch.from_numpy(rng.random((2, 3, 45, 47), dtype=np.float32))
+        for value, weights in ((np.nan, (0.6, 0.4)), (np.inf, (0.0, 0.0)), (-np.inf, (0.5, 0.5))):
+            y = x.clone()
+            y[1, 2, 30, 4] = value
+            try:
+                msssim.ssim_multiscale(x.requires_grad_(True), y, 1.0, weights, 7, channel_axis=-3)
+            except ValueError as error:
+                print(str(error).split(";")[0])
+            else:
+                print("scored")
+        """
+    )
+    lines = out.splitlines()
+    assert len(lines) == 3, out
+    for line in lines:
+        assert "img2 has 1 NaN or infinite pixel value(s), the first at index (1, 2, 30, 4)" in line, out

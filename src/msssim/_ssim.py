@@ -204,12 +204,12 @@ def _prepare(
     size = _conventions.window_size(conv, int(filter_size), float(filter_sigma), levels)
     _validate.size(meta_x.shape, size, levels or 1, dims)
     _conventions.check(conv, meta_x.shape, size, float(filter_sigma), levels or 1, dims)
-    # NaN and Inf pixels. The NumPy engines carry them through to the score, so
-    # the pixels are searched only if the score is not finite (saving a pass
-    # over the images); a framework's clamp could hide them, so they are
-    # searched first.
+    # NaN and Inf pixels. The NumPy engines and torch's carry them through to
+    # the score, so the pixels are searched only if the score is not finite
+    # (saving a pass over the images, and, on a GPU, a wait for it); another
+    # framework's clamp could hide them, so they are searched first.
     unchecked = ((x, "img1"), (y, "img2"))
-    if hasattr(eng, "arrays"):
+    if hasattr(eng, "arrays") and not getattr(eng, "CARRIES_NAN", False):
         for arr, name in unchecked:
             _validate.finite(eng, arr, name)
         unchecked = ()

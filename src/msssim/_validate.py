@@ -342,7 +342,7 @@ def finite_result(engine, value, images=(), terms=None):
     ``terms`` it was made of: a zero power factor hides a NaN) that is not
     finite."""
     value = engine.float32(value)
-    if not (engine.all_finite(value) and (terms is None or engine.all_finite(terms))):
+    if not engine.all_finite(value, *(() if terms is None else (terms,))):
         for arr, name in images:
             finite(engine, arr, name)
         msg = (

@@ -9,7 +9,9 @@ the algorithm combines with: ``meta``, ``first_nonfinite``, ``float32``,
 ``relu``, ``stack``, ``power``, ``prod``, ``mean``, ``all_finite``. The NumPy
 engines share theirs (``_numpy_ops``); a framework's engine (``torch_engine``)
 also has ``arrays`` and ``moveaxis(x, source, destination)``, keeps its tensors on
-their device, and with ``CHANNELS_FIRST`` holds them as ``[..., C, H, W]``. The
+their device, with ``CHANNELS_FIRST`` holds them as ``[..., C, H, W]``, and with
+``CARRIES_NAN`` has its NaN pixels searched for only when the score is not
+finite, as the NumPy engines do (``all_finite(*arrays)`` reads once). The
 CuPy engine is the float64 engine's code with a framework's ``arrays``, and
 step 4 on the torch engine's GPU kernels where they import. A fused
 ``scale_statistics`` may leave out SSIM and luminance when told ``only_cs``

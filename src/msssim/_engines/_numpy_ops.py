@@ -102,6 +102,5 @@ def mean(x, axis: int):
     return float32(x).mean(axis=axis, dtype=np.float32)
 
 
-def all_finite(x) -> bool:
-    xp = namespace(x)
-    return bool(xp.all(xp.isfinite(x)))
+def all_finite(*arrays) -> bool:
+    return all(bool(namespace(x).all(namespace(x).isfinite(x))) for x in arrays)

@@ -168,5 +168,5 @@ def mean(x, axis: int):
     return jnp.mean(x, axis=axis)
 
 
-def all_finite(x) -> bool:
-    return _traced(x) or bool(jnp.isfinite(x).all())
+def all_finite(*arrays) -> bool:
+    return all(_traced(x) or bool(jnp.isfinite(x).all()) for x in arrays)

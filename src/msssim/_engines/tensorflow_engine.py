@@ -129,5 +129,5 @@ def mean(x: tf.Tensor, axis: int) -> tf.Tensor:
     return tf.reduce_mean(x, axis=axis)
 
 
-def all_finite(x: tf.Tensor) -> bool:
-    return not tf.executing_eagerly() or bool(tf.reduce_all(tf.math.is_finite(x)))
+def all_finite(*arrays: tf.Tensor) -> bool:
+    return not tf.executing_eagerly() or all(bool(tf.reduce_all(tf.math.is_finite(x))) for x in arrays)

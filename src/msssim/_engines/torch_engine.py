@@ -29,6 +29,8 @@ from torch._C import _functorch
 from msssim._engines._numpy_ops import different_devices, host_array, stand_in
 from msssim._window import separable
 
+CARRIES_NAN = True  # a NaN or Inf pixel makes the score or a term NaN (``power`` keeps it): searched for then
+
 _NUMPY_DTYPES = {
     torch.uint8: np.uint8,
     torch.int8: np.int8,
@@ -250,11 +252,12 @@ def stack(tensors, axis: int) -> torch.Tensor:
 
 
 def power(x: torch.Tensor, exponents) -> torch.Tensor:
-    """``x ** w`` for ``x >= 0``, with gradient 0 (not NaN) at ``x = 0``."""
+    """``x ** w`` for ``x >= 0``, with gradient 0 (not NaN) at ``x = 0``; a NaN
+    stays NaN, for ``finite_result`` to find."""
     w = constant(np.asarray(exponents, np.float32), x.device)
-    keep = (x > 0) | (w == 0)
-    base = torch.where(x > 0, x, torch.ones_like(x))
-    return torch.where(keep, base**w, torch.zeros_like(x))
+    zero = x == 0
+    base = torch.where(zero, torch.ones_like(x), x)
+    return torch.where(zero & (w != 0), torch.zeros_like(x), base**w)
 
 
 def prod(x: torch.Tensor, axis: int) -> torch.Tensor:
@@ -265,5 +268,6 @@ def mean(x: torch.Tensor, axis: int) -> torch.Tensor:
     return x.mean(dim=axis)
 
 
-def all_finite(x: torch.Tensor) -> bool:
-    return bool(torch.isfinite(x).all())
+def all_finite(*arrays: torch.Tensor) -> bool:
+    """One read on the host for all of them (each read waits for the GPU)."""
+    return bool(torch.stack([torch.isfinite(x).all() for x in arrays]).all())

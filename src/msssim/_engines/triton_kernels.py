@@ -303,7 +303,7 @@ class _ScaleMeans(torch.autograd.Function):
         )  # fmt: skip
         ctx.save_for_backward(x, y, taps)
         ctx.constants = (gain, c1, c2)
-        return (sums.double().reshape(planes, -1, 3).sum(dim=1) / (h_out * w_out)).float()
+        return (torch.sum(sums.view(planes, -1, 3), dim=1, dtype=torch.float64) / (h_out * w_out)).float()
 
     @staticmethod
     def backward(ctx, grad):
