@@ -7,9 +7,11 @@ registers, spills and machine instructions per pixel of a tile.
 
 Instructions are counted in the SASS of one loop iteration (one tile) and
 divided by the tile's pixels over the program's threads; the kernels are
-unrolled, so the count is what each pixel costs, not an estimate of time.
+unrolled, so the count is what each pixel costs, not an estimate of time. The
+last column is how many times Triton would compile the kernel for the scales
+of ``bench_gpu.py``'s workloads (each compile takes seconds on a first call).
 ``tests/test_triton.py`` compiles every kernel with this script's
-``compile_kernel`` and requires no spills.
+``compile_kernel`` and requires no spills and one compile.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import subprocess
 import tempfile
 from collections import Counter
 
+import torch
 import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
@@ -66,6 +69,48 @@ def compile_kernel(kernel, arch: int, taps: int) -> dict:
     }
 
 
+class _Pointer:
+    dtype = torch.float32
+
+    def data_ptr(self) -> int:
+        return 1024
+
+
+def variants(kernel, shapes, taps: int) -> int:
+    """How many times Triton would compile ``kernel`` for the scales of
+    ``[planes, height, width]`` images: the distinct keys of its arguments
+    (their types, and the integers' divisibility unless left out)."""
+    from triton.compiler.compiler import make_backend
+    from triton.runtime.jit import compute_cache_key, create_function_from_signature
+
+    bind = create_function_from_signature(kernel.signature, kernel.params, make_backend(GPUTarget("cuda", 90, 32)))
+    bh, bw = triton_kernels.TILE
+    chunk = triton_kernels._CHUNK
+    constants = {"K": taps, "BH": bh, "BW": bw, "CH": chunk, "ROWS": triton.cdiv(bh + taps - 1, chunk) * chunk}
+    if "Y_GRAD" in kernel.arg_names:
+        constants["Y_GRAD"] = True
+    keys = set()
+    for planes, height, width in shapes:
+        for _ in range(5):
+            h_out, w_out = height - taps + 1, width - taps + 1
+            tiles_w = triton.cdiv(w_out, bw)
+            sizes = {"H": height, "W": width, "Ho": h_out, "Wo": w_out, "tiles_w": tiles_w}
+            sizes["tiles_per_plane"] = triton.cdiv(h_out, bh) * tiles_w
+            sizes["tiles"] = planes * sizes["tiles_per_plane"]
+            args = [
+                _Pointer() if name.endswith("_ptr") else sizes[name] if name in sizes else 0.5
+                for name in kernel.arg_names
+                if name not in _CONSTANTS
+            ]
+            _, specialization, options = bind(*args, **constants)
+            keys.add(compute_cache_key({}, specialization, options))
+            height, width = (height + 1) // 2, (width + 1) // 2
+    return len(keys)
+
+
+WORKLOADS = ((48, 512, 512), (3, 1080, 1920), (1, 2160, 3840), (192, 256, 256))  # bench_gpu.py's, as planes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", type=int, default=90, help="compute capability x10: 80 A100, 89 RTX 4090, 90 H100")
@@ -73,8 +118,11 @@ def main() -> None:
     args = parser.parse_args()
     bh, bw = triton_kernels.TILE
     print(f"# sm_{args.arch}, {args.taps} taps, tiles of {bh}x{bw} pixels")
-    print("| kernel | registers | spilled bytes | SASS per pixel | float | loads | stores |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| kernel | registers | spilled bytes | SASS per pixel | float | loads | stores "
+        "| compiles for bench_gpu's 20 scales |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for kernel in KERNELS:
         stats = compile_kernel(kernel, args.arch, args.taps)
         per_pixel = stats["threads"] / (bh * bw)
@@ -82,7 +130,8 @@ def main() -> None:
         fp = sum(n for op, n in ops.items() if op in ("FFMA", "FADD", "FMUL", "MUFU", "FSEL", "FSETP"))
         print(
             f"| {kernel.__name__} | {stats['registers']} | {stats['spills']} | {sum(ops.values()) * per_pixel:.0f} "
-            f"| {fp * per_pixel:.0f} | {ops['LDG'] * per_pixel:.0f} | {ops['STG'] * per_pixel:.1f} |"
+            f"| {fp * per_pixel:.0f} | {ops['LDG'] * per_pixel:.0f} | {ops['STG'] * per_pixel:.1f} "
+            f"| {variants(kernel, WORKLOADS, args.taps)} |"
         )
 
 

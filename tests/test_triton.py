@@ -119,25 +119,29 @@ def test_the_kernels_compile_for_gpus_without_spilling():
     """The interpreter accepts code the GPU compiler may not: every kernel is
     compiled here for NVIDIA GPUs (Ampere, Ada, Hopper) with Triton's bundled
     ``ptxas`` (``benchmarks/kernel_stats.py``), no GPU needed, and must keep its
-    values in registers."""
+    values in registers, and compile once for images of any size."""
     out = _python(
         f"""
         import sys
         sys.path.insert(0, {str(ROOT.parent / "benchmarks")!r})
-        from kernel_stats import KERNELS, compile_kernel
+        from kernel_stats import KERNELS, WORKLOADS, compile_kernel, variants
 
         for arch, taps in ((80, 7), (89, 11), (90, 11)):
             for kernel in KERNELS:
                 stats = compile_kernel(kernel, arch, taps)
                 print(arch, kernel.__name__, sum(stats["opcodes"].values()), stats["spills"])
+        for kernel in KERNELS:
+            print("variants", kernel.__name__, variants(kernel, WORKLOADS, 11))
         """,
         interpret=False,
     )
     lines = out.splitlines()
-    assert len(lines) == 9, out
-    for line in lines:
+    assert len(lines) == 12, out
+    for line in lines[:9]:
         arch, name, instructions, spills = line.split()
         assert int(instructions) > 0 and int(spills) == 0, line
+    for line in lines[9:]:  # one compile for every scale of every workload (it was 7 for the forward)
+        assert line.split()[-1] == "1", line
 
 
 def test_other_libraries_arrays_reach_the_kernels_through_dlpack():

@@ -52,6 +52,12 @@ _INTERPRETED_PROGRAMS = 3  # on the CPU: a few, so that programs take several ti
 _MAPS_BYTES = 64 * 2**20  # the backward's per-pixel maps, at most (unless one plane's are more)
 
 
+# Triton compiles a kernel again for each pattern of its integer arguments'
+# divisibility by 16 (and of those equal to 1); the sizes change with every
+# scale and image, so they are left out: one compile per window size
+_SIZES = ("H", "W", "Ho", "Wo", "tiles_w", "tiles_per_plane", "tiles")
+
+
 @triton.jit
 def _tile(tile, tiles_w, tiles_per_plane, BH: tl.constexpr, BW: tl.constexpr):
     """Tile number -> (its plane, its first row, its first column)."""
@@ -133,7 +139,7 @@ def _terms(mu, mv, var_u, var_v, c1, c2):
     return cs, luminance
 
 
-@triton.jit
+@triton.jit(do_not_specialize=_SIZES)
 def _forward_kernel(
     x_ptr, y_ptr, taps_ptr, scratch_ptr, sums_ptr, H, W, Ho, Wo, tiles_w, tiles_per_plane, tiles,
     gain, total, c1, c2,
@@ -159,7 +165,7 @@ def _forward_kernel(
         tile += tl.num_programs(0)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=_SIZES)
 def _weights_kernel(
     x_ptr, y_ptr, taps_ptr, scratch_ptr, grads_ptr, maps_ptr, H, W, Ho, Wo, tiles_w, tiles_per_plane, tiles,
     gain, total, c1, c2,
@@ -203,7 +209,7 @@ def _weights_kernel(
         tile += tl.num_programs(0)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=_SIZES)
 def _gradient_kernel(
     x_ptr, y_ptr, taps_ptr, scratch_ptr, maps_ptr, gx_ptr, gy_ptr, H, W, Ho, Wo, tiles_w, tiles_per_plane, tiles,
     scale,
