@@ -218,3 +218,33 @@ def test_nan_and_inf_pixels_on_the_gpu_path_are_named_not_scored():
     assert len(lines) == 3, out
     for line in lines:
         assert "img2 has 1 NaN or infinite pixel value(s), the first at index (1, 2, 30, 4)" in line, out
+
+
+def test_a_gpu_the_kernels_do_not_compile_for_falls_back_to_torch_with_a_warning():
+    out = _python(
+        """
+        import warnings
+        import numpy as np, torch
+        import msssim, oracle
+        from triton.runtime.errors import OutOfResources
+        from msssim._engines import triton_kernels
+
+        def refuse(*args, **kwargs):
+            raise OutOfResources(262144, 232448, "shared memory")
+
+        triton_kernels._launch = refuse
+        rng = np.random.default_rng(3)
+        a = rng.random((45, 47, 2), dtype=np.float32)
+        b = np.clip(a + 0.1 * rng.standard_normal(a.shape, dtype=np.float32), 0, 1)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            first = msssim.ssim_multiscale(torch.tensor(a), torch.tensor(b), 1.0, (0.6, 0.4), 7)
+            second = msssim.ssim_multiscale(torch.tensor(a), torch.tensor(b), 1.0, (0.6, 0.4), 7)
+        print(len(caught), str(caught[0].message).split(";")[0])
+        want = oracle.ssim_multiscale(a.astype(np.float64), b.astype(np.float64), 1.0, (0.6, 0.4), 7)
+        print(abs(float(first) - float(want)), abs(float(second) - float(want)))
+        """
+    )
+    warned, values = out.splitlines()
+    assert warned.startswith("1 msssim's Triton kernels did not compile for this GPU (OutOfResources"), out
+    assert all(float(v) <= 1e-6 for v in values.split()), out

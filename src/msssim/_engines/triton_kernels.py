@@ -44,12 +44,15 @@ import numpy as np
 import torch
 import triton
 import triton.language as tl
+from triton.compiler.errors import CompilationError
+from triton.runtime.errors import OutOfResources, PTXASError
 
 TILE = (32, 32)  # output pixels of one tile: rows, columns
 _CHUNK = 16  # rows the row pass takes at a time
 _PROGRAMS_PER_SM = 4
 _INTERPRETED_PROGRAMS = 3  # on the CPU: a few, so that programs take several tiles
 _MAPS_BYTES = 64 * 2**20  # the backward's per-pixel maps, at most (unless one plane's are more)
+NOT_COMPILED = (CompilationError, OutOfResources, PTXASError)  # on a first call: the torch engine falls back
 
 
 # Triton compiles a kernel again for each pattern of its integer arguments'
