@@ -8,8 +8,9 @@ calls after warm-up: msssim (fused Triton kernels, ``numerics="exact"``) and
 pytorch-msssim 1.0.0's ``ms_ssim(x, y, data_range=1.0)``, forward + backward of
 the summed scores and forward under ``no_grad``; single-scale ``ssim``; CuPy
 and JAX (``jit(value_and_grad)``) when installed; the extra GPU memory of one
-forward + backward (peak allocated above what was allocated before); and the
-largest difference of msssim's GPU values from the float64 engine on the host.
+forward + backward (peak allocated above what was allocated before); the
+largest difference of msssim's GPU values from the float64 engine on the host;
+and, under torch's profiler, the kernels, host waits and host time of one call.
 First, the kernels' checks: a photo and its JPEG at odd sizes, value and
 gradient against float64 autograd of the oracle (``tests/oracle.py``).
 """
@@ -124,6 +125,7 @@ def main() -> None:
     )
     print("|" + "---|" * 14)
     rng = np.random.default_rng(0)
+    launches = []
     for label, shape in workloads.items():
         a = rng.random(shape, dtype=np.float32)
         b = np.clip(a + 0.1 * rng.standard_normal(shape, dtype=np.float32), 0, 1)
@@ -168,6 +170,28 @@ def main() -> None:
         host = msssim.ssim_multiscale(np.moveaxis(a, 1, -1), np.moveaxis(b, 1, -1), 1.0, weights, engine="reference")
         row.append(f"{np.abs(gpu - host).max():.1e}")
         print("| " + " | ".join(row) + " |")
+        launches.append((label, _launches(ours)))
+    for label, (kernels, syncs, host_ms) in launches:
+        print(f"# {label}, one fwd+bwd: {kernels} GPU kernels, {syncs} host waits, {host_ms:.2f} ms of host time")
+
+
+def _launches(call) -> tuple[int, int, float]:
+    """One call under torch's profiler: the kernels it ran, the times the host
+    waited for the GPU (synchronizations and copies to the host), and the host
+    time of the call."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+    with profile(activities=activities) as prof:
+        start = time.perf_counter()
+        call()
+        host_ms = 1000 * (time.perf_counter() - start)
+    events = prof.events()
+    kernels = sum(1 for e in events if e.device_type.name == "CUDA")
+    waits = sum(
+        1 for e in events if e.name in ("cudaStreamSynchronize", "cudaDeviceSynchronize", "aten::_local_scalar_dense")
+    )
+    return kernels, waits, host_ms
 
 
 def _cupy(a, b, weights, repeat) -> str:
