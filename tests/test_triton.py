@@ -40,8 +40,13 @@ def test_one_scale_values_and_gradients_against_float64():
 
         image = photo("astronaut")[100:133, 200:245]  # odd sizes, a real photo
         triton_kernels._MAPS_BYTES = 4 * 16 * 43 * 55  # the backward's 6 planes in parts of 4 and 2
-        cases = {"jpeg q5": jpeg(image, 5), "flat": np.full_like(image, 128)}
-        for name, other in cases.items():
+        large = photo("coffee")[150:247, 200:331]  # 97x131: 3x4 tiles of output, 4x5 of pixels
+        cases = {
+            "jpeg q5": (image, jpeg(image, 5)),
+            "flat": (image, np.full_like(image, 128)),
+            "large jpeg q5": (large, jpeg(large, 5)),
+        }
+        for name, (image, other) in cases.items():
             for window in (exact_window(11, 1.5), np.outer(float32_taps(7, 1.0), float32_taps(7, 1.0))):
                 a = np.stack([image, image[::-1]]).astype(np.float32) / 255  # a batch of 2
                 b = np.stack([other, other]).astype(np.float32) / 255
@@ -64,7 +69,7 @@ def test_one_scale_values_and_gradients_against_float64():
         """
     )
     lines = out.splitlines()
-    assert len(lines) == 4, out  # two pairs, two windows: none left out
+    assert len(lines) == 6, out  # three pairs, two windows: none left out
     for line in lines:
         value, grad = line.split()[-2:]
         assert float(value) <= 1e-6, line
