@@ -89,6 +89,8 @@ def check(device) -> None:
         relative = np.abs(grad).max() / np.abs(reference.grad.numpy()).max()
         print(f"# check, {len(weights)} scales: value {value:.1e} from float64, gradient {relative:.1e} (relative)")
         assert value <= 1e-6 and relative <= 1e-4
+    if device.type == "cuda":
+        _check_jax(a, b, weights, reference, want)
     try:
         import cupy
 
@@ -100,6 +102,22 @@ def check(device) -> None:
     path = "the kernels" if cupy_engine._kernels() is not None else "float64"
     print(f"# check, CuPy on {path}, {len(weights)} scales: value {value:.1e} from float64")
     assert value <= 1e-6
+
+
+def _check_jax(a, b, weights, reference, want) -> None:
+    """JAX on the GPU (float32 moments about local values, a written-out
+    derivative) against the same float64 value and gradient."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return
+    step = jax.jit(jax.value_and_grad(lambda p: msssim.ssim_multiscale(p, jnp.asarray(b), 1.0, weights)))
+    value, grad = step(jnp.asarray(a))
+    error = abs(float(value) - float(want.detach()))
+    relative = np.abs(np.asarray(grad) - reference.grad.numpy()).max() / np.abs(reference.grad.numpy()).max()
+    print(f"# check, JAX on {jax.default_backend()}: value {error:.1e} from float64, gradient {relative:.1e}")
+    assert error <= 1e-6 and relative <= 1e-4
 
 
 def main() -> None:
