@@ -79,7 +79,7 @@ def _kernels():
         from msssim._engines import triton_kernels
     except ImportError:
         return None
-    return triton_kernels if torch.cuda.is_available() else None
+    return triton_kernels if torch.cuda.is_available() and triton_kernels.compiled() else None
 
 
 def scale_statistics(x, y, window, c1, c2, index_map=False, only_cs=False):
@@ -89,7 +89,7 @@ def scale_statistics(x, y, window, c1, c2, index_map=False, only_cs=False):
 
     fused = window.ndim == 2 and window.dtype == np.float64 and not index_map and not isinstance(c1, cupy.ndarray)
     kernels = _kernels() if fused else None
-    if kernels is None:
+    means = None if kernels is None else kernels.channels_last_means(x, y, window, c1, c2, cupy)
+    if means is None:  # (no kernels here, or they did not compile for this GPU)
         return filtered_statistics(float64, x, y, window, c1, c2, index_map)
-    means = kernels.channels_last_means(x, y, window, c1, c2, cupy)
     return ScaleStatistics(ssim=means[..., 0], cs=means[..., 1], luminance=means[..., 2])

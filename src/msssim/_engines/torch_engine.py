@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import os
-import warnings
 from contextlib import contextmanager
 
 import numpy as np
@@ -168,20 +167,17 @@ def _interpreted() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
-_NOT_COMPILED: list[Exception] = []  # why Triton could not compile the kernels here, once
-
-
 def _fused(x: torch.Tensor):
     """The fused Triton kernels (``triton_kernels``) for ``x``'s device: on a
-    GPU where Triton imports (and compiled them), or on the CPU under its
+    GPU where Triton imports (and compiles them), or on the CPU under its
     interpreter; else None."""
-    if _NOT_COMPILED or not (x.is_cuda or _interpreted()):
+    if not (x.is_cuda or _interpreted()):
         return None
     try:
         from msssim._engines import triton_kernels
     except ImportError:  # no Triton: torch's own ops
         return None
-    return triton_kernels
+    return triton_kernels if triton_kernels.compiled() else None
 
 
 def exact_values(on_host, compute, x: torch.Tensor, y: torch.Tensor, host_only: bool) -> tuple:
@@ -211,16 +207,8 @@ def scale_statistics(x, y, window, c1, c2, index_map=False, only_cs=False):
 
     kernels = _fused(x) if window.ndim == 2 and window.dtype == np.float64 and not index_map else None
     if kernels is not None and not torch.is_tensor(c1):  # (a tensor c1: torchmetrics' estimated range)
-        try:
-            means = kernels.scale_means(x, y, window, c1, c2)
-        except kernels.NOT_COMPILED as error:  # a GPU this Triton cannot compile them for: torch's ops
-            _NOT_COMPILED.append(error)
-            msg = (
-                f"msssim's Triton kernels did not compile for this GPU ({type(error).__name__}: {error}); "
-                "scoring with torch's float64 operations instead, which are slower and take more memory."
-            )
-            warnings.warn(msg, RuntimeWarning, stacklevel=2)
-        else:
+        means = kernels.scale_means(x, y, window, c1, c2)
+        if means is not None:  # (None: they did not compile for this GPU)
             return ScaleStatistics(ssim=means[..., 0], cs=means[..., 1], luminance=means[..., 2])
 
     dtype = torch.float64 if window.dtype == np.float64 else torch.float32

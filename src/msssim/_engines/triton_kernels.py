@@ -40,6 +40,8 @@ tests also compile them for a GPU (Triton's bundled ``ptxas``) without one.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 import triton
@@ -52,7 +54,7 @@ _CHUNK = 16  # rows the row pass takes at a time
 _PROGRAMS_PER_SM = 4
 _INTERPRETED_PROGRAMS = 3  # on the CPU: a few, so that programs take several tiles
 _MAPS_BYTES = 64 * 2**20  # the backward's per-pixel maps, at most (unless one plane's are more)
-NOT_COMPILED = (CompilationError, OutOfResources, PTXASError)  # on a first call: the torch engine falls back
+_NOT_COMPILED: list[Exception] = []  # why Triton could not compile the kernels for this GPU, once
 
 
 # Triton compiles a kernel again for each pattern of its integer arguments'
@@ -343,9 +345,16 @@ class _ScaleMeans(torch.autograd.Function):
         return gx, gy if y_grad else None, None, None, None, None
 
 
-def scale_means(x: torch.Tensor, y: torch.Tensor, window: np.ndarray, c1: float, c2: float) -> torch.Tensor:
+def compiled() -> bool:
+    """False once Triton could not compile the kernels for this machine's GPU."""
+    return not _NOT_COMPILED
+
+
+def scale_means(x: torch.Tensor, y: torch.Tensor, window: np.ndarray, c1: float, c2: float) -> torch.Tensor | None:
     """Step 4 of ``[..., C, H, W]`` images (broadcast against each other):
-    the means of SSIM, cs and luminance, ``[..., C, 3]`` float32, differentiable."""
+    the means of SSIM, cs and luminance, ``[..., C, 3]`` float32, differentiable;
+    None, with a warning the first time, where Triton cannot compile the
+    kernels for the GPU (the engines then take their own operations)."""
     from msssim._engines import torch_engine
     from msssim._window import separable
 
@@ -357,12 +366,23 @@ def scale_means(x: torch.Tensor, y: torch.Tensor, window: np.ndarray, c1: float,
     # deviations the float32 taps: their rounding alone put cs 4e-7 off
     gain = float(taps.sum())
     taps = torch_engine.constant(taps.astype(np.float32), x.device)
-    means = _ScaleMeans.apply(*planes, taps, gain, float(c1), float(c2))
+    try:
+        means = _ScaleMeans.apply(*planes, taps, gain, float(c1), float(c2))
+    except (CompilationError, OutOfResources, PTXASError) as error:
+        _NOT_COMPILED.append(error)
+        msg = (
+            f"msssim's Triton kernels did not compile for this GPU ({type(error).__name__}: {error}); "
+            "scoring with the array library's own operations instead, which are slower and take more memory."
+        )
+        warnings.warn(msg, RuntimeWarning, stacklevel=4)
+        return None
     return means.reshape(*shape[:-2], 3)
 
 
 def channels_last_means(x, y, window: np.ndarray, c1: float, c2: float, xp):
     """:func:`scale_means` of another library's ``[..., H, W, C]`` arrays (CuPy's),
-    shared with torch through DLPack on their device, as ``xp`` arrays ``[..., C, 3]``."""
+    shared with torch through DLPack on their device, as ``xp`` arrays ``[..., C, 3]``
+    (None where the kernels do not compile)."""
     planes = (torch.from_dlpack(a).movedim(-1, -3) for a in (x, y))
-    return xp.from_dlpack(scale_means(*planes, window, c1, c2).detach())
+    means = scale_means(*planes, window, c1, c2)
+    return None if means is None else xp.from_dlpack(means.detach())
