@@ -40,6 +40,7 @@ tests also compile them for a GPU (Triton's bundled ``ptxas``) without one.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import numpy as np
@@ -292,10 +293,12 @@ def _launch(kernel, planes: int, height: int, width: int, k: int, device, *args,
         programs = _INTERPRETED_PROGRAMS
     programs = min(programs, tiles)
     scratch = torch.empty((programs, 4, rows, bw), dtype=torch.float32, device=device)
-    kernel[(programs,)](
-        *args[:3], scratch, *args[3:], tiles_w, tiles_per_plane, tiles, *scalars.values(),
-        K=k, BH=bh, BW=bw, CH=_CHUNK, ROWS=rows, **(constants or {}),
-    )  # fmt: skip
+    # Triton launches on the current GPU: make it the tensors' (cuda:1 tensors from a cuda:0 process)
+    with torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext():
+        kernel[(programs,)](
+            *args[:3], scratch, *args[3:], tiles_w, tiles_per_plane, tiles, *scalars.values(),
+            K=k, BH=bh, BW=bw, CH=_CHUNK, ROWS=rows, **(constants or {}),
+        )  # fmt: skip
 
 
 class _ScaleMeans(torch.autograd.Function):
