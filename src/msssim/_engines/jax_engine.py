@@ -121,6 +121,17 @@ def _mean64(m):
     return jnp.mean(m.astype(jnp.float64), axis=(-3, -2)).astype(jnp.float32)
 
 
+def _per_pixel(x, y, taps: tuple, gain: float, c1: float, c2: float):
+    """Each VALID pixel's means and variances of ``u = x + y`` and ``v = x -
+    y`` (:func:`_centred`), its cs and luminance, and the three means ``[...,
+    C, 3]`` (SSIM, cs, luminance) in float64."""
+    (mean_u, var_u), (mean_v, var_v) = _centred(x + y, taps, gain), _centred(x - y, taps, gain)
+    cs = (var_u - var_v + 2 * c2) / (var_u + var_v + 2 * c2)
+    luminance = (mean_u * mean_u - mean_v * mean_v + 2 * c1) / (mean_u * mean_u + mean_v * mean_v + 2 * c1)
+    means = jnp.stack([_mean64(luminance * cs), _mean64(cs), _mean64(luminance)], axis=-1)
+    return (mean_u, var_u, mean_v, var_v, cs, luminance), means
+
+
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4, 5))
 def _scale_means(x, y, taps: tuple, gain: float, c1: float, c2: float):
     """The means of SSIM, cs and luminance of float32 ``[..., H, W, C]``
@@ -128,10 +139,7 @@ def _scale_means(x, y, taps: tuple, gain: float, c1: float, c2: float):
     the means in float64. Its derivative is written out (:func:`_tangents`):
     XLA's own of these slices recomputed them per tap (seconds per call)."""
     with jax.enable_x64(True):
-        (mean_u, var_u), (mean_v, var_v) = _centred(x + y, taps, gain), _centred(x - y, taps, gain)
-        cs = (var_u - var_v + 2 * c2) / (var_u + var_v + 2 * c2)
-        luminance = (mean_u * mean_u - mean_v * mean_v + 2 * c1) / (mean_u * mean_u + mean_v * mean_v + 2 * c1)
-        return jnp.stack([_mean64(luminance * cs), _mean64(cs), _mean64(luminance)], axis=-1)
+        return _per_pixel(x, y, taps, gain, c1, c2)[1]
 
 
 @_scale_means.defjvp
@@ -141,10 +149,7 @@ def _tangents(taps, gain, c1, c2, primals, tangents):
     float32 convolutions) weighted by each pixel's partial derivatives."""
     (x, y), (dx, dy) = primals, tangents
     with jax.enable_x64(True):
-        (mean_u, var_u), (mean_v, var_v) = _centred(x + y, taps, gain), _centred(x - y, taps, gain)
-        cs = (var_u - var_v + 2 * c2) / (var_u + var_v + 2 * c2)
-        luminance = (mean_u * mean_u - mean_v * mean_v + 2 * c1) / (mean_u * mean_u + mean_v * mean_v + 2 * c1)
-        out = jnp.stack([_mean64(luminance * cs), _mean64(cs), _mean64(luminance)], axis=-1)
+        (mean_u, var_u, mean_v, var_v, cs, luminance), out = _per_pixel(x, y, taps, gain, c1, c2)
         mu_x, mu_y = (mean_u + mean_v) / 2, (mean_u - mean_v) / 2
         b1 = (mean_u * mean_u + mean_v * mean_v) / 2 + c1  # μx² + μy² + c1
         b2 = (var_u + var_v) / 2 + c2  # σx² + σy² + c2
