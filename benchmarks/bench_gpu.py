@@ -57,6 +57,25 @@ def median_ms(function, device, repeat: int) -> float:
     return 1000 * statistics.median(times)
 
 
+def pair(shape, device, rng=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """A float32 NCHW image in [0, 1] and it plus noise, clipped, on ``device``."""
+    rng = np.random.default_rng(0) if rng is None else rng
+    a = rng.random(shape, dtype=np.float32)
+    b = np.clip(a + 0.1 * rng.standard_normal(shape, dtype=np.float32), 0, 1)
+    return torch.from_numpy(a).to(device), torch.from_numpy(b).to(device)
+
+
+def score(x, y, weights, function=msssim.ssim_multiscale, grad=True) -> torch.Tensor:
+    """msssim's scores of ``x`` (a fresh leaf) against ``y``, and with ``grad``
+    the backward of their sum."""
+    p = x.clone().requires_grad_(grad)
+    extra = (weights,) if function is msssim.ssim_multiscale else ()
+    scores = function(p, y, 1.0, *extra, channel_axis=-3)
+    if grad:
+        scores.sum().backward()
+    return scores
+
+
 def extra_mib(function, device) -> float:
     if device.type != "cuda":
         return float("nan")
@@ -145,18 +164,12 @@ def main() -> None:
     rng = np.random.default_rng(0)
     launches = []
     for label, shape in workloads.items():
-        a = rng.random(shape, dtype=np.float32)
-        b = np.clip(a + 0.1 * rng.standard_normal(shape, dtype=np.float32), 0, 1)
-        x, y = (torch.from_numpy(v).to(device) for v in (a, b))
+        x, y = pair(shape, device, rng)
+        a, b = (v.cpu().numpy() for v in (x, y))
         row = [label]
 
         def ours(function=msssim.ssim_multiscale, grad=True, x=x, y=y):
-            p = x.clone().requires_grad_(grad)
-            extra = (weights,) if function is msssim.ssim_multiscale else ()
-            score = function(p, y, 1.0, *extra, channel_axis=-3)
-            if grad:
-                score.sum().backward()
-            return score
+            return score(x, y, weights, function, grad)
 
         def theirs(function_name="ms_ssim", grad=True, x=x, y=y):
             p = x.clone().requires_grad_(grad)

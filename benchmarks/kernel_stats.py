@@ -49,7 +49,8 @@ def compile_kernel(kernel, arch: int, taps: int) -> dict:
     values = {"K": taps, "BH": bh, "BW": bw, "CH": chunk, "ROWS": triton.cdiv(bh + taps - 1, chunk) * chunk}
     if "Y_GRAD" in kernel.arg_names:
         values["Y_GRAD"] = True
-    compiled = triton.compile(ASTSource(fn=kernel, signature=signature, constexprs=values), GPUTarget("cuda", arch, 32))
+    source = ASTSource(fn=kernel, signature=signature, constexprs=values)
+    compiled = triton.compile(source, GPUTarget("cuda", arch, 32), {"num_warps": triton_kernels._WARPS})
     with tempfile.TemporaryDirectory() as folder:
         ptx, cubin = os.path.join(folder, "kernel.ptx"), os.path.join(folder, "kernel.cubin")
         with open(ptx, "w") as f:

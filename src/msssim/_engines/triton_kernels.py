@@ -53,6 +53,7 @@ from triton.runtime.errors import OutOfResources, PTXASError
 TILE = (32, 32)  # output pixels of one tile: rows, columns
 _CHUNK = 16  # rows the row pass takes at a time
 _PROGRAMS_PER_SM = 4
+_WARPS = 4  # per program
 _INTERPRETED_PROGRAMS = 3  # on the CPU: a few, so that programs take several tiles
 _MAPS_BYTES = 64 * 2**20  # the backward's per-pixel maps, at most (unless one plane's are more)
 _NOT_COMPILED: list[Exception] = []  # why Triton could not compile the kernels for this GPU, once
@@ -297,7 +298,7 @@ def _launch(kernel, planes: int, height: int, width: int, k: int, device, *args,
     with torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext():
         kernel[(programs,)](
             *args[:3], scratch, *args[3:], tiles_w, tiles_per_plane, tiles, *scalars.values(),
-            K=k, BH=bh, BW=bw, CH=_CHUNK, ROWS=rows, **(constants or {}),
+            K=k, BH=bh, BW=bw, CH=_CHUNK, ROWS=rows, **(constants or {}), num_warps=_WARPS,
         )  # fmt: skip
 
 
