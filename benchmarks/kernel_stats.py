@@ -30,8 +30,13 @@ from triton.compiler import ASTSource
 
 from msssim._engines import triton_kernels
 
-KERNELS = (triton_kernels._forward_kernel, triton_kernels._weights_kernel, triton_kernels._gradient_kernel)
-_CONSTANTS = ("K", "BH", "BW", "CH", "ROWS", "Y_GRAD")
+KERNELS = (
+    triton_kernels._forward_kernel,
+    triton_kernels._weights_kernel,
+    triton_kernels._gradient_kernel,
+    triton_kernels._downsample_kernel,
+)
+_CONSTANTS = ("K", "BH", "BW", "CH", "ROWS", "Y_GRAD", "COARSE")
 _FLOATS = ("gain", "total", "c1", "c2", "scale")
 _TOOLS = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin")
 
@@ -47,8 +52,8 @@ def compile_kernel(kernel, arch: int, taps: int) -> dict:
     bh, bw = triton_kernels.TILE
     chunk = triton_kernels._CHUNK
     values = {"K": taps, "BH": bh, "BW": bw, "CH": chunk, "ROWS": triton.cdiv(bh + taps - 1, chunk) * chunk}
-    if "Y_GRAD" in kernel.arg_names:
-        values["Y_GRAD"] = True
+    values.update({"Y_GRAD": True, "COARSE": True})
+    values = {name: value for name, value in values.items() if name in kernel.arg_names}
     source = ASTSource(fn=kernel, signature=signature, constexprs=values)
     compiled = triton.compile(source, GPUTarget("cuda", arch, 32), {"num_warps": triton_kernels._WARPS})
     with tempfile.TemporaryDirectory() as folder:
@@ -88,8 +93,8 @@ def variants(kernel, shapes, taps: int) -> int:
     bh, bw = triton_kernels.TILE
     chunk = triton_kernels._CHUNK
     constants = {"K": taps, "BH": bh, "BW": bw, "CH": chunk, "ROWS": triton.cdiv(bh + taps - 1, chunk) * chunk}
-    if "Y_GRAD" in kernel.arg_names:
-        constants["Y_GRAD"] = True
+    constants.update({"Y_GRAD": True, "COARSE": True})
+    constants = {name: value for name, value in constants.items() if name in kernel.arg_names}
     keys = set()
     for planes, height, width in shapes:
         for _ in range(5):
@@ -98,6 +103,8 @@ def variants(kernel, shapes, taps: int) -> int:
             sizes = {"H": height, "W": width, "Ho": h_out, "Wo": w_out, "tiles_w": tiles_w}
             sizes["tiles_per_plane"] = triton.cdiv(h_out, bh) * tiles_w
             sizes["tiles"] = planes * sizes["tiles_per_plane"]
+            sizes["stride"] = 3 * 5 * sizes["tiles_per_plane"]  # (five scales' sums per plane)
+            sizes["Hn"], sizes["Wn"] = (height + 1) // 2, (width + 1) // 2
             args = [
                 _Pointer() if name.endswith("_ptr") else sizes[name] if name in sizes else 0.5
                 for name in kernel.arg_names

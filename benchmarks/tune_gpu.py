@@ -5,9 +5,10 @@
 
 For each of ``bench_gpu.py``'s workloads, one forward + backward of msssim
 under torch's profiler: the GPU time of each kernel (largest first) and the
-GPU's busy share of the call. Then, for each setting of ``triton_kernels``'
-tile, warps per program, rows per row-pass chunk and programs per
-multiprocessor, medians of forward + backward and of the forward under
+GPU's busy share of the call; then the host's time by function (cProfile).
+Then, for each setting of ``triton_kernels``' tile, warps per program, rows
+per row-pass chunk and programs per multiprocessor, the wall time (medians)
+and GPU busy time of forward + backward and of the forward under
 ``no_grad``, and the largest difference of its scores from the first
 setting's (``bench_gpu.py`` checks that one against float64).
 """
@@ -27,39 +28,56 @@ from msssim._engines import triton_kernels
 # (tile, warps, chunk, programs per SM): kernel_stats.py finds no spills for these on sm_90
 SETTINGS = (
     ((32, 32), 4, 16, 4),
-    ((32, 32), 4, 16, 2),
-    ((32, 32), 8, 16, 2),
+    ((32, 32), 4, 16, 3),
     ((32, 32), 8, 16, 3),
     ((64, 32), 8, 16, 2),
-    ((16, 32), 4, 8, 4),
     ((16, 32), 4, 8, 8),
+    ((32, 32), 4, 8, 4),
 )
 
 
-def profile(x, y, weights) -> None:
+def kernels(call, device, calls: int = 1) -> list:
+    """The GPU kernels of ``calls`` calls of ``call`` (warm), under torch's profiler."""
     from torch.profiler import ProfilerActivity, profile
 
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if x.is_cuda else [])
-    score(x, y, weights)  # (compiled and warm)
-    if x.is_cuda:
+    call()  # (compiled and warm)
+    if device.type != "cuda":
+        return []
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(calls):
+            call()
         torch.cuda.synchronize()
-    with profile(activities=activities) as prof:
+    return [e for e in prof.events() if e.device_type.name == "CUDA"]
+
+
+def busy_ms(events, calls: int = 1) -> float:
+    return sum(e.time_range.elapsed_us() for e in events) / 1000 / calls
+
+
+def report(x, y, weights, device, calls: int = 10) -> None:
+    """One forward + backward: its kernels by GPU time, and the host time of
+    ``calls`` of them by function."""
+    import cProfile
+    import pstats
+
+    events = kernels(lambda: score(x, y, weights), device)
+    if events:
+        start = min(e.time_range.start for e in events)
+        end = max(e.time_range.end for e in events)
+        print(f"# {len(events)} kernels, {busy_ms(events):.3f} ms busy of {(end - start) / 1000:.3f} ms first to last")
+        by_name: dict[str, list[float]] = {}
+        for e in events:
+            by_name.setdefault(e.name[:60], []).append(e.time_range.elapsed_us())
+        for name, times in sorted(by_name.items(), key=lambda item: -sum(item[1]))[:12]:
+            print(f"#   {sum(times) / 1000:7.3f} ms  {len(times):3d}x  {name}")
+    host = cProfile.Profile()
+    host.enable()
+    for _ in range(calls):
         score(x, y, weights)
-        if x.is_cuda:
-            torch.cuda.synchronize()
-    kernels = [e for e in prof.events() if e.device_type.name == "CUDA"]
-    if not kernels:
-        print("# (no GPU kernels: the CPU)")
-        return
-    by_name: dict[str, list[float]] = {}
-    for e in kernels:
-        by_name.setdefault(e.name[:60], []).append(e.time_range.elapsed_us())
-    start = min(e.time_range.start for e in kernels)
-    end = max(e.time_range.end for e in kernels)
-    busy = sum(sum(times) for times in by_name.values())
-    print(f"# {len(kernels)} kernels, {busy / 1000:.3f} ms busy of {(end - start) / 1000:.3f} ms first to last")
-    for name, times in sorted(by_name.items(), key=lambda item: -sum(item[1]))[:14]:
-        print(f"#   {sum(times) / 1000:7.3f} ms  {len(times):3d}x  {name}")
+    host.disable()
+    print(f"# host, {calls} calls, by own time:")
+    pstats.Stats(host).sort_stats("tottime").print_stats(14)
 
 
 def main() -> None:
@@ -74,10 +92,11 @@ def main() -> None:
     for label, (x, y) in pairs.items():
         print(f"## {label}, one forward + backward")
         try:
-            profile(x, y, weights)
+            report(x, y, weights, device, 1 if args.smoke else 10)
         except Exception:  # (a profiler that fails must not cost the settings' timings)
             traceback.print_exc()
-    print("| tile | warps | chunk | programs/SM | " + " | ".join(f"{w} fwd+bwd, fwd" for w in workloads) + " | diff |")
+    print("# each: forward + backward, then forward: wall ms / GPU busy ms")
+    print("| tile | warps | chunk | programs/SM | " + " | ".join(workloads) + " | diff |")
     print("|" + "---|" * (5 + len(workloads)))
     first = {}
     for tile, warps, chunk, programs in SETTINGS[:2] if args.smoke else SETTINGS:
@@ -86,9 +105,15 @@ def main() -> None:
         row, diff = [f"{tile[0]}x{tile[1]}", str(warps), str(chunk), str(programs)], 0.0
         try:
             for label, (x, y) in pairs.items():
-                both = median_ms(lambda: score(x, y, weights), device, repeat)  # noqa: B023
-                forward = median_ms(lambda: torch.no_grad()(score)(x, y, weights, grad=False), device, repeat)  # noqa: B023
-                row.append(f"{both:.2f}, {forward:.2f}")
+                both, forward = (
+                    lambda: score(x, y, weights),  # noqa: B023
+                    lambda: torch.no_grad()(score)(x, y, weights, grad=False),  # noqa: B023
+                )
+                cells = []
+                for call in (both, forward):
+                    gpu = busy_ms(kernels(call, device, 5), 5)
+                    cells.append(f"{median_ms(call, device, repeat):.2f}/{gpu:.2f}")
+                row.append(", ".join(cells))
                 values = score(x, y, weights, grad=False).detach().cpu().numpy()
                 diff = max(diff, float(np.abs(values - first.setdefault(label, values)).max()))
             row.append(f"{diff:.1e}")

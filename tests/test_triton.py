@@ -28,7 +28,7 @@ def _python(code: str, interpret: bool = True) -> str:
     return result.stdout
 
 
-def test_one_scale_values_and_gradients_against_float64():
+def test_two_scales_values_and_gradients_against_float64():
     out = _python(
         """
         import numpy as np, torch
@@ -51,14 +51,20 @@ def test_one_scale_values_and_gradients_against_float64():
                 a = np.stack([image, image[::-1]]).astype(np.float32) / 255  # a batch of 2
                 b = np.stack([other, other]).astype(np.float32) / 255
                 x, y = (torch.tensor(np.moveaxis(v, -1, -3), requires_grad=True) for v in (a, b))
-                means = triton_kernels.scale_means(x, y, window, 1e-4, 9e-4)  # [2, 3, 3]
-                weights = torch.tensor([1.0, 0.3, 0.2])
+                means = triton_kernels.pyramid_means(x, y, window, 1e-4, 9e-4, 2)  # [2, 3, 2 scales, 3]
+                weights = torch.tensor([[1.0, 0.3, 0.2], [0.5, -0.7, 0.4]])  # (the second scale's reach both)
                 (means * weights).sum().backward()
                 # float64, the window as it is (taps that do not sum to 1 included)
                 xd, yd = (torch.tensor(v.astype(np.float64), requires_grad=True) for v in (a, b))
                 taps = np.sqrt(np.diag(window))
-                luminance, cs = oracle._scale(xd, yd, list(taps), 1e-4, 9e-4)
-                want = torch.stack([(luminance * cs).mean((-3, -2)), cs.mean((-3, -2)), luminance.mean((-3, -2))], -1)
+                want, xs, ys = [], xd, yd
+                for level in range(2):
+                    if level:
+                        xs, ys = oracle._downsample(xs), oracle._downsample(ys)
+                    luminance, cs = oracle._scale(xs, ys, list(taps), 1e-4, 9e-4)
+                    terms = (luminance * cs).mean((-3, -2)), cs.mean((-3, -2)), luminance.mean((-3, -2))
+                    want.append(torch.stack(terms, -1))
+                want = torch.stack(want, -2)
                 (want * weights.double()).sum().backward()
                 value = np.abs(means.detach().numpy() - want.detach().numpy()).max()
                 grads = []
@@ -141,11 +147,11 @@ def test_the_kernels_compile_for_gpus_without_spilling():
         interpret=False,
     )
     lines = out.splitlines()
-    assert len(lines) == 12, out
-    for line in lines[:9]:
+    assert len(lines) == 16, out
+    for line in lines[:12]:
         arch, name, instructions, spills = line.split()
         assert int(instructions) > 0 and int(spills) == 0, line
-    for line in lines[9:]:  # one compile for every scale of every workload (it was 7 for the forward)
+    for line in lines[12:]:  # one compile for every scale of every workload (it was 7 for the forward)
         assert line.split()[-1] == "1", line
 
 
@@ -163,7 +169,7 @@ def test_other_libraries_arrays_reach_the_kernels_through_dlpack():
         image = photo("chelsea")[:41, :37]
         a = np.stack([image, jpeg(image, 5)]).astype(np.float64) / 255  # [2, H, W, 3]
         b = (jpeg(image, 10).astype(np.float64) / 255)  # [H, W, 3], broadcast
-        means = triton_kernels.channels_last_means(a, b, exact_window(11, 1.5), 1e-4, 9e-4, np)
+        means = triton_kernels.channels_last_means(a, b, exact_window(11, 1.5), 1e-4, 9e-4, 1, np)[..., 0, :]
         luminance, cs = oracle._scale(a, b, list(np.sqrt(np.diag(exact_window(11, 1.5)))), 1e-4, 9e-4)
         want = np.stack([(luminance * cs).mean((-3, -2)), cs.mean((-3, -2)), luminance.mean((-3, -2))], -1)
         print(type(means).__name__, means.shape, np.abs(means - want).max())

@@ -14,7 +14,10 @@ mode (``make_window(size, sigma)``, step 3) and a few primitives:
     symmetric pad of odd sizes at the bottom/right, then 2x2 mean (step 5);
 
 and either a fused ``scale_statistics(x, y, window, c1, c2, index_map, only_cs)``
-or the two primitives from which :func:`scale_statistics` below builds it:
+or the two primitives from which :func:`scale_statistics` below builds it
+(an engine may also fuse steps 4 and 5 of all scales, as
+``pyramid_statistics(x, y, window, c1, c2, levels)``, returning each scale's
+statistics or None):
 
 ``filter_valid(x, window)``
     the 2-D gaussian ``window``, VALID, over H and W of ``[..., H, W, C]``;
@@ -263,6 +266,26 @@ def _downsample(eng, x, conv: Convention, dims: int):
     return eng.downsample_2x(x, dims)
 
 
+def _scales(eng, x, y, window, constants: Constants, conv: Convention, levels: int) -> tuple:
+    """Steps 4 and 5 over the scales: each scale's statistics (finest first),
+    the last scale's images as scored, and its ``(c1, c2)``. An engine's
+    ``pyramid_statistics`` (the GPU kernels) takes all scales at once where
+    step 5 is TF's and the constants are fixed."""
+    pyramid = getattr(eng, "pyramid_statistics", None)
+    if pyramid is not None and conv.pooling == "tensorflow" and constants.bounds is None and not conv.reflect_ssim:
+        scales = None if constants.fixed is None else pyramid(x, y, window, *constants.fixed, levels)
+        if scales is not None:
+            return scales, (x, y), constants.fixed  # (the images, for _ssim_term: unread without reflect_ssim)
+    scales = []
+    for level in range(levels):
+        if level:  # Step 5: downsample before every scale but the first.
+            x, y = _downsample(eng, x, conv, window.ndim), _downsample(eng, y, conv, window.ndim)
+        scored = constants.clamped(eng, x, y)  # (torchmetrics clamps each scale, and pools the unclamped)
+        c1, c2 = constants.at(eng, *scored)
+        scales.append(scale_statistics(eng, *scored, window, c1, c2, only_cs=level < levels - 1))
+    return scales, scored, (c1, c2)
+
+
 @contextmanager
 def _running(engine, threads: int | None):
     """The engine's session (threads, precision) in force, numeric warnings off
@@ -344,14 +367,8 @@ def ssim_multiscale_parts(
     )
 
     def steps(eng, x, y):
-        cs = []
-        for level in range(levels):
-            if level:  # Step 5: downsample before every scale but the first.
-                x, y = _downsample(eng, x, conv, window.ndim), _downsample(eng, y, conv, window.ndim)
-            scored = constants.clamped(eng, x, y)  # (torchmetrics clamps each scale, and pools the unclamped)
-            c1, c2 = constants.at(eng, *scored)
-            stats = scale_statistics(eng, *scored, window, c1, c2, only_cs=level < levels - 1)
-            cs.append(stats.cs)
+        scales, scored, (c1, c2) = _scales(eng, x, y, window, constants, conv, levels)
+        cs, stats = [s.cs for s in scales], scales[-1]
         last_ssim = _ssim_term(eng, *scored, stats, window, c1, c2, conv)
         # Step 6: relu, power, product over scales, mean over channels.
         final_ssim = eng.relu(last_ssim)

@@ -82,14 +82,26 @@ def _kernels():
     return triton_kernels if torch.cuda.is_available() and triton_kernels.compiled() else None
 
 
+def pyramid_statistics(x, y, window, c1, c2, levels: int):
+    """Steps 4 and 5 of all ``levels`` scales at once (TF's step 5, fixed
+    constants, 2-D exact numerics) on the fused kernels; None where there are
+    none (the scales then take ``scale_statistics`` and ``downsample_2x``)."""
+    from msssim._ssim import ScaleStatistics
+
+    kernels = _kernels() if window.ndim == 2 and window.dtype == np.float64 else None
+    means = None if kernels is None else kernels.channels_last_means(x, y, window, c1, c2, levels, cupy)
+    if means is None:  # (no kernels here, or they did not compile for this GPU)
+        return None
+    return [ScaleStatistics(*(means[..., level, term] for term in range(3))) for level in range(levels)]
+
+
 def scale_statistics(x, y, window, c1, c2, index_map=False, only_cs=False):
     """Step 4: on the fused kernels for exact numerics' images (no index map,
     fixed constants); else the float64 engine's filters."""
-    from msssim._ssim import ScaleStatistics, filtered_statistics
+    from msssim._ssim import filtered_statistics
 
-    fused = window.ndim == 2 and window.dtype == np.float64 and not index_map and not isinstance(c1, cupy.ndarray)
-    kernels = _kernels() if fused else None
-    means = None if kernels is None else kernels.channels_last_means(x, y, window, c1, c2, cupy)
-    if means is None:  # (no kernels here, or they did not compile for this GPU)
-        return filtered_statistics(float64, x, y, window, c1, c2, index_map)
-    return ScaleStatistics(ssim=means[..., 0], cs=means[..., 1], luminance=means[..., 2])
+    if not index_map and not isinstance(c1, cupy.ndarray):
+        fused = pyramid_statistics(x, y, window, c1, c2, 1)
+        if fused is not None:
+            return fused[0]
+    return filtered_statistics(float64, x, y, window, c1, c2, index_map)

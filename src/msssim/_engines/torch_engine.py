@@ -205,11 +205,10 @@ def scale_statistics(x, y, window, c1, c2, index_map=False, only_cs=False):
     formulas are ``_ssim.luminance_cs``); the index map returned channels last."""
     from msssim._ssim import ScaleStatistics, luminance_cs
 
-    kernels = _fused(x) if window.ndim == 2 and window.dtype == np.float64 and not index_map else None
-    if kernels is not None and not torch.is_tensor(c1):  # (a tensor c1: torchmetrics' estimated range)
-        means = kernels.scale_means(x, y, window, c1, c2)
-        if means is not None:  # (None: they did not compile for this GPU)
-            return ScaleStatistics(ssim=means[..., 0], cs=means[..., 1], luminance=means[..., 2])
+    if not index_map and not torch.is_tensor(c1):  # (a tensor c1: torchmetrics' estimated range)
+        fused = pyramid_statistics(x, y, window, c1, c2, 1)
+        if fused is not None:
+            return fused[0]
 
     dtype = torch.float64 if window.dtype == np.float64 else torch.float32
     channel = -window.ndim - 1
@@ -224,6 +223,20 @@ def scale_statistics(x, y, window, c1, c2, index_map=False, only_cs=False):
         luminance=mean_hw(luminance, window.ndim),
         index_map=torch.movedim(ssim_map, channel, -1) if index_map else None,
     )
+
+
+def pyramid_statistics(x, y, window, c1, c2, levels: int):
+    """Steps 4 and 5 of all ``levels`` scales at once (TF's step 5, fixed
+    constants, 2-D exact numerics) on the fused Triton kernels: each scale's
+    statistics, finest first; None where the kernels are not for these tensors
+    or did not compile for this GPU."""
+    from msssim._ssim import ScaleStatistics
+
+    kernels = _fused(x) if window.ndim == 2 and window.dtype == np.float64 else None
+    means = None if kernels is None else kernels.pyramid_means(x, y, window, c1, c2, levels)
+    if means is None:
+        return None
+    return [ScaleStatistics(*means[..., level, :].unbind(-1)) for level in range(levels)]
 
 
 def float32(x) -> torch.Tensor:
@@ -263,7 +276,13 @@ def power(x: torch.Tensor, exponents) -> torch.Tensor:
 
 
 def prod(x: torch.Tensor, axis: int) -> torch.Tensor:
-    return torch.prod(x, dim=axis)
+    """The product along ``axis``, as a chain of multiplications: the
+    backward of ``torch.prod`` counts the zeros on the host (a wait for the GPU)."""
+    factors = x.unbind(axis)
+    out = factors[0]
+    for factor in factors[1:]:
+        out = out * factor
+    return out
 
 
 def mean(x: torch.Tensor, axis: int) -> torch.Tensor:

@@ -41,6 +41,7 @@ tests also compile them for a GPU (Triton's bundled ``ptxas``) without one.
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
 
 import numpy as np
@@ -49,6 +50,8 @@ import triton
 import triton.language as tl
 from triton.compiler.errors import CompilationError
 from triton.runtime.errors import OutOfResources, PTXASError
+
+from msssim._engines import torch_engine
 
 TILE = (32, 32)  # output pixels of one tile: rows, columns
 _CHUNK = 16  # rows the row pass takes at a time
@@ -63,6 +66,7 @@ _NOT_COMPILED: list[Exception] = []  # why Triton could not compile the kernels 
 # divisibility by 16 (and of those equal to 1); the sizes change with every
 # scale and image, so they are left out: one compile per window size
 _SIZES = ("H", "W", "Ho", "Wo", "tiles_w", "tiles_per_plane", "tiles")
+_TILING = ("tiles_w", "tiles_per_plane", "tiles")
 
 
 @triton.jit
@@ -146,13 +150,14 @@ def _terms(mu, mv, var_u, var_v, c1, c2):
     return cs, luminance
 
 
-@triton.jit(do_not_specialize=_SIZES)
+@triton.jit(do_not_specialize=_SIZES + ("stride",))
 def _forward_kernel(
-    x_ptr, y_ptr, taps_ptr, scratch_ptr, sums_ptr, H, W, Ho, Wo, tiles_w, tiles_per_plane, tiles,
+    x_ptr, y_ptr, taps_ptr, scratch_ptr, sums_ptr, H, W, Ho, Wo, stride, tiles_w, tiles_per_plane, tiles,
     gain, total, c1, c2,
     K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, CH: tl.constexpr, ROWS: tl.constexpr,
 ):  # fmt: skip
-    """``sums[tile]``: the tile's sums of SSIM, cs and luminance."""
+    """``sums[plane * stride + 3 * t]``: the sums of SSIM, cs and luminance of
+    the plane's tile ``t``."""
     program = tl.program_id(0)
     scratch = scratch_ptr + program * 4 * ROWS * BW
     tile = program
@@ -165,7 +170,7 @@ def _forward_kernel(
         rows = row0 + tl.arange(0, BH)[:, None]
         cols = col0 + tl.arange(0, BW)[None, :]
         valid = (rows < Ho) & (cols < Wo)
-        out = sums_ptr + tile * 3
+        out = sums_ptr + plane * stride + (tile % tiles_per_plane) * 3
         tl.store(out, tl.sum(tl.sum(tl.where(valid, luminance * cs, 0.0), axis=1), axis=0))
         tl.store(out + 1, tl.sum(tl.sum(tl.where(valid, cs, 0.0), axis=1), axis=0))
         tl.store(out + 2, tl.sum(tl.sum(tl.where(valid, luminance, 0.0), axis=1), axis=0))
@@ -218,13 +223,17 @@ def _weights_kernel(
 
 @triton.jit(do_not_specialize=_SIZES)
 def _gradient_kernel(
-    x_ptr, y_ptr, taps_ptr, scratch_ptr, maps_ptr, gx_ptr, gy_ptr, H, W, Ho, Wo, tiles_w, tiles_per_plane, tiles,
-    scale,
-    K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, CH: tl.constexpr, ROWS: tl.constexpr, Y_GRAD: tl.constexpr,
+    x_ptr, y_ptr, taps_ptr, scratch_ptr, maps_ptr, gx_ptr, gy_ptr, cx_ptr, cy_ptr,
+    H, W, Ho, Wo, tiles_w, tiles_per_plane, tiles, scale,
+    K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, CH: tl.constexpr, ROWS: tl.constexpr,
+    Y_GRAD: tl.constexpr, COARSE: tl.constexpr,
 ):  # fmt: skip
     """The maps filtered back onto the pixels (the window's transpose, a row
     pass and a column pass), and the gradients ``(f*M_x + 2x·f*C_xx +
-    y·f*C_xy)·scale`` and, if ``Y_GRAD``, alike for ``y``."""
+    y·f*C_xy)·scale`` and, if ``Y_GRAD``, alike for ``y``; with ``COARSE``,
+    plus the next scale's gradients ``cx``, ``cy`` carried back through step 5
+    (a quarter to each of the four pixels it averaged; a repeated last row or
+    column's share to the row or column it repeats)."""
     program = tl.program_id(0)
     scratch = scratch_ptr + program * 4 * ROWS * BW
     width = Wo + 2 * K - 2  # the maps' border: no bounds to test tap by tap
@@ -274,10 +283,52 @@ def _gradient_kernel(
         pixel = plane * H * W + rows * W + cols
         xv = tl.load(x_ptr + pixel, mask=inside, other=0.0)
         yv = tl.load(y_ptr + pixel, mask=inside, other=0.0)
-        tl.store(gx_ptr + pixel, (fm_x + 2.0 * xv * fc_xx + yv * fc_xy) * scale, mask=inside)
+        gx = (fm_x + 2.0 * xv * fc_xx + yv * fc_xy) * scale
+        gy = (fm_y + 2.0 * yv * fc_xx + xv * fc_xy) * scale
+        if COARSE:
+            hc, wc = (H + 1) // 2, (W + 1) // 2
+            share = tl.where((rows == H - 1) & (H % 2 == 1), 0.5, 0.25)
+            share = share * tl.where((cols == W - 1) & (W % 2 == 1), 2.0, 1.0)
+            parent = plane * hc * wc + (rows // 2) * wc + cols // 2
+            gx += share * tl.load(cx_ptr + parent, mask=inside, other=0.0)
+            if Y_GRAD:
+                gy += share * tl.load(cy_ptr + parent, mask=inside, other=0.0)
+        tl.store(gx_ptr + pixel, gx, mask=inside)
         if Y_GRAD:
-            tl.store(gy_ptr + pixel, (fm_y + 2.0 * yv * fc_xx + xv * fc_xy) * scale, mask=inside)
+            tl.store(gy_ptr + pixel, gy, mask=inside)
         tile += tl.num_programs(0)
+
+
+@triton.jit
+def _halved(src_ptr, dst_ptr, plane, rows, cols, H, W, Hn, Wn):
+    """Step 5 of one tile of a plane: TF's mean of 2x2 pixels, the last row
+    and column repeated where the size is odd."""
+    inside = (rows < Hn) & (cols < Wn)
+    top = src_ptr + plane * H * W + 2 * rows * W
+    bottom = src_ptr + plane * H * W + tl.minimum(2 * rows + 1, H - 1) * W
+    left, right = 2 * cols, tl.minimum(2 * cols + 1, W - 1)
+    total = tl.load(top + left, mask=inside, other=0.0) + tl.load(top + right, mask=inside, other=0.0)
+    total += tl.load(bottom + left, mask=inside, other=0.0)
+    total += tl.load(bottom + right, mask=inside, other=0.0)
+    tl.store(dst_ptr + plane * Hn * Wn + rows * Wn + cols, total * 0.25, mask=inside)
+
+
+@triton.jit(do_not_specialize=("H", "W", "Hn", "Wn") + _TILING)
+def _downsample_kernel(
+    x_ptr, y_ptr, nx_ptr, ny_ptr, H, W, Hn, Wn, tiles_w, tiles_per_plane, tiles,
+    BH: tl.constexpr, BW: tl.constexpr,
+):  # fmt: skip
+    """The next scale of ``x`` and ``y``, ``[planes, Hn, Wn]``, one tile per program."""
+    plane, row0, col0 = _tile(tl.program_id(0), tiles_w, tiles_per_plane, BH, BW)
+    rows = row0 + tl.arange(0, BH)[:, None]
+    cols = col0 + tl.arange(0, BW)[None, :]
+    _halved(x_ptr, nx_ptr, plane, rows, cols, H, W, Hn, Wn)
+    _halved(y_ptr, ny_ptr, plane, rows, cols, H, W, Hn, Wn)
+
+
+@functools.cache
+def _multiprocessors(device: torch.device) -> int:
+    return torch.cuda.get_device_properties(device).multi_processor_count
 
 
 def _launch(kernel, planes: int, height: int, width: int, k: int, device, *args, constants=None, **scalars) -> None:
@@ -288,10 +339,7 @@ def _launch(kernel, planes: int, height: int, width: int, k: int, device, *args,
     tiles_w = triton.cdiv(width, bw)
     tiles_per_plane = triton.cdiv(height, bh) * tiles_w
     tiles = planes * tiles_per_plane
-    if device.type == "cuda":
-        programs = torch.cuda.get_device_properties(device).multi_processor_count * _PROGRAMS_PER_SM
-    else:
-        programs = _INTERPRETED_PROGRAMS
+    programs = _multiprocessors(device) * _PROGRAMS_PER_SM if device.type == "cuda" else _INTERPRETED_PROGRAMS
     programs = min(programs, tiles)
     scratch = torch.empty((programs, 4, rows, bw), dtype=torch.float32, device=device)
     # Triton launches on the current GPU: make it the tensors' (cuda:1 tensors from a cuda:0 process)
@@ -302,51 +350,83 @@ def _launch(kernel, planes: int, height: int, width: int, k: int, device, *args,
         )  # fmt: skip
 
 
-class _ScaleMeans(torch.autograd.Function):
-    """Planes ``[P, H, W]`` float32 -> the means of SSIM, cs and luminance per plane, ``[P, 3]``."""
+def _halve(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Step 5 of planes ``[P, H, W]``: the next scale of both, in one launch."""
+    planes, height, width = x.shape
+    halves = (height + 1) // 2, (width + 1) // 2
+    nx, ny = (torch.empty((planes, *halves), dtype=torch.float32, device=x.device) for _ in range(2))
+    bh, bw = 16, 64
+    tiles_w = triton.cdiv(halves[1], bw)
+    tiles_per_plane = triton.cdiv(halves[0], bh) * tiles_w
+    with torch.cuda.device(x.device) if x.is_cuda else contextlib.nullcontext():
+        _downsample_kernel[(planes * tiles_per_plane,)](
+            x, y, nx, ny, height, width, *halves, tiles_w, tiles_per_plane, planes * tiles_per_plane, BH=bh, BW=bw
+        )
+    return nx, ny
+
+
+class _PyramidMeans(torch.autograd.Function):
+    """Planes ``[P, H, W]`` float32 -> the means of SSIM, cs and luminance of
+    each plane at each of ``levels`` scales, ``[P, levels, 3]``: the scales
+    made by step 5 between them, and kept for the backward, which goes from
+    the coarsest scale to the finest, each scale's gradient kernel adding the
+    coarser one's."""
 
     @staticmethod
-    def forward(ctx, x, y, taps, gain, c1, c2):
+    def forward(ctx, x, y, taps, gain, c1, c2, levels):
         planes, height, width = x.shape
         k = taps.numel()
-        h_out, w_out = height - k + 1, width - k + 1
-        tiles = planes * triton.cdiv(h_out, TILE[0]) * triton.cdiv(w_out, TILE[1])
-        sums = torch.empty((tiles, 3), dtype=torch.float32, device=x.device)
-        _launch(
-            _forward_kernel, planes, h_out, w_out, k, x.device, x, y, taps, sums, height, width, h_out, w_out,
-            gain=gain, total=gain**2, c1=c1, c2=c2,
-        )  # fmt: skip
-        ctx.save_for_backward(x, y, taps)
+        slots = triton.cdiv(height - k + 1, TILE[0]) * triton.cdiv(width - k + 1, TILE[1])  # the first scale's tiles
+        sums = torch.zeros((planes, levels, slots, 3), dtype=torch.float32, device=x.device)
+        scales, pixels = [(x, y)], []
+        for level in range(levels):
+            if level:
+                scales.append(_halve(*scales[-1]))
+            a, b = scales[-1]
+            h_out, w_out = a.shape[1] - k + 1, a.shape[2] - k + 1
+            _launch(
+                _forward_kernel, planes, h_out, w_out, k, x.device, a, b, taps, sums[:, level], *a.shape[1:],
+                h_out, w_out, levels * slots * 3, gain=gain, total=gain**2, c1=c1, c2=c2,
+            )  # fmt: skip
+            pixels.append(h_out * w_out)
+        ctx.save_for_backward(taps, *(image for pair in scales for image in pair))
         ctx.constants = (gain, c1, c2)
-        return (torch.sum(sums.view(planes, -1, 3), dim=1, dtype=torch.float64) / (h_out * w_out)).float()
+        means = torch.sum(sums, dim=2, dtype=torch.float64) / torch_engine.constant(np.array(pixels)[:, None], x.device)
+        return means.float()
 
     @staticmethod
     def backward(ctx, grad):
-        x, y, taps = ctx.saved_tensors
+        taps, *images = ctx.saved_tensors
         gain, c1, c2 = ctx.constants
-        planes, height, width = x.shape
         k = taps.numel()
-        h_out, w_out = height - k + 1, width - k + 1
-        grad = grad.float().contiguous()
         y_grad = ctx.needs_input_grad[1]
-        gx = torch.empty_like(x)
-        gy = torch.empty_like(y) if y_grad else gx
-        # the maps of a few planes at a time, in a bounded buffer
-        step = min(planes, max(1, _MAPS_BYTES // (16 * (height + k - 1) * (width + k - 1))))
-        buffer = torch.zeros((step, 4, height + k - 1, width + k - 1), dtype=torch.float32, device=x.device)
-        for first in range(0, planes, step):
-            part = slice(first, first + step)
-            n = min(step, planes - first)
-            maps = buffer[:n]  # (the weights kernel writes inside the border only: it stays zero)
-            _launch(
-                _weights_kernel, n, h_out, w_out, k, x.device, x[part], y[part], taps, grad[part], maps,
-                height, width, h_out, w_out, gain=gain, total=gain**2, c1=c1, c2=c2,
-            )  # fmt: skip
-            _launch(
-                _gradient_kernel, n, height, width, k, x.device, x[part], y[part], taps, maps, gx[part], gy[part],
-                height, width, h_out, w_out, scale=1.0 / (h_out * w_out), constants={"Y_GRAD": y_grad},
-            )  # fmt: skip
-        return gx, gy if y_grad else None, None, None, None, None
+        grads = grad.float().transpose(0, 1).contiguous()  # [levels, P, 3]
+        coarse = None
+        for level in reversed(range(len(grads))):
+            x, y = images[2 * level : 2 * level + 2]
+            planes, height, width = x.shape
+            h_out, w_out = height - k + 1, width - k + 1
+            gx = torch.empty_like(x)
+            gy = torch.empty_like(y) if y_grad else gx
+            # the maps of a few planes at a time, in a bounded buffer
+            step = min(planes, max(1, _MAPS_BYTES // (16 * (height + k - 1) * (width + k - 1))))
+            buffer = torch.zeros((step, 4, height + k - 1, width + k - 1), dtype=torch.float32, device=x.device)
+            for first in range(0, planes, step):
+                part = slice(first, first + step)
+                n = min(step, planes - first)
+                maps = buffer[:n]  # (the weights kernel writes inside the border only: it stays zero)
+                _launch(
+                    _weights_kernel, n, h_out, w_out, k, x.device, x[part], y[part], taps, grads[level, part], maps,
+                    height, width, h_out, w_out, gain=gain, total=gain**2, c1=c1, c2=c2,
+                )  # fmt: skip
+                cx, cy = (gx, gy) if coarse is None else (coarse[0][part], coarse[1][part])
+                _launch(
+                    _gradient_kernel, n, height, width, k, x.device, x[part], y[part], taps, maps, gx[part],
+                    gy[part], cx, cy, height, width, h_out, w_out, scale=1.0 / (h_out * w_out),
+                    constants={"Y_GRAD": y_grad, "COARSE": coarse is not None},
+                )  # fmt: skip
+            coarse = gx, gy
+        return coarse[0], coarse[1] if y_grad else None, None, None, None, None, None
 
 
 def compiled() -> bool:
@@ -354,12 +434,12 @@ def compiled() -> bool:
     return not _NOT_COMPILED
 
 
-def scale_means(x: torch.Tensor, y: torch.Tensor, window: np.ndarray, c1: float, c2: float) -> torch.Tensor | None:
-    """Step 4 of ``[..., C, H, W]`` images (broadcast against each other):
-    the means of SSIM, cs and luminance, ``[..., C, 3]`` float32, differentiable;
-    None, with a warning the first time, where Triton cannot compile the
-    kernels for the GPU (the engines then take their own operations)."""
-    from msssim._engines import torch_engine
+def pyramid_means(x, y, window: np.ndarray, c1: float, c2: float, levels: int) -> torch.Tensor | None:
+    """Steps 4 and 5 of ``[..., C, H, W]`` images (broadcast against each
+    other) over ``levels`` scales, TF's step 5 between them: the means of SSIM,
+    cs and luminance, ``[..., C, levels, 3]`` float32, differentiable; None,
+    with a warning the first time, where Triton cannot compile the kernels
+    for the GPU (the engines then take their own operations)."""
     from msssim._window import separable
 
     x, y = torch.broadcast_tensors(x.float(), y.float())
@@ -371,22 +451,22 @@ def scale_means(x: torch.Tensor, y: torch.Tensor, window: np.ndarray, c1: float,
     gain = float(taps.sum())
     taps = torch_engine.constant(taps.astype(np.float32), x.device)
     try:
-        means = _ScaleMeans.apply(*planes, taps, gain, float(c1), float(c2))
+        means = _PyramidMeans.apply(*planes, taps, gain, float(c1), float(c2), levels)
     except (CompilationError, OutOfResources, PTXASError) as error:
         _NOT_COMPILED.append(error)
         msg = (
             f"msssim's Triton kernels did not compile for this GPU ({type(error).__name__}: {error}); "
             "scoring with the array library's own operations instead, which are slower and take more memory."
         )
-        warnings.warn(msg, RuntimeWarning, stacklevel=4)
+        warnings.warn(msg, RuntimeWarning, stacklevel=5)
         return None
-    return means.reshape(*shape[:-2], 3)
+    return means.reshape(*shape[:-2], levels, 3)
 
 
-def channels_last_means(x, y, window: np.ndarray, c1: float, c2: float, xp):
-    """:func:`scale_means` of another library's ``[..., H, W, C]`` arrays (CuPy's),
-    shared with torch through DLPack on their device, as ``xp`` arrays ``[..., C, 3]``
-    (None where the kernels do not compile)."""
+def channels_last_means(x, y, window: np.ndarray, c1: float, c2: float, levels: int, xp):
+    """:func:`pyramid_means` of another library's ``[..., H, W, C]`` arrays
+    (CuPy's), shared with torch through DLPack on their device, as ``xp``
+    arrays ``[..., C, levels, 3]`` (None where the kernels do not compile)."""
     planes = (torch.from_dlpack(a).movedim(-1, -3) for a in (x, y))
-    means = scale_means(*planes, window, c1, c2)
+    means = pyramid_means(*planes, window, c1, c2, levels)
     return None if means is None else xp.from_dlpack(means.detach())
