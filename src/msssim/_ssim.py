@@ -372,16 +372,16 @@ def ssim_multiscale_parts(
         last_ssim = _ssim_term(eng, *scored, stats, window, c1, c2, conv)
         # Step 6: relu, power, product over scales, mean over channels.
         final_ssim = eng.relu(last_ssim)
-        relu_cs = [eng.relu(t) for t in cs]
+        relu_cs = eng.relu(eng.stack(cs, axis=-2))  # [..., scales, C]
         if conv.channel_mean_first:  # torchmetrics: the channels' mean of each term, relu'd, to the power
             terms = eng.stack([eng.mean(t, axis=-1) for t in cs[:-1] + [last_ssim]], axis=-1)
             terms = (terms + 1) / 2 if conv.normalize == "simple" else eng.relu(terms)
             ms_ssim = eng.prod(eng.power(terms, list(weights)), axis=-1)
         else:
-            terms = eng.stack(relu_cs[:-1] + [final_ssim], axis=-2)
+            terms = eng.stack([relu_cs[..., level, :] for level in range(levels - 1)] + [final_ssim], axis=-2)
             exponents = [[w] for w in weights]  # one per scale, broadcast over channels
             ms_ssim = eng.mean(eng.prod(eng.power(terms, exponents), axis=-2), axis=-1)
-        return ms_ssim, eng.stack(relu_cs, axis=-2), final_ssim, eng.float32(stats.luminance)
+        return ms_ssim, relu_cs, final_ssim, eng.float32(stats.luminance)
 
     ms_ssim, cs, final_ssim, luminance = _computed(eng, host, steps, x, y, numerics, threads, window.ndim)
     return MultiScaleParts(

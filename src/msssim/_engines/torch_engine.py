@@ -269,10 +269,10 @@ def stack(tensors, axis: int) -> torch.Tensor:
 def power(x: torch.Tensor, exponents) -> torch.Tensor:
     """``x ** w`` for ``x >= 0``, with gradient 0 (not NaN) at ``x = 0``; a NaN
     stays NaN, for ``finite_result`` to find."""
-    w = constant(np.asarray(exponents, np.float32), x.device)
+    w = np.asarray(exponents, np.float32)
     zero = x == 0
-    base = torch.where(zero, torch.ones_like(x), x)
-    return torch.where(zero & (w != 0), torch.zeros_like(x), base**w)
+    base = torch.where(zero, 1.0, x)
+    return torch.where(zero, constant((w == 0).astype(np.float32), x.device), base ** constant(w, x.device))
 
 
 def prod(x: torch.Tensor, axis: int) -> torch.Tensor:
@@ -290,5 +290,7 @@ def mean(x: torch.Tensor, axis: int) -> torch.Tensor:
 
 
 def all_finite(*arrays: torch.Tensor) -> bool:
-    """One read on the host for all of them (each read waits for the GPU)."""
-    return bool(torch.stack([torch.isfinite(x).all() for x in arrays]).all())
+    """One read on the host for all of them (each read waits for the GPU):
+    whether their sum is finite, as it is exactly when they all are (scores
+    and their terms, at most 1 in size)."""
+    return bool(torch.isfinite(torch.cat([x.reshape(-1) for x in arrays]).sum()))

@@ -25,13 +25,20 @@ This is done for ``u = x + y`` and ``v = x - y`` (as ``numba_exact``), whose
 variances give cs and whose means give luminance. The tile's sums of SSIM, cs
 and luminance are the only output, added up in float64 afterwards.
 
+All the scales are one autograd Function (``_PyramidMeans``): between them,
+one small kernel makes the next scale of both images (TF's step 5), so a
+forward is two launches per scale and a few torch ops, whose host time (not
+the GPU's) bounded the per-scale version on an H100.
+
 Backward: for a mean ``L = Σ_p (g_s·S_p + g_c·cs_p) / N`` the gradient is
 ``dL/dx = (f*M_x + 2x·f*C_xx + y·f*C_xy) / N`` (and alike for ``y``), where
 ``f*`` is the window's transpose (a full correlation) and ``M_x``, ``C_xx``,
 ``C_xy`` are per-pixel derivatives of ``g_s·S + g_c·cs`` with respect to the
 window's moments ``μx``, ``f(x²)`` and ``f(xy)``. One kernel forms those maps
 from the recomputed moments; a second filters them back onto the pixels, in
-two passes through the scratch too. Autograd keeps only each scale's images.
+two passes through the scratch too, and adds the coarser scale's gradient
+carried back through step 5 (the scales are taken coarsest first). Autograd
+keeps only each scale's images.
 
 The same kernels run on a GPU and, with ``TRITON_INTERPRET=1`` set before
 Triton is imported, on CPU tensors, which is how the tests check them; the
@@ -55,10 +62,10 @@ from msssim._engines import torch_engine
 
 TILE = (32, 32)  # output pixels of one tile: rows, columns
 _CHUNK = 16  # rows the row pass takes at a time
-_PROGRAMS_PER_SM = 4
-_WARPS = 4  # per program
+_PROGRAMS_PER_SM = 3
+_WARPS = 8  # per program
 _INTERPRETED_PROGRAMS = 3  # on the CPU: a few, so that programs take several tiles
-_MAPS_BYTES = 64 * 2**20  # the backward's per-pixel maps, at most (unless one plane's are more)
+_MAPS_BYTES = 256 * 2**20  # the backward's per-pixel maps, at most (unless one plane's are more)
 _NOT_COMPILED: list[Exception] = []  # why Triton could not compile the kernels for this GPU, once
 
 
@@ -153,11 +160,11 @@ def _terms(mu, mv, var_u, var_v, c1, c2):
 @triton.jit(do_not_specialize=_SIZES + ("stride",))
 def _forward_kernel(
     x_ptr, y_ptr, taps_ptr, scratch_ptr, sums_ptr, H, W, Ho, Wo, stride, tiles_w, tiles_per_plane, tiles,
-    gain, total, c1, c2,
+    gain, total, c1, c2, scale,
     K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, CH: tl.constexpr, ROWS: tl.constexpr,
 ):  # fmt: skip
     """``sums[plane * stride + 3 * t]``: the sums of SSIM, cs and luminance of
-    the plane's tile ``t``."""
+    the plane's tile ``t``, times ``scale`` (one over the scale's pixels)."""
     program = tl.program_id(0)
     scratch = scratch_ptr + program * 4 * ROWS * BW
     tile = program
@@ -171,9 +178,9 @@ def _forward_kernel(
         cols = col0 + tl.arange(0, BW)[None, :]
         valid = (rows < Ho) & (cols < Wo)
         out = sums_ptr + plane * stride + (tile % tiles_per_plane) * 3
-        tl.store(out, tl.sum(tl.sum(tl.where(valid, luminance * cs, 0.0), axis=1), axis=0))
-        tl.store(out + 1, tl.sum(tl.sum(tl.where(valid, cs, 0.0), axis=1), axis=0))
-        tl.store(out + 2, tl.sum(tl.sum(tl.where(valid, luminance, 0.0), axis=1), axis=0))
+        tl.store(out, tl.sum(tl.sum(tl.where(valid, luminance * cs, 0.0), axis=1), axis=0) * scale)
+        tl.store(out + 1, tl.sum(tl.sum(tl.where(valid, cs, 0.0), axis=1), axis=0) * scale)
+        tl.store(out + 2, tl.sum(tl.sum(tl.where(valid, luminance, 0.0), axis=1), axis=0) * scale)
         tile += tl.num_programs(0)
 
 
@@ -378,7 +385,7 @@ class _PyramidMeans(torch.autograd.Function):
         k = taps.numel()
         slots = triton.cdiv(height - k + 1, TILE[0]) * triton.cdiv(width - k + 1, TILE[1])  # the first scale's tiles
         sums = torch.zeros((planes, levels, slots, 3), dtype=torch.float32, device=x.device)
-        scales, pixels = [(x, y)], []
+        scales = [(x, y)]
         for level in range(levels):
             if level:
                 scales.append(_halve(*scales[-1]))
@@ -386,13 +393,11 @@ class _PyramidMeans(torch.autograd.Function):
             h_out, w_out = a.shape[1] - k + 1, a.shape[2] - k + 1
             _launch(
                 _forward_kernel, planes, h_out, w_out, k, x.device, a, b, taps, sums[:, level], *a.shape[1:],
-                h_out, w_out, levels * slots * 3, gain=gain, total=gain**2, c1=c1, c2=c2,
+                h_out, w_out, levels * slots * 3, gain=gain, total=gain**2, c1=c1, c2=c2, scale=1.0 / (h_out * w_out),
             )  # fmt: skip
-            pixels.append(h_out * w_out)
         ctx.save_for_backward(taps, *(image for pair in scales for image in pair))
         ctx.constants = (gain, c1, c2)
-        means = torch.sum(sums, dim=2, dtype=torch.float64) / torch_engine.constant(np.array(pixels)[:, None], x.device)
-        return means.float()
+        return torch.sum(sums, dim=2, dtype=torch.float64).float()
 
     @staticmethod
     def backward(ctx, grad):
