@@ -16,8 +16,8 @@ mode (``make_window(size, sigma)``, step 3) and a few primitives:
 and either a fused ``scale_statistics(x, y, window, c1, c2, index_map, only_cs)``
 or the two primitives from which :func:`scale_statistics` below builds it
 (an engine may also fuse steps 4 and 5 of all scales, as
-``pyramid_statistics(x, y, window, c1, c2, levels)``, returning each scale's
-statistics or None):
+``pyramid_statistics(x, y, window, c1, c2, levels)``, returning statistics
+with a scales axis before the channels, or None):
 
 ``filter_valid(x, window)``
     the 2-D gaussian ``window``, VALID, over H and W of ``[..., H, W, C]``;
@@ -267,15 +267,15 @@ def _downsample(eng, x, conv: Convention, dims: int):
 
 
 def _scales(eng, x, y, window, constants: Constants, conv: Convention, levels: int) -> tuple:
-    """Steps 4 and 5 over the scales: each scale's statistics (finest first),
-    the last scale's images as scored, and its ``(c1, c2)``. An engine's
-    ``pyramid_statistics`` (the GPU kernels) takes all scales at once where
-    step 5 is TF's and the constants are fixed."""
+    """Steps 4 and 5 over the scales: every scale's cs, ``[..., scales, C]``
+    (finest first), the last scale's statistics, its images as scored, and
+    its ``(c1, c2)``. An engine's ``pyramid_statistics`` (the GPU kernels)
+    takes all scales at once where step 5 is TF's and the constants are fixed."""
     pyramid = getattr(eng, "pyramid_statistics", None)
     if pyramid is not None and conv.pooling == "tensorflow" and constants.bounds is None and not conv.reflect_ssim:
-        scales = None if constants.fixed is None else pyramid(x, y, window, *constants.fixed, levels)
-        if scales is not None:
-            return scales, (x, y), constants.fixed  # (the images, for _ssim_term: unread without reflect_ssim)
+        stats = None if constants.fixed is None else pyramid(x, y, window, *constants.fixed, levels)
+        if stats is not None:  # (the images, for _ssim_term, are unread without reflect_ssim)
+            return stats.cs, ScaleStatistics(*(t[..., -1, :] for t in stats[:3])), (x, y), constants.fixed
     scales = []
     for level in range(levels):
         if level:  # Step 5: downsample before every scale but the first.
@@ -283,7 +283,7 @@ def _scales(eng, x, y, window, constants: Constants, conv: Convention, levels: i
         scored = constants.clamped(eng, x, y)  # (torchmetrics clamps each scale, and pools the unclamped)
         c1, c2 = constants.at(eng, *scored)
         scales.append(scale_statistics(eng, *scored, window, c1, c2, only_cs=level < levels - 1))
-    return scales, scored, (c1, c2)
+    return eng.stack([s.cs for s in scales], axis=-2), scales[-1], scored, (c1, c2)
 
 
 @contextmanager
@@ -367,18 +367,17 @@ def ssim_multiscale_parts(
     )
 
     def steps(eng, x, y):
-        scales, scored, (c1, c2) = _scales(eng, x, y, window, constants, conv, levels)
-        cs, stats = [s.cs for s in scales], scales[-1]
+        cs, stats, scored, (c1, c2) = _scales(eng, x, y, window, constants, conv, levels)  # cs: [..., scales, C]
         last_ssim = _ssim_term(eng, *scored, stats, window, c1, c2, conv)
         # Step 6: relu, power, product over scales, mean over channels.
         final_ssim = eng.relu(last_ssim)
-        relu_cs = eng.relu(eng.stack(cs, axis=-2))  # [..., scales, C]
+        relu_cs = eng.relu(cs)
         if conv.channel_mean_first:  # torchmetrics: the channels' mean of each term, relu'd, to the power
-            terms = eng.stack([eng.mean(t, axis=-1) for t in cs[:-1] + [last_ssim]], axis=-1)
+            terms = eng.concat([eng.mean(cs, axis=-1)[..., :-1], eng.mean(last_ssim, axis=-1)[..., None]], axis=-1)
             terms = (terms + 1) / 2 if conv.normalize == "simple" else eng.relu(terms)
             ms_ssim = eng.prod(eng.power(terms, list(weights)), axis=-1)
         else:
-            terms = eng.stack([relu_cs[..., level, :] for level in range(levels - 1)] + [final_ssim], axis=-2)
+            terms = eng.concat([relu_cs[..., :-1, :], final_ssim[..., None, :]], axis=-2)
             exponents = [[w] for w in weights]  # one per scale, broadcast over channels
             ms_ssim = eng.mean(eng.prod(eng.power(terms, exponents), axis=-2), axis=-1)
         return ms_ssim, relu_cs, final_ssim, eng.float32(stats.luminance)

@@ -22,6 +22,7 @@ from msssim._engines._numpy_ops import different_devices, host_array
 from msssim._engines.float64 import (  # noqa: F401  (the engine's share of the interface)
     all_finite,
     clip,
+    concat,
     convert_image,
     data_range,
     downsample_2x,
@@ -84,24 +85,25 @@ def _kernels():
 
 def pyramid_statistics(x, y, window, c1, c2, levels: int):
     """Steps 4 and 5 of all ``levels`` scales at once (TF's step 5, fixed
-    constants, 2-D exact numerics) on the fused kernels; None where there are
-    none (the scales then take ``scale_statistics`` and ``downsample_2x``)."""
+    constants, 2-D exact numerics) on the fused kernels: statistics ``[...,
+    levels, C]``; None where there are none (the scales then take
+    ``scale_statistics`` and ``downsample_2x``)."""
     from msssim._ssim import ScaleStatistics
 
     kernels = _kernels() if window.ndim == 2 and window.dtype == np.float64 else None
     means = None if kernels is None else kernels.channels_last_means(x, y, window, c1, c2, levels, cupy)
     if means is None:  # (no kernels here, or they did not compile for this GPU)
         return None
-    return [ScaleStatistics(*(means[..., level, term] for term in range(3))) for level in range(levels)]
+    return ScaleStatistics(*(means[..., term].swapaxes(-1, -2) for term in range(3)))
 
 
 def scale_statistics(x, y, window, c1, c2, index_map=False, only_cs=False):
     """Step 4: on the fused kernels for exact numerics' images (no index map,
     fixed constants); else the float64 engine's filters."""
-    from msssim._ssim import filtered_statistics
+    from msssim._ssim import ScaleStatistics, filtered_statistics
 
     if not index_map and not isinstance(c1, cupy.ndarray):
         fused = pyramid_statistics(x, y, window, c1, c2, 1)
         if fused is not None:
-            return fused[0]
+            return ScaleStatistics(*(t[..., 0, :] for t in fused[:3]))
     return filtered_statistics(float64, x, y, window, c1, c2, index_map)

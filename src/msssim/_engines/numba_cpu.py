@@ -30,6 +30,7 @@ from numba import njit, prange
 
 from msssim._engines._numpy_ops import (  # noqa: F401  (the engine's share of the interface)
     all_finite,
+    concat,
     first_nonfinite,
     float32,
     mean,

@@ -208,7 +208,7 @@ def scale_statistics(x, y, window, c1, c2, index_map=False, only_cs=False):
     if not index_map and not torch.is_tensor(c1):  # (a tensor c1: torchmetrics' estimated range)
         fused = pyramid_statistics(x, y, window, c1, c2, 1)
         if fused is not None:
-            return fused[0]
+            return ScaleStatistics(*(t.squeeze(-2) for t in fused[:3]))
 
     dtype = torch.float64 if window.dtype == np.float64 else torch.float32
     channel = -window.ndim - 1
@@ -227,16 +227,17 @@ def scale_statistics(x, y, window, c1, c2, index_map=False, only_cs=False):
 
 def pyramid_statistics(x, y, window, c1, c2, levels: int):
     """Steps 4 and 5 of all ``levels`` scales at once (TF's step 5, fixed
-    constants, 2-D exact numerics) on the fused Triton kernels: each scale's
-    statistics, finest first; None where the kernels are not for these tensors
-    or did not compile for this GPU."""
+    constants, 2-D exact numerics) on the fused Triton kernels: statistics
+    ``[..., levels, C]``, finest first (views of one tensor: few operations
+    in the backward); None where the kernels are not for these tensors or did
+    not compile for this GPU."""
     from msssim._ssim import ScaleStatistics
 
     kernels = _fused(x) if window.ndim == 2 and window.dtype == np.float64 else None
-    means = None if kernels is None else kernels.pyramid_means(x, y, window, c1, c2, levels)
+    means = None if kernels is None else kernels.pyramid_means(x, y, window, c1, c2, levels)  # [..., C, levels, 3]
     if means is None:
         return None
-    return [ScaleStatistics(*means[..., level, :].unbind(-1)) for level in range(levels)]
+    return ScaleStatistics(*means.movedim(-1, 0).transpose(-1, -2).unbind(0))
 
 
 def float32(x) -> torch.Tensor:
