@@ -155,28 +155,42 @@ def test_the_kernels_compile_for_gpus_without_spilling():
         assert line.split()[-1] == "1", line
 
 
-def test_other_libraries_arrays_reach_the_kernels_through_dlpack():
-    """CuPy's way onto the kernels (``channels_last_means``), with NumPy in its
-    place: ``[..., H, W, C]`` float64 arrays, broadcast, against the oracle."""
+def test_cupy_arrays_reach_the_kernels_through_dlpack():
+    """The CuPy engine's way onto the kernels (DLPack), with NumPy standing in
+    for CuPy (a module named ``cupy`` whose arrays are NumPy's): ``[..., H, W,
+    C]`` float64 arrays, broadcast, two scales, against the oracle."""
     out = _python(
         """
+        import sys, types
         import numpy as np
+        stand_in = types.ModuleType("cupy")
+        stand_in.ndarray, stand_in.from_dlpack = np.ndarray, np.from_dlpack
+        sys.modules["cupy"] = stand_in
         import oracle
         from photos import jpeg, photo
-        from msssim._engines import triton_kernels
+        from msssim._engines import cupy_engine, triton_kernels
         from msssim._window import exact_window
 
+        cupy_engine._kernels = lambda: triton_kernels  # (its own asks torch for a GPU)
+        window = exact_window(11, 1.5)
         image = photo("chelsea")[:41, :37]
         a = np.stack([image, jpeg(image, 5)]).astype(np.float64) / 255  # [2, H, W, 3]
         b = (jpeg(image, 10).astype(np.float64) / 255)  # [H, W, 3], broadcast
-        means = triton_kernels.channels_last_means(a, b, exact_window(11, 1.5), 1e-4, 9e-4, 1, np)[..., 0, :]
-        luminance, cs = oracle._scale(a, b, list(np.sqrt(np.diag(exact_window(11, 1.5)))), 1e-4, 9e-4)
-        want = np.stack([(luminance * cs).mean((-3, -2)), cs.mean((-3, -2)), luminance.mean((-3, -2))], -1)
-        print(type(means).__name__, means.shape, np.abs(means - want).max())
+        stats = cupy_engine.pyramid_statistics(a, b, window, 1e-4, 9e-4, 2)  # each [2, 2 scales, 3]
+        xs, ys, errors = a, b, []
+        for level in range(2):
+            if level:
+                xs, ys = oracle._downsample(xs), oracle._downsample(ys)
+            luminance, cs = oracle._scale(xs, ys, list(np.sqrt(np.diag(window))), 1e-4, 9e-4)
+            want = (luminance * cs).mean((-3, -2)), cs.mean((-3, -2)), luminance.mean((-3, -2))
+            errors += [np.abs(ours[..., level, :] - term).max() for ours, term in zip(stats[:3], want)]
+        single = cupy_engine.scale_statistics(a, b, window, 1e-4, 9e-4)  # one scale: [2, 3]
+        errors += [np.abs(ours - term[..., 0, :]).max() for ours, term in zip(single[:3], stats[:3])]
+        print(type(stats.cs).__name__, stats.cs.shape, single.cs.shape, max(errors))
         """
     )
     kind, *shape, error = out.replace("(", "").replace(")", "").replace(",", "").split()
-    assert kind == "ndarray" and shape == ["2", "3", "3"], out
+    assert kind == "ndarray" and shape == ["2", "2", "3", "2", "3"], out
     assert float(error) <= 1e-6, out
 
 

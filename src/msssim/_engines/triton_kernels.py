@@ -338,23 +338,31 @@ def _multiprocessors(device: torch.device) -> int:
     return torch.cuda.get_device_properties(device).multi_processor_count
 
 
-def _launch(kernel, planes: int, height: int, width: int, k: int, device, *args, constants=None, **scalars) -> None:
-    """``kernel`` over the tiles of ``planes`` ``[height, width]`` outputs, on a
-    fixed grid of programs, each with its own scratch block."""
+def _on(device: torch.device):
+    """Triton launches on the current GPU: make it the tensors' (cuda:1 tensors
+    from a cuda:0 process)."""
+    return torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
+
+
+def _scratch(k: int, device: torch.device) -> torch.Tensor:
+    """The fixed grid's scratch blocks, one per program, for a ``k``-tap window
+    (a call's launches share them: they run one after another)."""
+    rows = triton.cdiv(TILE[0] + k - 1, _CHUNK) * _CHUNK
+    programs = _multiprocessors(device) * _PROGRAMS_PER_SM if device.type == "cuda" else _INTERPRETED_PROGRAMS
+    return torch.empty((programs, 4, rows, TILE[1]), dtype=torch.float32, device=device)
+
+
+def _launch(kernel, scratch, planes: int, height: int, width: int, k: int, *args, constants=None, **scalars) -> None:
+    """``kernel`` over the tiles of ``planes`` ``[height, width]`` outputs, on
+    the fixed grid of programs that ``scratch`` has blocks for."""
     bh, bw = TILE
-    rows = triton.cdiv(bh + k - 1, _CHUNK) * _CHUNK
     tiles_w = triton.cdiv(width, bw)
     tiles_per_plane = triton.cdiv(height, bh) * tiles_w
     tiles = planes * tiles_per_plane
-    programs = _multiprocessors(device) * _PROGRAMS_PER_SM if device.type == "cuda" else _INTERPRETED_PROGRAMS
-    programs = min(programs, tiles)
-    scratch = torch.empty((programs, 4, rows, bw), dtype=torch.float32, device=device)
-    # Triton launches on the current GPU: make it the tensors' (cuda:1 tensors from a cuda:0 process)
-    with torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext():
-        kernel[(programs,)](
-            *args[:3], scratch, *args[3:], tiles_w, tiles_per_plane, tiles, *scalars.values(),
-            K=k, BH=bh, BW=bw, CH=_CHUNK, ROWS=rows, **(constants or {}), num_warps=_WARPS,
-        )  # fmt: skip
+    kernel[(min(len(scratch), tiles),)](
+        *args[:3], scratch, *args[3:], tiles_w, tiles_per_plane, tiles, *scalars.values(),
+        K=k, BH=bh, BW=bw, CH=_CHUNK, ROWS=scratch.shape[2], **(constants or {}), num_warps=_WARPS,
+    )  # fmt: skip
 
 
 def _halve(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -365,10 +373,9 @@ def _halve(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     bh, bw = 16, 64
     tiles_w = triton.cdiv(halves[1], bw)
     tiles_per_plane = triton.cdiv(halves[0], bh) * tiles_w
-    with torch.cuda.device(x.device) if x.is_cuda else contextlib.nullcontext():
-        _downsample_kernel[(planes * tiles_per_plane,)](
-            x, y, nx, ny, height, width, *halves, tiles_w, tiles_per_plane, planes * tiles_per_plane, BH=bh, BW=bw
-        )
+    _downsample_kernel[(planes * tiles_per_plane,)](
+        x, y, nx, ny, height, width, *halves, tiles_w, tiles_per_plane, planes * tiles_per_plane, BH=bh, BW=bw
+    )
     return nx, ny
 
 
@@ -385,16 +392,17 @@ class _PyramidMeans(torch.autograd.Function):
         k = taps.numel()
         slots = triton.cdiv(height - k + 1, TILE[0]) * triton.cdiv(width - k + 1, TILE[1])  # the first scale's tiles
         sums = torch.zeros((planes, levels, slots, 3), dtype=torch.float32, device=x.device)
-        scales = [(x, y)]
-        for level in range(levels):
-            if level:
-                scales.append(_halve(*scales[-1]))
-            a, b = scales[-1]
-            h_out, w_out = a.shape[1] - k + 1, a.shape[2] - k + 1
-            _launch(
-                _forward_kernel, planes, h_out, w_out, k, x.device, a, b, taps, sums[:, level], *a.shape[1:],
-                h_out, w_out, levels * slots * 3, gain=gain, total=gain**2, c1=c1, c2=c2, scale=1.0 / (h_out * w_out),
-            )  # fmt: skip
+        scales, scratch = [(x, y)], _scratch(k, x.device)
+        with _on(x.device):
+            for level in range(levels):
+                if level:
+                    scales.append(_halve(*scales[-1]))
+                a, b = scales[-1]
+                h_out, w_out = a.shape[1] - k + 1, a.shape[2] - k + 1
+                _launch(
+                    _forward_kernel, scratch, planes, h_out, w_out, k, a, b, taps, sums[:, level], *a.shape[1:], h_out,
+                    w_out, levels * slots * 3, gain=gain, total=gain**2, c1=c1, c2=c2, scale=1.0 / (h_out * w_out),
+                )  # fmt: skip
         ctx.save_for_backward(taps, *(image for pair in scales for image in pair))
         ctx.constants = (gain, c1, c2)
         return torch.sum(sums, dim=2, dtype=torch.float64).float()
@@ -406,7 +414,7 @@ class _PyramidMeans(torch.autograd.Function):
         k = taps.numel()
         y_grad = ctx.needs_input_grad[1]
         grads = grad.float().transpose(0, 1).contiguous()  # [levels, P, 3]
-        coarse = None
+        coarse, scratch = None, _scratch(k, taps.device)
         for level in reversed(range(len(grads))):
             x, y = images[2 * level : 2 * level + 2]
             planes, height, width = x.shape
@@ -420,16 +428,17 @@ class _PyramidMeans(torch.autograd.Function):
                 part = slice(first, first + step)
                 n = min(step, planes - first)
                 maps = buffer[:n]  # (the weights kernel writes inside the border only: it stays zero)
-                _launch(
-                    _weights_kernel, n, h_out, w_out, k, x.device, x[part], y[part], taps, grads[level, part], maps,
-                    height, width, h_out, w_out, gain=gain, total=gain**2, c1=c1, c2=c2,
-                )  # fmt: skip
                 cx, cy = (gx, gy) if coarse is None else (coarse[0][part], coarse[1][part])
-                _launch(
-                    _gradient_kernel, n, height, width, k, x.device, x[part], y[part], taps, maps, gx[part],
-                    gy[part], cx, cy, height, width, h_out, w_out, scale=1.0 / (h_out * w_out),
-                    constants={"Y_GRAD": y_grad, "COARSE": coarse is not None},
-                )  # fmt: skip
+                with _on(x.device):
+                    _launch(
+                        _weights_kernel, scratch, n, h_out, w_out, k, x[part], y[part], taps, grads[level, part], maps,
+                        height, width, h_out, w_out, gain=gain, total=gain**2, c1=c1, c2=c2,
+                    )  # fmt: skip
+                    _launch(
+                        _gradient_kernel, scratch, n, height, width, k, x[part], y[part], taps, maps, gx[part],
+                        gy[part], cx, cy, height, width, h_out, w_out, scale=1.0 / (h_out * w_out),
+                        constants={"Y_GRAD": y_grad, "COARSE": coarse is not None},
+                    )  # fmt: skip
             coarse = gx, gy
         return coarse[0], coarse[1] if y_grad else None, None, None, None, None, None
 
