@@ -34,9 +34,9 @@ KERNELS = (
     triton_kernels._forward_kernel,
     triton_kernels._weights_kernel,
     triton_kernels._gradient_kernel,
-    triton_kernels._downsample_kernel,
+    triton_kernels._pyramid_kernel,
 )
-_CONSTANTS = ("K", "BH", "BW", "CH", "ROWS", "Y_GRAD", "COARSE")
+_CONSTANTS = ("K", "BH", "BW", "CH", "ROWS", "Y_GRAD", "COARSE", "LEVELS", "BASE")
 _FLOATS = ("gain", "total", "c1", "c2", "scale")
 _TOOLS = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin")
 
@@ -52,7 +52,7 @@ def compile_kernel(kernel, arch: int, taps: int) -> dict:
     bh, bw = triton_kernels.TILE
     chunk = triton_kernels._CHUNK
     values = {"K": taps, "BH": bh, "BW": bw, "CH": chunk, "ROWS": triton.cdiv(bh + taps - 1, chunk) * chunk}
-    values.update({"Y_GRAD": True, "COARSE": True})
+    values.update({"Y_GRAD": True, "COARSE": True, "LEVELS": 5, "BASE": 64})
     values = {name: value for name, value in values.items() if name in kernel.arg_names}
     source = ASTSource(fn=kernel, signature=signature, constexprs=values)
     compiled = triton.compile(source, GPUTarget("cuda", arch, 32), {"num_warps": triton_kernels._WARPS})
@@ -93,7 +93,7 @@ def variants(kernel, shapes, taps: int) -> int:
     bh, bw = triton_kernels.TILE
     chunk = triton_kernels._CHUNK
     constants = {"K": taps, "BH": bh, "BW": bw, "CH": chunk, "ROWS": triton.cdiv(bh + taps - 1, chunk) * chunk}
-    constants.update({"Y_GRAD": True, "COARSE": True})
+    constants.update({"Y_GRAD": True, "COARSE": True, "LEVELS": 5, "BASE": 64})
     constants = {name: value for name, value in constants.items() if name in kernel.arg_names}
     keys = set()
     for planes, height, width in shapes:
@@ -104,7 +104,7 @@ def variants(kernel, shapes, taps: int) -> int:
             sizes["tiles_per_plane"] = triton.cdiv(h_out, bh) * tiles_w
             sizes["tiles"] = planes * sizes["tiles_per_plane"]
             sizes["stride"] = 3 * 5 * sizes["tiles_per_plane"]  # (five scales' sums per plane)
-            sizes["Hn"], sizes["Wn"] = (height + 1) // 2, (width + 1) // 2
+            sizes["planes"] = planes
             args = [
                 _Pointer() if name.endswith("_ptr") else sizes[name] if name in sizes else 0.5
                 for name in kernel.arg_names
@@ -133,7 +133,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for kernel in KERNELS:
         stats = compile_kernel(kernel, args.arch, args.taps)
-        per_pixel = stats["threads"] / (bh * bw)
+        # (the pyramid's program takes a 64x64 square of the first scale: per pixel of that scale)
+        per_pixel = stats["threads"] / (64 * 64 if kernel is triton_kernels._pyramid_kernel else bh * bw)
         ops = stats["opcodes"]
         fp = sum(n for op, n in ops.items() if op in ("FFMA", "FADD", "FMUL", "MUFU", "FSEL", "FSETP"))
         print(

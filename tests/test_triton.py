@@ -82,6 +82,29 @@ def test_two_scales_values_and_gradients_against_float64():
         assert float(grad) <= 1e-4, line
 
 
+def test_the_step_5_kernel_makes_every_scale_as_torch_engine_does():
+    """One launch makes all coarser scales: odd sizes at several scales (the
+    last row or column repeated), several 64-pixel squares per plane, and
+    bit for bit what the torch engine's pad-then-average gives (the same four
+    additions in the same order)."""
+    out = _python(
+        """
+        import numpy as np, torch
+        from msssim._engines import torch_engine, triton_kernels
+
+        rng = np.random.default_rng(5)
+        x, y = (torch.tensor(rng.random((3, 203, 150), dtype=np.float32)) for _ in range(2))
+        scales = triton_kernels._pyramid(x, y, 6)
+        want_x, want_y, same = x, y, []
+        for a, b in scales[1:]:
+            want_x, want_y = torch_engine.downsample_2x(want_x, 2), torch_engine.downsample_2x(want_y, 2)
+            same.append(tuple(a.shape) == tuple(want_x.shape) and torch.equal(a, want_x) and torch.equal(b, want_y))
+        print(len(scales), [tuple(a.shape) for a, _ in scales][-1], all(same))
+        """
+    )
+    assert out.split() == ["6", "(3,", "7,", "5)", "True"], out
+
+
 def test_ms_ssim_through_the_torch_engine_against_float64():
     out = _python(
         """

@@ -25,10 +25,10 @@ This is done for ``u = x + y`` and ``v = x - y`` (as ``numba_exact``), whose
 variances give cs and whose means give luminance. The tile's sums of SSIM, cs
 and luminance are the only output, added up in float64 afterwards.
 
-All the scales are one autograd Function (``_PyramidMeans``): between them,
-one small kernel makes the next scale of both images (TF's step 5), so a
-forward is two launches per scale and a few torch ops, whose host time (not
-the GPU's) bounded the per-scale version on an H100.
+All the scales are one autograd Function (``_PyramidMeans``): one small
+kernel makes every coarser scale of both images first (TF's step 5), so a
+forward is one launch per scale, one more, and a few torch ops, whose host
+time (not the GPU's) bounded the per-scale version on an H100.
 
 Backward: for a mean ``L = Σ_p (g_s·S_p + g_c·cs_p) / N`` the gradient is
 ``dL/dx = (f*M_x + 2x·f*C_xx + y·f*C_xy) / N`` (and alike for ``y``), where
@@ -320,17 +320,30 @@ def _halved(src_ptr, dst_ptr, plane, rows, cols, H, W, Hn, Wn):
     tl.store(dst_ptr + plane * Hn * Wn + rows * Wn + cols, total * 0.25, mask=inside)
 
 
-@triton.jit(do_not_specialize=("H", "W", "Hn", "Wn") + _TILING)
-def _downsample_kernel(
-    x_ptr, y_ptr, nx_ptr, ny_ptr, H, W, Hn, Wn, tiles_w, tiles_per_plane, tiles,
-    BH: tl.constexpr, BW: tl.constexpr,
+@triton.jit(do_not_specialize=("H", "W", "planes") + _TILING)
+def _pyramid_kernel(
+    x_ptr, y_ptr, px_ptr, py_ptr, H, W, planes, tiles_w, tiles_per_plane, tiles,
+    LEVELS: tl.constexpr, BASE: tl.constexpr,
 ):  # fmt: skip
-    """The next scale of ``x`` and ``y``, ``[planes, Hn, Wn]``, one tile per program."""
-    plane, row0, col0 = _tile(tl.program_id(0), tiles_w, tiles_per_plane, BH, BW)
-    rows = row0 + tl.arange(0, BH)[:, None]
-    cols = col0 + tl.arange(0, BW)[None, :]
-    _halved(x_ptr, nx_ptr, plane, rows, cols, H, W, Hn, Wn)
-    _halved(y_ptr, ny_ptr, plane, rows, cols, H, W, Hn, Wn)
+    """Step 5, ``LEVELS - 1`` times: the coarser scales of ``x`` and ``y``, each
+    scale's planes ``[planes, H_s, W_s]`` after the previous one's in ``px``
+    and ``py``. A program takes a ``BASE``-pixel square of the first scale and
+    what it halves to at each scale: the rows a scale averages, the repeated
+    last one included, are always inside the program's own square of the
+    scale before (written by it, then read after a barrier)."""
+    plane, row0, col0 = _tile(tl.program_id(0), tiles_w, tiles_per_plane, BASE, BASE)
+    src_x, src_y, h, w = x_ptr, y_ptr, H, W
+    start = 0
+    for level in tl.static_range(1, LEVELS):
+        rows = (row0 >> level) + tl.arange(0, BASE >> level)[:, None]
+        cols = (col0 >> level) + tl.arange(0, BASE >> level)[None, :]
+        h_next, w_next = (h + 1) // 2, (w + 1) // 2
+        _halved(src_x, px_ptr + start, plane, rows, cols, h, w, h_next, w_next)
+        _halved(src_y, py_ptr + start, plane, rows, cols, h, w, h_next, w_next)
+        tl.debug_barrier()  # this scale's square is written: the next reads it
+        src_x, src_y = px_ptr + start, py_ptr + start
+        start += planes.to(tl.int64) * h_next * w_next
+        h, w = h_next, w_next
 
 
 @functools.cache
@@ -365,18 +378,29 @@ def _launch(kernel, scratch, planes: int, height: int, width: int, k: int, *args
     )  # fmt: skip
 
 
-def _halve(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Step 5 of planes ``[P, H, W]``: the next scale of both, in one launch."""
+def _pyramid(x: torch.Tensor, y: torch.Tensor, levels: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Planes ``[P, H, W]`` and their ``levels - 1`` coarser scales (step 5),
+    made in one launch."""
     planes, height, width = x.shape
-    halves = (height + 1) // 2, (width + 1) // 2
-    nx, ny = (torch.empty((planes, *halves), dtype=torch.float32, device=x.device) for _ in range(2))
-    bh, bw = 16, 64
-    tiles_w = triton.cdiv(halves[1], bw)
-    tiles_per_plane = triton.cdiv(halves[0], bh) * tiles_w
-    _downsample_kernel[(planes * tiles_per_plane,)](
-        x, y, nx, ny, height, width, *halves, tiles_w, tiles_per_plane, planes * tiles_per_plane, BH=bh, BW=bw
-    )
-    return nx, ny
+    sizes = [(height, width)]
+    for _ in range(levels - 1):
+        sizes.append(((sizes[-1][0] + 1) // 2, (sizes[-1][1] + 1) // 2))
+    if levels == 1:
+        return [(x, y)]
+    total = planes * sum(h * w for h, w in sizes[1:])
+    px, py = (torch.empty(total, dtype=torch.float32, device=x.device) for _ in range(2))
+    base = max(64, 2 ** (levels - 1))  # (a square that halves to at least a pixel)
+    tiles_w = triton.cdiv(width, base)
+    tiles_per_plane = triton.cdiv(height, base) * tiles_w
+    _pyramid_kernel[(planes * tiles_per_plane,)](
+        x, y, px, py, height, width, planes, tiles_w, tiles_per_plane, planes * tiles_per_plane,
+        LEVELS=levels, BASE=base,
+    )  # fmt: skip
+    scales, start = [(x, y)], 0
+    for h, w in sizes[1:]:
+        scales.append(tuple(p[start : start + planes * h * w].view(planes, h, w) for p in (px, py)))
+        start += planes * h * w
+    return scales
 
 
 class _PyramidMeans(torch.autograd.Function):
@@ -392,12 +416,10 @@ class _PyramidMeans(torch.autograd.Function):
         k = taps.numel()
         slots = triton.cdiv(height - k + 1, TILE[0]) * triton.cdiv(width - k + 1, TILE[1])  # the first scale's tiles
         sums = torch.zeros((planes, levels, slots, 3), dtype=torch.float32, device=x.device)
-        scales, scratch = [(x, y)], _scratch(k, x.device)
+        scratch = _scratch(k, x.device)
         with _on(x.device):
-            for level in range(levels):
-                if level:
-                    scales.append(_halve(*scales[-1]))
-                a, b = scales[-1]
+            scales = _pyramid(x, y, levels)
+            for level, (a, b) in enumerate(scales):
                 h_out, w_out = a.shape[1] - k + 1, a.shape[2] - k + 1
                 _launch(
                     _forward_kernel, scratch, planes, h_out, w_out, k, a, b, taps, sums[:, level], *a.shape[1:], h_out,
