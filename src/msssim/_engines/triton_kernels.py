@@ -394,7 +394,7 @@ def _pyramid(x: torch.Tensor, y: torch.Tensor, levels: int) -> list[tuple[torch.
     tiles_per_plane = triton.cdiv(height, base) * tiles_w
     _pyramid_kernel[(planes * tiles_per_plane,)](
         x, y, px, py, height, width, planes, tiles_w, tiles_per_plane, planes * tiles_per_plane,
-        LEVELS=levels, BASE=base,
+        LEVELS=levels, BASE=base, num_warps=_WARPS,
     )  # fmt: skip
     scales, start = [(x, y)], 0
     for h, w in sizes[1:]:
