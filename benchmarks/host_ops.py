@@ -1,0 +1,85 @@
+"""What a torch GPU call asks of the host, counted on the CPU: the torch
+operations that launch a kernel, and the Triton launches, per forward and per
+forward + backward of MS-SSIM.
+
+    python benchmarks/host_ops.py
+
+On a GPU the host, not the GPU, bounds msssim's speed (``tune_gpu.py``): each
+launch costs tens of microseconds of Python and dispatch, so these counts are
+what a session without a GPU can measure and cut. The GPU path runs here on
+CPU tensors (Triton's interpreter switched on), with the Triton kernels
+replaced by stand-ins that write placeholder sums, so only the host's work is
+left; torch's profiler lists the operations (views, which launch nothing, are
+not counted).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["TRITON_INTERPRET"] = "1"  # (before Triton is imported: CPU tensors take the GPU path)
+
+from collections import Counter  # noqa: E402
+
+import torch  # noqa: E402
+from torch.profiler import ProfilerActivity, profile  # noqa: E402
+
+import msssim  # noqa: E402
+from msssim._engines import triton_kernels  # noqa: E402
+
+VIEWS = {
+    "aten::alias", "aten::as_strided", "aten::broadcast_tensors", "aten::detach", "aten::empty",
+    "aten::empty_like", "aten::empty_strided", "aten::expand", "aten::is_nonzero", "aten::item", "aten::lift_fresh",
+    "aten::movedim", "aten::narrow", "aten::permute", "aten::reshape", "aten::_reshape_alias", "aten::resolve_conj",
+    "aten::resolve_neg", "aten::result_type", "aten::scalar_tensor", "aten::select", "aten::slice", "aten::squeeze",
+    "aten::t", "aten::transpose", "aten::unbind", "aten::unsqueeze", "aten::view", "aten::_local_scalar_dense",
+    "aten::_unsafe_view", "aten::to",  # (a conversion that copies is counted as its aten::_to_copy)
+}  # fmt: skip
+LAUNCHES = Counter()
+
+
+def _launch(kernel, scratch, planes, height, width, k, *args, **kwargs):
+    LAUNCHES[kernel.__name__] += 1
+    if kernel is triton_kernels._forward_kernel:
+        args[3].numpy()[...] = 0.01  # the tile sums: any finite value (through NumPy: no torch operation)
+
+
+def _pyramid(x, y, levels):
+    LAUNCHES["_pyramid_kernel"] += levels > 1
+    scales = [(x, y)]
+    for _ in range(levels - 1):
+        planes, height, width = scales[-1][0].shape
+        scales.append(tuple(torch.empty((planes, (height + 1) // 2, (width + 1) // 2)) for _ in range(2)))
+    return scales
+
+
+def count(grad: bool, shape=(2, 3, 176, 176)) -> tuple[Counter, Counter]:
+    """The kernel-launching torch operations and the Triton launches of one call."""
+    x, y = torch.rand(shape), torch.rand(shape)
+
+    def call():
+        scores = msssim.ssim_multiscale(x.clone().requires_grad_(grad), y, 1.0, channel_axis=-3)
+        if grad:
+            scores.sum().backward()
+
+    call()  # (constants made, caches warm)
+    LAUNCHES.clear()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        call()
+    ops = [e for e in prof.events() if e.name.startswith("aten::") and e.name not in VIEWS]
+    leaves = [e for e in ops if not any(c.name.startswith("aten::") and c.name not in VIEWS for c in e.cpu_children)]
+    return Counter(e.name for e in leaves), Counter(LAUNCHES)
+
+
+def main() -> None:
+    triton_kernels._launch, triton_kernels._pyramid = _launch, _pyramid
+    for grad, label in ((False, "forward (no_grad)"), (True, "forward + backward")):
+        with torch.set_grad_enabled(grad):
+            ops, launches = count(grad)
+        print(f"# {label}: {sum(ops.values())} torch operations, {sum(launches.values())} Triton launches")
+        print("#   " + ", ".join(f"{name.removeprefix('aten::')} {n}" for name, n in ops.most_common()))
+        print("#   " + ", ".join(f"{name} {n}" for name, n in launches.most_common()))
+
+
+if __name__ == "__main__":
+    main()
