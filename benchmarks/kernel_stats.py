@@ -52,7 +52,7 @@ def compile_kernel(kernel, arch: int, taps: int) -> dict:
     bh, bw = triton_kernels.TILE
     chunk = triton_kernels._CHUNK
     values = {"K": taps, "BH": bh, "BW": bw, "CH": chunk, "ROWS": triton.cdiv(bh + taps - 1, chunk) * chunk}
-    values.update({"Y_GRAD": True, "COARSE": True, "LEVELS": 5, "BASE": 64})
+    values.update({"Y_GRAD": True, "COARSE": True, "LEVELS": 5, "BASE": triton_kernels._SQUARE})
     values = {name: value for name, value in values.items() if name in kernel.arg_names}
     source = ASTSource(fn=kernel, signature=signature, constexprs=values)
     compiled = triton.compile(source, GPUTarget("cuda", arch, 32), {"num_warps": triton_kernels._WARPS})
@@ -93,7 +93,7 @@ def variants(kernel, shapes, taps: int) -> int:
     bh, bw = triton_kernels.TILE
     chunk = triton_kernels._CHUNK
     constants = {"K": taps, "BH": bh, "BW": bw, "CH": chunk, "ROWS": triton.cdiv(bh + taps - 1, chunk) * chunk}
-    constants.update({"Y_GRAD": True, "COARSE": True, "LEVELS": 5, "BASE": 64})
+    constants.update({"Y_GRAD": True, "COARSE": True, "LEVELS": 5, "BASE": triton_kernels._SQUARE})
     constants = {name: value for name, value in constants.items() if name in kernel.arg_names}
     keys = set()
     for planes, height, width in shapes:
@@ -133,8 +133,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for kernel in KERNELS:
         stats = compile_kernel(kernel, args.arch, args.taps)
-        # (the pyramid's program takes a 64x64 square of the first scale: per pixel of that scale)
-        per_pixel = stats["threads"] / (64 * 64 if kernel is triton_kernels._pyramid_kernel else bh * bw)
+        # (step 5's program takes a square of the first scale: per pixel of that scale)
+        square = triton_kernels._SQUARE**2 if kernel is triton_kernels._pyramid_kernel else bh * bw
+        per_pixel = stats["threads"] / square
         ops = stats["opcodes"]
         fp = sum(n for op, n in ops.items() if op in ("FFMA", "FADD", "FMUL", "MUFU", "FSEL", "FSETP"))
         print(

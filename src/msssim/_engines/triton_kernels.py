@@ -64,6 +64,7 @@ TILE = (32, 32)  # output pixels of one tile: rows, columns
 _CHUNK = 16  # rows the row pass takes at a time
 _PROGRAMS_PER_SM = 3
 _WARPS = 8  # per program
+_SQUARE = 64  # the first scale's pixels a side that a program of step 5 halves, scale after scale
 _INTERPRETED_PROGRAMS = 3  # on the CPU: a few, so that programs take several tiles
 _MAPS_BYTES = 256 * 2**20  # the backward's per-pixel maps, at most (unless one plane's are more)
 _NOT_COMPILED: list[Exception] = []  # why Triton could not compile the kernels for this GPU, once
@@ -381,15 +382,15 @@ def _launch(kernel, scratch, planes: int, height: int, width: int, k: int, *args
 def _pyramid(x: torch.Tensor, y: torch.Tensor, levels: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Planes ``[P, H, W]`` and their ``levels - 1`` coarser scales (step 5),
     made in one launch."""
+    if levels == 1:
+        return [(x, y)]
     planes, height, width = x.shape
     sizes = [(height, width)]
     for _ in range(levels - 1):
         sizes.append(((sizes[-1][0] + 1) // 2, (sizes[-1][1] + 1) // 2))
-    if levels == 1:
-        return [(x, y)]
     total = planes * sum(h * w for h, w in sizes[1:])
     px, py = (torch.empty(total, dtype=torch.float32, device=x.device) for _ in range(2))
-    base = max(64, 2 ** (levels - 1))  # (a square that halves to at least a pixel)
+    base = max(_SQUARE, 2 ** (levels - 1))  # (a square that halves to at least a pixel)
     tiles_w = triton.cdiv(width, base)
     tiles_per_plane = triton.cdiv(height, base) * tiles_w
     _pyramid_kernel[(planes * tiles_per_plane,)](
