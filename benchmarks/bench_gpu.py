@@ -108,6 +108,10 @@ def check(device) -> None:
         relative = np.abs(grad).max() / np.abs(reference.grad.numpy()).max()
         print(f"# check, {len(weights)} scales: value {value:.1e} from float64, gradient {relative:.1e} (relative)")
         assert value <= 1e-6 and relative <= 1e-4
+    bad = b.copy()
+    bad[30, 4, 1] = np.nan
+    y_bad = torch.tensor(np.moveaxis(bad, -1, 0)[None], device=device)
+    _named(lambda: msssim.ssim_multiscale(x.detach(), y_bad, 1.0, weights, channel_axis=-3))
     if device.type == "cuda":
         _check_jax(a, b, weights, reference, want)
     try:
@@ -121,6 +125,17 @@ def check(device) -> None:
     path = "the kernels" if cupy_engine._kernels() is not None else "float64"
     print(f"# check, CuPy on {path}, {len(weights)} scales: value {value:.1e} from float64")
     assert value <= 1e-6
+    _named(lambda: msssim.ssim_multiscale(cupy.asarray(a), cupy.asarray(bad), 1.0, weights))
+
+
+def _named(call) -> None:
+    """``call`` scores a pair whose second image has a NaN pixel: it must be named, not scored."""
+    try:
+        call()
+    except ValueError as error:
+        assert "img2 has 1 NaN or infinite pixel value(s)" in str(error), error
+    else:
+        raise AssertionError("a NaN pixel was scored")
 
 
 def _check_jax(a, b, weights, reference, want) -> None:

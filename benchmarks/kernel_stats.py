@@ -7,9 +7,14 @@ registers, spills and machine instructions per pixel of a tile.
 
 Instructions are counted in the SASS of one loop iteration (one tile) and
 divided by the tile's pixels over the program's threads; the kernels are
-unrolled, so the count is what each pixel costs, not an estimate of time. The
-last column is how many times Triton would compile the kernel for the scales
-of ``bench_gpu.py``'s workloads (each compile takes seconds on a first call).
+unrolled, so the count is what each pixel costs, not an estimate of time,
+except the gradient kernel's column pass, a loop (counted once; it runs
+once a tap: 4 loads and 4 multiply-adds a pixel each time). The
+last column is how many times Triton would compile the launch for
+``bench_gpu.py``'s workloads (each compile takes seconds on a first call). The
+weights and gradient kernels are measured as launched for the first scale
+(most of the pixels; the gradient adds the coarser scales' there) and for
+the four coarser scales of MS-SSIM together.
 ``tests/test_triton.py`` compiles every kernel with this script's
 ``compile_kernel`` and requires no spills and one compile.
 """
@@ -30,32 +35,38 @@ from triton.compiler import ASTSource
 
 from msssim._engines import triton_kernels
 
-KERNELS = (
-    triton_kernels._forward_kernel,
-    triton_kernels._weights_kernel,
-    triton_kernels._gradient_kernel,
-    triton_kernels._pyramid_kernel,
+KERNELS = (  # each kernel with the constants of its launches (after the window's and the tile's)
+    (triton_kernels._forward_kernel, {"LEVELS": 5}),
+    (triton_kernels._weights_kernel, {"LEVELS": 5, "FIRST": 0, "COUNT": 1}),
+    (triton_kernels._weights_kernel, {"LEVELS": 5, "FIRST": 1, "COUNT": 4}),
+    (triton_kernels._gradient_kernel, {"LEVELS": 5, "FIRST": 0, "COUNT": 1, "Y_GRAD": True}),
+    (triton_kernels._gradient_kernel, {"LEVELS": 5, "FIRST": 1, "COUNT": 4, "Y_GRAD": True}),
+    (triton_kernels._pyramid_kernel, {"LEVELS": 5, "BASE": triton_kernels._SQUARE}),
 )
-_CONSTANTS = ("K", "BH", "BW", "CH", "ROWS", "Y_GRAD", "COARSE", "LEVELS", "BASE")
 _FLOATS = ("gain", "total", "c1", "c2", "scale")
 _TOOLS = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin")
 
 
-def compile_kernel(kernel, arch: int, taps: int) -> dict:
-    """``kernel`` compiled for ``sm_{arch}`` with a ``taps``-tap window: its
-    registers, spilled bytes, and SASS instructions by opcode."""
-    signature = {
-        name: "constexpr" if name in _CONSTANTS else "*fp32" if name.endswith("_ptr") else
-        "fp32" if name in _FLOATS else "i32"
-        for name in kernel.arg_names
-    }  # fmt: skip
+def _constants(kernel, constants: dict, taps: int) -> dict:
+    """The constexpr arguments of ``kernel``: the window's, the tile's, and ``constants``."""
     bh, bw = triton_kernels.TILE
     chunk = triton_kernels._CHUNK
     values = {"K": taps, "BH": bh, "BW": bw, "CH": chunk, "ROWS": triton.cdiv(bh + taps - 1, chunk) * chunk}
-    values.update({"Y_GRAD": True, "COARSE": True, "LEVELS": 5, "BASE": triton_kernels._SQUARE})
-    values = {name: value for name, value in values.items() if name in kernel.arg_names}
+    return {name: value for name, value in {**values, **constants}.items() if name in kernel.arg_names}
+
+
+def compile_kernel(kernel, constants: dict, arch: int, taps: int) -> dict:
+    """``kernel`` with ``constants`` compiled for ``sm_{arch}`` with a
+    ``taps``-tap window: its registers, spilled bytes, and SASS instructions
+    by opcode."""
+    values = _constants(kernel, constants, taps)
+    signature = {
+        name: "constexpr" if name in values else "*fp32" if name.endswith("_ptr") else
+        "fp32" if name in _FLOATS else "i32"
+        for name in kernel.arg_names
+    }  # fmt: skip
     source = ASTSource(fn=kernel, signature=signature, constexprs=values)
-    compiled = triton.compile(source, GPUTarget("cuda", arch, 32), {"num_warps": triton_kernels._WARPS})
+    compiled = triton.compile(source, GPUTarget("cuda", arch, 32), triton_kernels._options())
     with tempfile.TemporaryDirectory() as folder:
         ptx, cubin = os.path.join(folder, "kernel.ptx"), os.path.join(folder, "kernel.cubin")
         with open(ptx, "w") as f:
@@ -82,41 +93,41 @@ class _Pointer:
         return 1024
 
 
-def variants(kernel, shapes, taps: int) -> int:
-    """How many times Triton would compile ``kernel`` for the scales of
-    ``[planes, height, width]`` images: the distinct keys of its arguments
-    (their types, and the integers' divisibility unless left out)."""
+def variants(kernel, constants: dict, shapes, taps: int) -> int:
+    """How many times Triton would compile ``kernel``'s launch with
+    ``constants`` for ``[planes, height, width]`` images: the distinct keys
+    of its arguments (their types, and the integers' divisibility unless
+    left out)."""
     from triton.compiler.compiler import make_backend
     from triton.runtime.jit import compute_cache_key, create_function_from_signature
 
     bind = create_function_from_signature(kernel.signature, kernel.params, make_backend(GPUTarget("cuda", 90, 32)))
-    bh, bw = triton_kernels.TILE
-    chunk = triton_kernels._CHUNK
-    constants = {"K": taps, "BH": bh, "BW": bw, "CH": chunk, "ROWS": triton.cdiv(bh + taps - 1, chunk) * chunk}
-    constants.update({"Y_GRAD": True, "COARSE": True, "LEVELS": 5, "BASE": triton_kernels._SQUARE})
-    constants = {name: value for name, value in constants.items() if name in kernel.arg_names}
+    values = _constants(kernel, constants, taps)
     keys = set()
     for planes, height, width in shapes:
-        for _ in range(5):
-            h_out, w_out = height - taps + 1, width - taps + 1
-            tiles_w = triton.cdiv(w_out, bw)
-            sizes = {"H": height, "W": width, "Ho": h_out, "Wo": w_out, "tiles_w": tiles_w}
-            sizes["tiles_per_plane"] = triton.cdiv(h_out, bh) * tiles_w
-            sizes["tiles"] = planes * sizes["tiles_per_plane"]
-            sizes["stride"] = 3 * 5 * sizes["tiles_per_plane"]  # (five scales' sums per plane)
-            sizes["planes"] = planes
-            args = [
-                _Pointer() if name.endswith("_ptr") else sizes[name] if name in sizes else 0.5
-                for name in kernel.arg_names
-                if name not in _CONSTANTS
-            ]
-            _, specialization, options = bind(*args, **constants)
-            keys.add(compute_cache_key({}, specialization, options))
-            height, width = (height + 1) // 2, (width + 1) // 2
+        sizes = triton_kernels._sizes(height, width, 5)
+        tiles = triton_kernels._tiles(sizes, taps - 1)
+        numbers = {"H": height, "W": width, "planes": planes, "tiles": planes * tiles, "slots": tiles}
+        numbers.update({"block": sum(h * w for h, w in sizes[1:]), "tiles_w": 8, "tiles_per_plane": 64})
+        args = [
+            _Pointer() if name.endswith("_ptr") else numbers[name] if name in numbers else 0.5
+            for name in kernel.arg_names
+            if name not in values
+        ]
+        _, specialization, options = bind(*args, **values)
+        keys.add(compute_cache_key({}, specialization, options))
     return len(keys)
 
 
 WORKLOADS = ((48, 512, 512), (3, 1080, 1920), (1, 2160, 3840), (192, 256, 256))  # bench_gpu.py's, as planes
+
+
+def label(kernel, constants: dict) -> str:
+    """The kernel's name, and which scales its launch takes where it takes some."""
+    if "FIRST" not in constants:
+        return kernel.__name__
+    first, count = constants["FIRST"], constants["COUNT"]
+    return f"{kernel.__name__} (scale{'s' if count > 1 else ''} {first}{f'-{first + count - 1}' if count > 1 else ''})"
 
 
 def main() -> None:
@@ -128,20 +139,21 @@ def main() -> None:
     print(f"# sm_{args.arch}, {args.taps} taps, tiles of {bh}x{bw} pixels")
     print(
         "| kernel | registers | spilled bytes | SASS per pixel | float | loads | stores "
-        "| compiles for bench_gpu's 20 scales |"
+        "| compiles for bench_gpu's 4 workloads |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    for kernel in KERNELS:
-        stats = compile_kernel(kernel, args.arch, args.taps)
+    for kernel, constants in KERNELS:
+        stats = compile_kernel(kernel, constants, args.arch, args.taps)
         # (step 5's program takes a square of the first scale: per pixel of that scale)
         square = triton_kernels._SQUARE**2 if kernel is triton_kernels._pyramid_kernel else bh * bw
         per_pixel = stats["threads"] / square
         ops = stats["opcodes"]
         fp = sum(n for op, n in ops.items() if op in ("FFMA", "FADD", "FMUL", "MUFU", "FSEL", "FSETP"))
         print(
-            f"| {kernel.__name__} | {stats['registers']} | {stats['spills']} | {sum(ops.values()) * per_pixel:.0f} "
+            f"| {label(kernel, constants)} | {stats['registers']} | {stats['spills']} "
+            f"| {sum(ops.values()) * per_pixel:.0f} "
             f"| {fp * per_pixel:.0f} | {ops['LDG'] * per_pixel:.0f} | {ops['STG'] * per_pixel:.1f} "
-            f"| {variants(kernel, WORKLOADS, args.taps)} |"
+            f"| {variants(kernel, constants, WORKLOADS, args.taps)} |"
         )
 
 

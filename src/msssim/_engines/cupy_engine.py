@@ -14,6 +14,8 @@ differentiation: for gradients on a GPU pass torch or JAX arrays.
 
 from __future__ import annotations
 
+import functools
+
 import cupy
 import numpy as np
 
@@ -32,11 +34,12 @@ from msssim._engines.float64 import (  # noqa: F401  (the engine's share of the 
     mean,
     mean_hw,
     meta,
-    power,
     prod,
     relu,
     stack,
 )
+
+CARRIES_NAN = True  # a NaN or Inf pixel reaches the score or a term (as NumPy's): searched for then
 
 
 def arrays(img1, img2):
@@ -62,6 +65,19 @@ def arrays(img1, img2):
 
 def moveaxis(x, source: int, destination: int):
     return cupy.moveaxis(x, source, destination)
+
+
+def power(x, exponents):
+    """``x ** w``, the exponents copied to the GPU once (each copy from the
+    host's memory waits for the GPU)."""
+    w = np.asarray(exponents, np.float32)
+    return x ** _constant(w.tobytes(), w.shape, x.device.id)
+
+
+@functools.lru_cache(maxsize=64)
+def _constant(data: bytes, shape: tuple, device: int):
+    with cupy.cuda.Device(device):
+        return cupy.asarray(np.frombuffer(data, np.float32).reshape(shape))
 
 
 def exact_values(on_host, compute, x, y, host_only: bool) -> tuple:

@@ -267,13 +267,31 @@ def stack(tensors, axis: int) -> torch.Tensor:
     return torch.stack(tensors, dim=axis)
 
 
+class _Power(torch.autograd.Function):
+    """``x ** w`` (one operation; a NaN stays NaN unless ``w`` is 0, as
+    TF's), whose gradient is 0 where ``x`` is 0, not the infinity of ``w ·
+    x^(w-1)`` for ``w < 1``, and written out: five operations where
+    autograd through a guarded power took ten."""
+
+    generate_vmap_rule = True  # (torch.func transforms take it too)
+
+    @staticmethod
+    def forward(x, w):
+        return torch.pow(x, w)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(*inputs, output)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w, out = ctx.saved_tensors
+        return torch.where(x > 0, grad * w * out / x, 0.0), None
+
+
 def power(x: torch.Tensor, exponents) -> torch.Tensor:
-    """``x ** w`` for ``x >= 0``, with gradient 0 (not NaN) at ``x = 0``; a NaN
-    stays NaN, for ``finite_result`` to find."""
-    w = np.asarray(exponents, np.float32)
-    zero = x == 0
-    base = torch.where(zero, 1.0, x)
-    return torch.where(zero, constant((w == 0).astype(np.float32), x.device), base ** constant(w, x.device))
+    """``x ** w`` for ``x >= 0``, with gradient 0 (not NaN) at ``x = 0``."""
+    return _Power.apply(x, constant(np.asarray(exponents, np.float32), x.device))
 
 
 def prod(x: torch.Tensor, axis: int) -> torch.Tensor:

@@ -1,5 +1,6 @@
-"""Fused Triton kernels for one scale of ``numerics="exact"`` on torch tensors:
-step 4 (the SSIM, cs and luminance means) and its hand-derived gradient.
+"""Fused Triton kernels for ``numerics="exact"`` on torch tensors: steps 4
+and 5 of every scale (the SSIM, cs and luminance means) and their
+hand-derived gradient.
 
 Each program takes tiles of output pixels of one plane in turn (a fixed grid,
 about a few programs per multiprocessor) and filters a tile in two 1-D passes
@@ -25,10 +26,12 @@ This is done for ``u = x + y`` and ``v = x - y`` (as ``numba_exact``), whose
 variances give cs and whose means give luminance. The tile's sums of SSIM, cs
 and luminance are the only output, added up in float64 afterwards.
 
-All the scales are one autograd Function (``_PyramidMeans``): one small
-kernel makes every coarser scale of both images first (TF's step 5), so a
-forward is one launch per scale, one more, and a few torch ops, whose host
-time (not the GPU's) bounded the per-scale version on an H100.
+All the scales are one autograd Function (``_PyramidMeans``), whose host
+time, not the GPU's, bounded the first version on an H100 (tens of
+microseconds a launch): one small kernel makes every coarser scale of both
+images (TF's step 5), then one launch takes the tiles of all the scales, one
+after another (``_scale`` finds a tile's scale and plane). A forward is two
+launches and a few torch ops.
 
 Backward: for a mean ``L = Σ_p (g_s·S_p + g_c·cs_p) / N`` the gradient is
 ``dL/dx = (f*M_x + 2x·f*C_xx + y·f*C_xy) / N`` (and alike for ``y``), where
@@ -36,9 +39,11 @@ Backward: for a mean ``L = Σ_p (g_s·S_p + g_c·cs_p) / N`` the gradient is
 ``C_xy`` are per-pixel derivatives of ``g_s·S + g_c·cs`` with respect to the
 window's moments ``μx``, ``f(x²)`` and ``f(xy)``. One kernel forms those maps
 from the recomputed moments; a second filters them back onto the pixels, in
-two passes through the scratch too, and adds the coarser scale's gradient
-carried back through step 5 (the scales are taken coarsest first). Autograd
-keeps only each scale's images.
+two passes through the scratch too. Both take the coarser scales in one
+launch each (their own gradients), then the first scale, whose gradient
+kernel adds each coarser scale's carried back through every step 5 between
+(a pixel's ancestors, one per scale). Four launches; autograd keeps only the
+images and their pyramid.
 
 The same kernels run on a GPU and, with ``TRITON_INTERPRET=1`` set before
 Triton is imported, on CPU tensors, which is how the tests check them; the
@@ -72,9 +77,8 @@ _NOT_COMPILED: list[Exception] = []  # why Triton could not compile the kernels 
 
 # Triton compiles a kernel again for each pattern of its integer arguments'
 # divisibility by 16 (and of those equal to 1); the sizes change with every
-# scale and image, so they are left out: one compile per window size
-_SIZES = ("H", "W", "Ho", "Wo", "tiles_w", "tiles_per_plane", "tiles")
-_TILING = ("tiles_w", "tiles_per_plane", "tiles")
+# image, so they are left out: one compile per window size and launch's scales
+_SIZES = ("tiles", "H", "W", "planes", "slots", "block", "tiles_w", "tiles_per_plane")
 
 
 @triton.jit
@@ -85,8 +89,50 @@ def _tile(tile, tiles_w, tiles_per_plane, BH: tl.constexpr, BW: tl.constexpr):
 
 
 @triton.jit
+def _scale(
+    tile, H, W, planes,
+    K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, LEVELS: tl.constexpr, FIRST: tl.constexpr,
+    COUNT: tl.constexpr, MARGIN: tl.constexpr,
+):  # fmt: skip
+    """Where tile ``tile`` of a launch over scales ``FIRST .. FIRST + COUNT -
+    1`` lies (the scales' tiles one after another, each scale's planes' in
+    turn, covering its ``[h - MARGIN, w - MARGIN]`` first pixels; the first
+    scale ``[planes, H, W]``, each next one halved, rounding up): its scale,
+    plane, first row and column, its number among its plane's tiles, the
+    scale's ``h`` and ``w``; the scale's first element in a plane's block of
+    the coarser scales (``_pyramid``'s layout) and that block's size; and
+    its first element in a plane's block of the launch's scales' maps (4 per
+    output pixel) and that block's size."""
+    h, w = H, W
+    start, block, maps_block = 0, 0, 0  # tiles, pixels and maps before the scale
+    level, first, tiles_w, tiles_per_plane, sh, sw, at, maps_at = 0, 0, 1, 1, H, W, 0, 0  # the tile's
+    for scale in tl.static_range(LEVELS):
+        if scale >= FIRST and scale < FIRST + COUNT:
+            here = tile >= start  # (the last scale whose tiles start at or before it is the tile's)
+            across, down = tl.cdiv(w - MARGIN, BW), tl.cdiv(h - MARGIN, BH)
+            level, first = tl.where(here, scale, level), tl.where(here, start, first)
+            tiles_w, tiles_per_plane = tl.where(here, across, tiles_w), tl.where(here, across * down, tiles_per_plane)
+            sh, sw = tl.where(here, h, sh), tl.where(here, w, sw)
+            at, maps_at = tl.where(here, block, at), tl.where(here, maps_block, maps_at)
+            start += planes * across * down
+            maps_block += 4 * (h - K + 1) * (w + K - 1)  # (``Wo`` columns and a border of ``K - 1`` each side)
+        if scale > 0:
+            block += h * w
+        h, w = (h + 1) // 2, (w + 1) // 2
+    plane, row0, col0 = _tile(tile - first, tiles_w, tiles_per_plane, BH, BW)
+    return level, plane, row0, col0, (tile - first) % tiles_per_plane, sh, sw, at, block, maps_at, maps_block
+
+
+@triton.jit
+def _plane(image_ptr, coarser_ptr, level, plane, H, W, at, block):
+    """A plane's pixels at scale ``level``: the first scale's in ``image``
+    (``[planes, H, W]``), a coarser one's in ``coarser`` (``_pyramid``'s layout)."""
+    return tl.where(level == 0, image_ptr + plane * H * W, coarser_ptr + plane * block + at)
+
+
+@triton.jit
 def _moments(
-    x_ptr, y_ptr, taps_ptr, scratch, base, row0, col0, H, W, Wo, gain, total,
+    x_ptr, y_ptr, taps_ptr, scratch, row0, col0, H, W, Wo, gain, total,
     K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, CH: tl.constexpr, ROWS: tl.constexpr,
 ):  # fmt: skip
     """The means and variances of ``u = x + y`` and ``v = x - y`` over the
@@ -94,10 +140,11 @@ def _moments(
     ``gain`` is the sum of the 1-D taps, ``total`` its square."""
     cols = col0 + tl.arange(0, BW)[None, :]
     lanes = tl.arange(0, CH)[:, None] * BW + tl.arange(0, BW)[None, :]
+    tl.debug_barrier()  # the scratch is free: the last tile's column pass has read it
     for chunk in tl.static_range(ROWS // CH):  # the row pass: ``BH + K - 1`` rows
         rows = row0 + chunk * CH + tl.arange(0, CH)[:, None]
         ok = (rows < H) & (cols < Wo)
-        at = base + rows * W + cols
+        at = rows * W + cols
         xc = tl.load(x_ptr + at + K // 2, mask=ok, other=0.0)
         yc = tl.load(y_ptr + at + K // 2, mask=ok, other=0.0)
         uc, vc = xc + yc, xc - yc
@@ -142,7 +189,6 @@ def _moments(
         dv1 += g * dv
         dv2 += g * dv * dv
         qv += g * tl.load(at + 3 * ROWS * BW)
-    tl.debug_barrier()  # the scratch is free for the next tile
 
     excess = 1.0 - total
     var_u = qu + gain * du2 - total * du1 * du1 + excess * gain * (2.0 * tu * du1 + gain * tu * tu)
@@ -158,27 +204,33 @@ def _terms(mu, mv, var_u, var_v, c1, c2):
     return cs, luminance
 
 
-@triton.jit(do_not_specialize=_SIZES + ("stride",))
+@triton.jit(do_not_specialize=_SIZES)
 def _forward_kernel(
-    x_ptr, y_ptr, taps_ptr, scratch_ptr, sums_ptr, H, W, Ho, Wo, stride, tiles_w, tiles_per_plane, tiles,
-    gain, total, c1, c2, scale,
-    K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, CH: tl.constexpr, ROWS: tl.constexpr,
+    scratch_ptr, tiles, x_ptr, y_ptr, px_ptr, py_ptr, taps_ptr, sums_ptr, H, W, planes, slots, gain, total, c1, c2,
+    K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, CH: tl.constexpr, ROWS: tl.constexpr, LEVELS: tl.constexpr,
 ):  # fmt: skip
-    """``sums[plane * stride + 3 * t]``: the sums of SSIM, cs and luminance of
-    the plane's tile ``t``, times ``scale`` (one over the scale's pixels)."""
+    """``sums[plane, scale, t]``: the sums of SSIM, cs and luminance of tile
+    ``t`` of the plane at each of ``LEVELS`` scales (the first in ``x`` and
+    ``y``, ``[planes, H, W]``, the coarser in ``px`` and ``py``), divided by
+    the scale's pixels of output; ``slots`` tiles a scale."""
     program = tl.program_id(0)
     scratch = scratch_ptr + program * 4 * ROWS * BW
     tile = program
     while tile < tiles:  # (not a range: Triton's interpreter takes no runtime bounds)
-        plane, row0, col0 = _tile(tile, tiles_w, tiles_per_plane, BH, BW)
-        mu, mv, var_u, var_v = _moments(
-            x_ptr, y_ptr, taps_ptr, scratch, plane * H * W, row0, col0, H, W, Wo, gain, total, K, BH, BW, CH, ROWS
+        level, plane, row0, col0, t, h, w, at, block, _, _ = _scale(
+            tile, H, W, planes, K, BH, BW, LEVELS, 0, LEVELS, K - 1
         )
+        ho, wo = h - K + 1, w - K + 1
+        mu, mv, var_u, var_v = _moments(
+            _plane(x_ptr, px_ptr, level, plane, H, W, at, block), _plane(y_ptr, py_ptr, level, plane, H, W, at, block),
+            taps_ptr, scratch, row0, col0, h, w, wo, gain, total, K, BH, BW, CH, ROWS,
+        )  # fmt: skip
         cs, luminance = _terms(mu, mv, var_u, var_v, c1, c2)
         rows = row0 + tl.arange(0, BH)[:, None]
         cols = col0 + tl.arange(0, BW)[None, :]
-        valid = (rows < Ho) & (cols < Wo)
-        out = sums_ptr + plane * stride + (tile % tiles_per_plane) * 3
+        valid = (rows < ho) & (cols < wo)
+        scale = (1.0 / (ho.to(tl.float64) * wo)).to(tl.float32)  # (as float32(1 / pixels) on the host)
+        out = sums_ptr + ((plane * LEVELS + level) * slots + t) * 3
         tl.store(out, tl.sum(tl.sum(tl.where(valid, luminance * cs, 0.0), axis=1), axis=0) * scale)
         tl.store(out + 1, tl.sum(tl.sum(tl.where(valid, cs, 0.0), axis=1), axis=0) * scale)
         tl.store(out + 2, tl.sum(tl.sum(tl.where(valid, luminance, 0.0), axis=1), axis=0) * scale)
@@ -187,26 +239,33 @@ def _forward_kernel(
 
 @triton.jit(do_not_specialize=_SIZES)
 def _weights_kernel(
-    x_ptr, y_ptr, taps_ptr, scratch_ptr, grads_ptr, maps_ptr, H, W, Ho, Wo, tiles_w, tiles_per_plane, tiles,
-    gain, total, c1, c2,
-    K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, CH: tl.constexpr, ROWS: tl.constexpr,
+    scratch_ptr, tiles, x_ptr, y_ptr, px_ptr, py_ptr, taps_ptr, grads_ptr, maps_ptr, H, W, planes, gain, total, c1, c2,
+    K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, CH: tl.constexpr, ROWS: tl.constexpr, LEVELS: tl.constexpr,
+    FIRST: tl.constexpr, COUNT: tl.constexpr,
 ):  # fmt: skip
-    """Per output pixel, the derivatives of ``g_s·S + g_c·cs + g_l·l`` with
-    respect to ``μx``, ``μy``, ``f(x²)`` (= that of ``f(y²)``) and ``f(xy)``,
-    into ``maps[plane, 0..3]`` inside a zero border of ``K - 1`` (``[Ho + 2K
-    - 2, Wo + 2K - 2]`` each); ``grads[plane]`` holds ``g_s, g_c, g_l``."""
+    """Per output pixel of scales ``FIRST .. FIRST + COUNT - 1``, the
+    derivatives of ``g_s·S + g_c·cs + g_l·l`` with respect to ``μx``, ``μy``,
+    ``f(x²)`` (= that of ``f(y²)``) and ``f(xy)``: four ``[Ho, Wo]`` maps of
+    each plane and scale in ``maps`` (``_scale``'s layout); ``grads[plane,
+    scale]`` holds ``g_s, g_c, g_l``."""
     program = tl.program_id(0)
     scratch = scratch_ptr + program * 4 * ROWS * BW
     tile = program
     while tile < tiles:
-        plane, row0, col0 = _tile(tile, tiles_w, tiles_per_plane, BH, BW)
-        mu, mv, var_u, var_v = _moments(
-            x_ptr, y_ptr, taps_ptr, scratch, plane * H * W, row0, col0, H, W, Wo, gain, total, K, BH, BW, CH, ROWS
+        level, plane, row0, col0, _, h, w, at, block, maps_at, maps_block = _scale(
+            tile, H, W, planes, K, BH, BW, LEVELS, FIRST, COUNT, K - 1
         )
+        ho, wo = h - K + 1, w - K + 1
+        mu, mv, var_u, var_v = _moments(
+            _plane(x_ptr, px_ptr, level, plane, H, W, at, block), _plane(y_ptr, py_ptr, level, plane, H, W, at, block),
+            taps_ptr, scratch, row0, col0, h, w, wo, gain, total, K, BH, BW, CH, ROWS,
+        )  # fmt: skip
         cs, luminance = _terms(mu, mv, var_u, var_v, c1, c2)
-        g_s = tl.load(grads_ptr + plane * 3)
-        g_c = tl.load(grads_ptr + plane * 3 + 1)
-        g_l = tl.load(grads_ptr + plane * 3 + 2)
+        # the means' gradients, over the scale's pixels (the maps come out divided by them)
+        scale = (1.0 / (ho.to(tl.float64) * wo)).to(tl.float32)
+        g_s = tl.load(grads_ptr + (plane * LEVELS + level) * 3) * scale
+        g_c = tl.load(grads_ptr + (plane * LEVELS + level) * 3 + 1) * scale
+        g_l = tl.load(grads_ptr + (plane * LEVELS + level) * 3 + 2) * scale
         mu_x, mu_y = (mu + mv) * 0.5, (mu - mv) * 0.5
         b1 = (mu * mu + mv * mv) * 0.5 + c1  # μx² + μy² + c1
         b2 = (var_u + var_v) * 0.5 + c2  # σx² + σy² + c2
@@ -218,53 +277,66 @@ def _weights_kernel(
         m_y = d_l * 2.0 * (mu_x - luminance * mu_y) / b1 - c_xy * mu_x - 2.0 * c_xx * mu_y
         rows = row0 + tl.arange(0, BH)[:, None]
         cols = col0 + tl.arange(0, BW)[None, :]
-        valid = (rows < Ho) & (cols < Wo)
-        width = Wo + 2 * K - 2
-        size = (Ho + 2 * K - 2) * width
-        at = maps_ptr + plane * 4 * size + (rows + K - 1) * width + cols + K - 1
-        tl.store(at, m_x, mask=valid)
-        tl.store(at + size, m_y, mask=valid)
-        tl.store(at + 2 * size, c_xx, mask=valid)
-        tl.store(at + 3 * size, c_xy, mask=valid)
+        valid = (rows < ho) & (cols < wo)
+        width = wo + 2 * K - 2
+        size = ho * width
+        at = maps_ptr + plane * maps_block + maps_at + rows * width
+        tl.store(at + cols + K - 1, m_x, mask=valid)
+        tl.store(at + size + cols + K - 1, m_y, mask=valid)
+        tl.store(at + 2 * size + cols + K - 1, c_xx, mask=valid)
+        tl.store(at + 3 * size + cols + K - 1, c_xy, mask=valid)
+        if col0 == 0:  # the first tile of its rows writes the zero border on both sides of them
+            edge = (rows < ho) & (tl.arange(0, BW)[None, :] < K - 1)
+            for m in tl.static_range(4):
+                tl.store(at + m * size + tl.arange(0, BW)[None, :], tl.zeros((BH, BW), tl.float32), mask=edge)
+                tl.store(
+                    at + m * size + wo + K - 1 + tl.arange(0, BW)[None, :], tl.zeros((BH, BW), tl.float32), mask=edge
+                )
         tile += tl.num_programs(0)
 
 
 @triton.jit(do_not_specialize=_SIZES)
 def _gradient_kernel(
-    x_ptr, y_ptr, taps_ptr, scratch_ptr, maps_ptr, gx_ptr, gy_ptr, cx_ptr, cy_ptr,
-    H, W, Ho, Wo, tiles_w, tiles_per_plane, tiles, scale,
-    K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, CH: tl.constexpr, ROWS: tl.constexpr,
-    Y_GRAD: tl.constexpr, COARSE: tl.constexpr,
+    scratch_ptr, tiles, x_ptr, y_ptr, px_ptr, py_ptr, taps_ptr, maps_ptr, gx_ptr, gy_ptr, dx_ptr, dy_ptr,
+    H, W, planes,
+    K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, CH: tl.constexpr, ROWS: tl.constexpr, LEVELS: tl.constexpr,
+    FIRST: tl.constexpr, COUNT: tl.constexpr, Y_GRAD: tl.constexpr,
 ):  # fmt: skip
-    """The maps filtered back onto the pixels (the window's transpose, a row
-    pass and a column pass), and the gradients ``(f*M_x + 2x·f*C_xx +
-    y·f*C_xy)·scale`` and, if ``Y_GRAD``, alike for ``y``; with ``COARSE``,
-    plus the next scale's gradients ``cx``, ``cy`` carried back through step 5
-    (a quarter to each of the four pixels it averaged; a repeated last row or
-    column's share to the row or column it repeats)."""
+    """The maps of scales ``FIRST .. FIRST + COUNT - 1`` filtered back onto
+    their pixels (the window's transpose, a row pass and a column pass), and
+    the gradients ``(f*M_x + 2x·f*C_xx + y·f*C_xy) / pixels`` and, if
+    ``Y_GRAD``, alike for ``y``: a coarser scale's own into ``dx`` and ``dy``
+    (``_pyramid``'s layout), the first scale's into ``gx`` and ``gy``, plus
+    every coarser scale's carried back through step 5 to it (a quarter to
+    each of the four pixels a mean took; a repeated last row or column's
+    share to the row or column it repeats)."""
     program = tl.program_id(0)
     scratch = scratch_ptr + program * 4 * ROWS * BW
-    width = Wo + 2 * K - 2  # the maps' border: no bounds to test tap by tap
-    size = (Ho + 2 * K - 2) * width
     tile = program
     while tile < tiles:
-        plane, row0, col0 = _tile(tile, tiles_w, tiles_per_plane, BH, BW)
+        level, plane, row0, col0, _, h, w, at, block, maps_at, maps_block = _scale(
+            tile, H, W, planes, K, BH, BW, LEVELS, FIRST, COUNT, 0
+        )
+        ho, wo = h - K + 1, w - K + 1
+        width = wo + 2 * K - 2  # (the maps' zero border: no bounds to test tap by tap)
+        size = ho * width
         cols = col0 + tl.arange(0, BW)[None, :]
         lanes = tl.arange(0, CH)[:, None] * BW + tl.arange(0, BW)[None, :]
-        for chunk in tl.static_range(ROWS // CH):  # rows ``row0 - K + 1 ..`` of the maps
-            rows = row0 + chunk * CH + tl.arange(0, CH)[:, None]  # (in the border's numbering)
-            ok = (rows < H + K - 1) & (cols < W)
-            at = maps_ptr + plane * 4 * size + rows * width + cols + K - 1
+        tl.debug_barrier()  # the scratch is free: the last tile's column pass has read it
+        for chunk in tl.static_range(ROWS // CH):  # the maps' rows ``row0 - K + 1 ..``
+            rows = row0 - (K - 1) + chunk * CH + tl.arange(0, CH)[:, None]
+            ok = (rows >= 0) & (rows < ho) & (cols < w)
+            at_map = maps_ptr + plane * maps_block + maps_at + rows * width + cols + K - 1
             f0 = tl.zeros((CH, BW), tl.float32)
             f1 = tl.zeros((CH, BW), tl.float32)
             f2 = tl.zeros((CH, BW), tl.float32)
             f3 = tl.zeros((CH, BW), tl.float32)
             for j in tl.static_range(K):
                 g = tl.load(taps_ptr + j)
-                f0 += g * tl.load(at - j, mask=ok, other=0.0)
-                f1 += g * tl.load(at + size - j, mask=ok, other=0.0)
-                f2 += g * tl.load(at + 2 * size - j, mask=ok, other=0.0)
-                f3 += g * tl.load(at + 3 * size - j, mask=ok, other=0.0)
+                f0 += g * tl.load(at_map - j, mask=ok, other=0.0)
+                f1 += g * tl.load(at_map + size - j, mask=ok, other=0.0)
+                f2 += g * tl.load(at_map + 2 * size - j, mask=ok, other=0.0)
+                f3 += g * tl.load(at_map + 3 * size - j, mask=ok, other=0.0)
             out = scratch + chunk * CH * BW + lanes
             tl.store(out, f0)
             tl.store(out + ROWS * BW, f1)
@@ -272,78 +344,82 @@ def _gradient_kernel(
             tl.store(out + 3 * ROWS * BW, f3)
         tl.debug_barrier()  # the row pass is in the scratch
 
+        rows = row0 + tl.arange(0, BH)[:, None]
+        inside = (rows < h) & (cols < w)
         lanes = tl.arange(0, BH)[:, None] * BW + tl.arange(0, BW)[None, :]
         fm_x = tl.zeros((BH, BW), tl.float32)
         fm_y = tl.zeros((BH, BW), tl.float32)
         fc_xx = tl.zeros((BH, BW), tl.float32)
         fc_xy = tl.zeros((BH, BW), tl.float32)
-        for i in tl.static_range(K):  # the column pass
+        # the column pass, as a loop of masked loads: unrolled, or unmasked, the
+        # compiler issued all 4K loads first and spilled at the register cap
+        for i in range(K):
             g = tl.load(taps_ptr + i)
-            at = scratch + (K - 1 - i) * BW + lanes
-            fm_x += g * tl.load(at)
-            fm_y += g * tl.load(at + ROWS * BW)
-            fc_xx += g * tl.load(at + 2 * ROWS * BW)
-            fc_xy += g * tl.load(at + 3 * ROWS * BW)
-        tl.debug_barrier()  # the scratch is free for the next tile
+            at_row = scratch + (K - 1 - i) * BW + lanes
+            fm_x += g * tl.load(at_row, mask=inside, other=0.0)
+            fm_y += g * tl.load(at_row + ROWS * BW, mask=inside, other=0.0)
+            fc_xx += g * tl.load(at_row + 2 * ROWS * BW, mask=inside, other=0.0)
+            fc_xy += g * tl.load(at_row + 3 * ROWS * BW, mask=inside, other=0.0)
 
-        rows = row0 + tl.arange(0, BH)[:, None]
-        inside = (rows < H) & (cols < W)
-        pixel = plane * H * W + rows * W + cols
-        xv = tl.load(x_ptr + pixel, mask=inside, other=0.0)
-        yv = tl.load(y_ptr + pixel, mask=inside, other=0.0)
-        gx = (fm_x + 2.0 * xv * fc_xx + yv * fc_xy) * scale
-        gy = (fm_y + 2.0 * yv * fc_xx + xv * fc_xy) * scale
-        if COARSE:
-            hc, wc = (H + 1) // 2, (W + 1) // 2
-            share = tl.where((rows == H - 1) & (H % 2 == 1), 0.5, 0.25)
-            share = share * tl.where((cols == W - 1) & (W % 2 == 1), 2.0, 1.0)
-            parent = plane * hc * wc + (rows // 2) * wc + cols // 2
-            gx += share * tl.load(cx_ptr + parent, mask=inside, other=0.0)
-            if Y_GRAD:
-                gy += share * tl.load(cy_ptr + parent, mask=inside, other=0.0)
-        tl.store(gx_ptr + pixel, gx, mask=inside)
+        pixel = rows * w + cols
+        xv = tl.load(_plane(x_ptr, px_ptr, level, plane, H, W, at, block) + pixel, mask=inside, other=0.0)
+        yv = tl.load(_plane(y_ptr, py_ptr, level, plane, H, W, at, block) + pixel, mask=inside, other=0.0)
+        gx = fm_x + 2.0 * xv * fc_xx + yv * fc_xy
+        gy = fm_y + 2.0 * yv * fc_xx + xv * fc_xy
+        if FIRST == 0 and LEVELS > 1:  # the coarser scales' gradients, through every step 5 between
+            r, c, hc, wc, share, coarse = rows, cols, H, W, 1.0, 0
+            for _ in tl.static_range(LEVELS - 1):
+                share = share * tl.where((r == hc - 1) & (hc % 2 == 1), 0.5, 0.25)
+                share = share * tl.where((c == wc - 1) & (wc % 2 == 1), 2.0, 1.0)
+                r, c, hc, wc = r // 2, c // 2, (hc + 1) // 2, (wc + 1) // 2
+                parent = plane * block + coarse + r * wc + c
+                gx += share * tl.load(dx_ptr + parent, mask=inside, other=0.0)
+                if Y_GRAD:
+                    gy += share * tl.load(dy_ptr + parent, mask=inside, other=0.0)
+                coarse += hc * wc
+        tl.store(_plane(gx_ptr, dx_ptr, level, plane, H, W, at, block) + pixel, gx, mask=inside)
         if Y_GRAD:
-            tl.store(gy_ptr + pixel, gy, mask=inside)
+            tl.store(_plane(gy_ptr, dy_ptr, level, plane, H, W, at, block) + pixel, gy, mask=inside)
         tile += tl.num_programs(0)
 
 
 @triton.jit
-def _halved(src_ptr, dst_ptr, plane, rows, cols, H, W, Hn, Wn):
-    """Step 5 of one tile of a plane: TF's mean of 2x2 pixels, the last row
-    and column repeated where the size is odd."""
+def _halved(src_ptr, dst_ptr, rows, cols, H, W, Hn, Wn):
+    """Step 5 of one tile of a plane (``src``, ``[H, W]``, into ``dst``,
+    ``[Hn, Wn]``): TF's mean of 2x2 pixels, the last row and column repeated
+    where the size is odd."""
     inside = (rows < Hn) & (cols < Wn)
-    top = src_ptr + plane * H * W + 2 * rows * W
-    bottom = src_ptr + plane * H * W + tl.minimum(2 * rows + 1, H - 1) * W
+    top = src_ptr + 2 * rows * W
+    bottom = src_ptr + tl.minimum(2 * rows + 1, H - 1) * W
     left, right = 2 * cols, tl.minimum(2 * cols + 1, W - 1)
     total = tl.load(top + left, mask=inside, other=0.0) + tl.load(top + right, mask=inside, other=0.0)
     total += tl.load(bottom + left, mask=inside, other=0.0)
     total += tl.load(bottom + right, mask=inside, other=0.0)
-    tl.store(dst_ptr + plane * Hn * Wn + rows * Wn + cols, total * 0.25, mask=inside)
+    tl.store(dst_ptr + rows * Wn + cols, total * 0.25, mask=inside)
 
 
-@triton.jit(do_not_specialize=("H", "W", "planes") + _TILING)
+@triton.jit(do_not_specialize=_SIZES)
 def _pyramid_kernel(
-    x_ptr, y_ptr, px_ptr, py_ptr, H, W, planes, tiles_w, tiles_per_plane, tiles,
-    LEVELS: tl.constexpr, BASE: tl.constexpr,
+    x_ptr, y_ptr, px_ptr, py_ptr, H, W, block, tiles_w, tiles_per_plane, LEVELS: tl.constexpr, BASE: tl.constexpr,
 ):  # fmt: skip
-    """Step 5, ``LEVELS - 1`` times: the coarser scales of ``x`` and ``y``, each
-    scale's planes ``[planes, H_s, W_s]`` after the previous one's in ``px``
-    and ``py``. A program takes a ``BASE``-pixel square of the first scale and
-    what it halves to at each scale: the rows a scale averages, the repeated
-    last one included, are always inside the program's own square of the
-    scale before (written by it, then read after a barrier)."""
+    """Step 5, ``LEVELS - 1`` times: the coarser scales of ``x`` and ``y``
+    (``[planes, H, W]``), each plane's one after another in its ``block`` of
+    ``px`` and ``py``. A program takes a ``BASE``-pixel square of the first
+    scale and what it halves to at each scale: the rows a scale averages, the
+    repeated last one included, are always inside the program's own square
+    of the scale before (written by it, then read after a barrier)."""
     plane, row0, col0 = _tile(tl.program_id(0), tiles_w, tiles_per_plane, BASE, BASE)
-    src_x, src_y, h, w = x_ptr, y_ptr, H, W
-    start = 0
+    src_x, src_y, h, w = x_ptr + plane * H * W, y_ptr + plane * H * W, H, W
+    dst_x, dst_y = px_ptr + plane * block, py_ptr + plane * block
     for level in tl.static_range(1, LEVELS):
         rows = (row0 >> level) + tl.arange(0, BASE >> level)[:, None]
         cols = (col0 >> level) + tl.arange(0, BASE >> level)[None, :]
         h_next, w_next = (h + 1) // 2, (w + 1) // 2
-        _halved(src_x, px_ptr + start, plane, rows, cols, h, w, h_next, w_next)
-        _halved(src_y, py_ptr + start, plane, rows, cols, h, w, h_next, w_next)
+        _halved(src_x, dst_x, rows, cols, h, w, h_next, w_next)
+        _halved(src_y, dst_y, rows, cols, h, w, h_next, w_next)
         tl.debug_barrier()  # this scale's square is written: the next reads it
-        src_x, src_y = px_ptr + start, py_ptr + start
-        start += planes.to(tl.int64) * h_next * w_next
+        src_x, src_y = dst_x, dst_y
+        dst_x, dst_y = dst_x + h_next * w_next, dst_y + h_next * w_next
         h, w = h_next, w_next
 
 
@@ -366,104 +442,116 @@ def _scratch(k: int, device: torch.device) -> torch.Tensor:
     return torch.empty((programs, 4, rows, TILE[1]), dtype=torch.float32, device=device)
 
 
-def _launch(kernel, scratch, planes: int, height: int, width: int, k: int, *args, constants=None, **scalars) -> None:
-    """``kernel`` over the tiles of ``planes`` ``[height, width]`` outputs, on
-    the fixed grid of programs that ``scratch`` has blocks for."""
-    bh, bw = TILE
-    tiles_w = triton.cdiv(width, bw)
-    tiles_per_plane = triton.cdiv(height, bh) * tiles_w
-    tiles = planes * tiles_per_plane
-    kernel[(min(len(scratch), tiles),)](
-        *args[:3], scratch, *args[3:], tiles_w, tiles_per_plane, tiles, *scalars.values(),
-        K=k, BH=bh, BW=bw, CH=_CHUNK, ROWS=scratch.shape[2], **(constants or {}), num_warps=_WARPS,
-    )  # fmt: skip
-
-
-def _pyramid(x: torch.Tensor, y: torch.Tensor, levels: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Planes ``[P, H, W]`` and their ``levels - 1`` coarser scales (step 5),
-    made in one launch."""
-    if levels == 1:
-        return [(x, y)]
-    planes, height, width = x.shape
+def _sizes(height: int, width: int, levels: int) -> list[tuple[int, int]]:
+    """Each scale's size: step 5 halves it, rounding up."""
     sizes = [(height, width)]
     for _ in range(levels - 1):
         sizes.append(((sizes[-1][0] + 1) // 2, (sizes[-1][1] + 1) // 2))
-    total = planes * sum(h * w for h, w in sizes[1:])
-    px, py = (torch.empty(total, dtype=torch.float32, device=x.device) for _ in range(2))
+    return sizes
+
+
+def _tiles(sizes, margin: int) -> int:
+    """A plane's tiles over ``[h - margin, w - margin]`` of each of ``sizes`` (as ``_scale``)."""
+    return sum(triton.cdiv(h - margin, TILE[0]) * triton.cdiv(w - margin, TILE[1]) for h, w in sizes)
+
+
+def _options() -> dict:
+    """The compiler's options for the kernels: ``_WARPS`` warps a program, and
+    registers few enough for ``_PROGRAMS_PER_SM`` programs to share a
+    multiprocessor's 64K (left free, the compiler may take 255 a thread, and
+    the fixed grid's programs would run a third at a time)."""
+    registers = 2**16 // (_PROGRAMS_PER_SM * _WARPS * 32) // 8 * 8
+    return {"num_warps": _WARPS, "maxnreg": registers}
+
+
+def _launch(kernel, scratch, tiles: int, *args, **constants) -> None:
+    """``kernel`` over ``tiles`` tiles, on the fixed grid of programs that
+    ``scratch`` has blocks for."""
+    bh, bw = TILE
+    kernel[(min(len(scratch), tiles),)](
+        scratch, tiles, *args, BH=bh, BW=bw, CH=_CHUNK, ROWS=scratch.shape[2], **constants, **_options()
+    )
+
+
+def _pyramid(x: torch.Tensor, y: torch.Tensor, levels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``levels - 1`` coarser scales (step 5) of planes ``[P, H, W]``,
+    made in one launch: ``[P, block]``, each plane's scales one after another."""
+    planes, height, width = x.shape
+    block = sum(h * w for h, w in _sizes(height, width, levels)[1:])
+    px, py = (torch.empty((planes, block), dtype=torch.float32, device=x.device) for _ in range(2))
     base = max(_SQUARE, 2 ** (levels - 1))  # (a square that halves to at least a pixel)
     tiles_w = triton.cdiv(width, base)
     tiles_per_plane = triton.cdiv(height, base) * tiles_w
     _pyramid_kernel[(planes * tiles_per_plane,)](
-        x, y, px, py, height, width, planes, tiles_w, tiles_per_plane, planes * tiles_per_plane,
-        LEVELS=levels, BASE=base, num_warps=_WARPS,
-    )  # fmt: skip
-    scales, start = [(x, y)], 0
-    for h, w in sizes[1:]:
-        scales.append(tuple(p[start : start + planes * h * w].view(planes, h, w) for p in (px, py)))
-        start += planes * h * w
-    return scales
+        x, y, px, py, height, width, block, tiles_w, tiles_per_plane, LEVELS=levels, BASE=base, num_warps=_WARPS
+    )
+    return px, py
 
 
 class _PyramidMeans(torch.autograd.Function):
     """Planes ``[P, H, W]`` float32 -> the means of SSIM, cs and luminance of
     each plane at each of ``levels`` scales, ``[P, levels, 3]``: the scales
-    made by step 5 between them, and kept for the backward, which goes from
-    the coarsest scale to the finest, each scale's gradient kernel adding the
-    coarser one's."""
+    made by step 5 between them, and kept for the backward. A forward is two
+    launches (the pyramid, then every scale's tiles), a backward four (the
+    derivative maps and the gradients of the coarser scales, then of the
+    first, which adds theirs)."""
 
     @staticmethod
     def forward(ctx, x, y, taps, gain, c1, c2, levels):
         planes, height, width = x.shape
         k = taps.numel()
-        slots = triton.cdiv(height - k + 1, TILE[0]) * triton.cdiv(width - k + 1, TILE[1])  # the first scale's tiles
+        sizes = _sizes(height, width, levels)
+        slots = _tiles(sizes[:1], k - 1)  # (the first scale has the most tiles)
         sums = torch.zeros((planes, levels, slots, 3), dtype=torch.float32, device=x.device)
         scratch = _scratch(k, x.device)
         with _on(x.device):
-            scales = _pyramid(x, y, levels)
-            for level, (a, b) in enumerate(scales):
-                h_out, w_out = a.shape[1] - k + 1, a.shape[2] - k + 1
-                _launch(
-                    _forward_kernel, scratch, planes, h_out, w_out, k, a, b, taps, sums[:, level], *a.shape[1:], h_out,
-                    w_out, levels * slots * 3, gain=gain, total=gain**2, c1=c1, c2=c2, scale=1.0 / (h_out * w_out),
-                )  # fmt: skip
-        ctx.save_for_backward(taps, *(image for pair in scales for image in pair))
+            px, py = _pyramid(x, y, levels) if levels > 1 else (x, y)
+            _launch(
+                _forward_kernel, scratch, planes * _tiles(sizes, k - 1), x, y, px, py, taps, sums, height, width,
+                planes, slots, gain, gain**2, c1, c2, K=k, LEVELS=levels,
+            )  # fmt: skip
+        ctx.save_for_backward(taps, x, y, px, py)
         ctx.constants = (gain, c1, c2)
         return torch.sum(sums, dim=2, dtype=torch.float64).float()
 
     @staticmethod
     def backward(ctx, grad):
-        taps, *images = ctx.saved_tensors
+        taps, x, y, px, py = ctx.saved_tensors
         gain, c1, c2 = ctx.constants
-        k = taps.numel()
+        k, levels = taps.numel(), grad.shape[1]
+        planes, height, width = x.shape
         y_grad = ctx.needs_input_grad[1]
-        grads = grad.float().transpose(0, 1).contiguous()  # [levels, P, 3]
-        coarse, scratch = None, _scratch(k, taps.device)
-        for level in reversed(range(len(grads))):
-            x, y = images[2 * level : 2 * level + 2]
-            planes, height, width = x.shape
-            h_out, w_out = height - k + 1, width - k + 1
-            gx = torch.empty_like(x)
-            gy = torch.empty_like(y) if y_grad else gx
-            # the maps of a few planes at a time, in a bounded buffer
-            step = min(planes, max(1, _MAPS_BYTES // (16 * (height + k - 1) * (width + k - 1))))
-            buffer = torch.zeros((step, 4, height + k - 1, width + k - 1), dtype=torch.float32, device=x.device)
-            for first in range(0, planes, step):
-                part = slice(first, first + step)
-                n = min(step, planes - first)
-                maps = buffer[:n]  # (the weights kernel writes inside the border only: it stays zero)
-                cx, cy = (gx, gy) if coarse is None else (coarse[0][part], coarse[1][part])
-                with _on(x.device):
+        grads = grad.float().contiguous()  # [P, levels, 3]
+        gx = torch.empty_like(x)
+        gy = torch.empty_like(y) if y_grad else gx
+        dx = torch.empty_like(px) if levels > 1 else gx  # (the coarser scales' own gradients)
+        dy = torch.empty_like(py) if levels > 1 and y_grad else dx
+        sizes = _sizes(height, width, levels)
+        # the coarser scales first, then the first scale: (first, count) of each launch pair
+        passes = ((1, levels - 1), (0, 1)) if levels > 1 else ((0, 1),)
+        # a pass's maps, four per output pixel, for a few planes at a time, in a bounded
+        # buffer (unzeroed: the weights kernel writes the maps' zero border too)
+        outputs = [sum((h - k + 1) * (w + k - 1) for h, w in sizes[first : first + n]) for first, n in passes]
+        step = min(planes, max(1, _MAPS_BYTES // (16 * max(outputs))))
+        maps = torch.empty(step * 4 * max(outputs), dtype=torch.float32, device=x.device)
+        scratch = _scratch(k, x.device)
+        with _on(x.device):
+            for start in range(0, planes, step):
+                part = slice(start, start + step)
+                n = min(step, planes - start)
+                images = x[part], y[part], px[part], py[part], taps
+                for first, count in passes:
+                    scales = sizes[first : first + count]
+                    constants = {"K": k, "LEVELS": levels, "FIRST": first, "COUNT": count}
                     _launch(
-                        _weights_kernel, scratch, n, h_out, w_out, k, x[part], y[part], taps, grads[level, part], maps,
-                        height, width, h_out, w_out, gain=gain, total=gain**2, c1=c1, c2=c2,
+                        _weights_kernel, scratch, n * _tiles(scales, k - 1), *images, grads[part], maps, height, width,
+                        n, gain, gain**2, c1, c2, **constants,
                     )  # fmt: skip
                     _launch(
-                        _gradient_kernel, scratch, n, height, width, k, x[part], y[part], taps, maps, gx[part],
-                        gy[part], cx, cy, height, width, h_out, w_out, scale=1.0 / (h_out * w_out),
-                        constants={"Y_GRAD": y_grad, "COARSE": coarse is not None},
+                        _gradient_kernel, scratch, n * _tiles(scales, 0), *images, maps, gx[part], gy[part], dx[part],
+                        dy[part], height, width, n, **constants, Y_GRAD=y_grad,
                     )  # fmt: skip
-            coarse = gx, gy
-        return coarse[0], coarse[1] if y_grad else None, None, None, None, None, None
+        return gx, gy if y_grad else None, None, None, None, None, None
 
 
 def compiled() -> bool:
