@@ -437,9 +437,14 @@ def _on(device: torch.device):
 def _scratch(k: int, device: torch.device) -> torch.Tensor:
     """The fixed grid's scratch blocks, one per program, for a ``k``-tap window
     (a call's launches share them: they run one after another)."""
-    rows = triton.cdiv(TILE[0] + k - 1, _CHUNK) * _CHUNK
+    rows = _cdiv(TILE[0] + k - 1, _CHUNK) * _CHUNK
     programs = _multiprocessors(device) * _PROGRAMS_PER_SM if device.type == "cuda" else _INTERPRETED_PROGRAMS
     return torch.empty((programs, 4, rows, TILE[1]), dtype=torch.float32, device=device)
+
+
+def _cdiv(a: int, b: int) -> int:
+    """``a / b`` rounded up (``triton.cdiv`` costs microseconds a call on the host)."""
+    return -(-a // b)
 
 
 def _sizes(height: int, width: int, levels: int) -> list[tuple[int, int]]:
@@ -452,7 +457,7 @@ def _sizes(height: int, width: int, levels: int) -> list[tuple[int, int]]:
 
 def _tiles(sizes, margin: int) -> int:
     """A plane's tiles over ``[h - margin, w - margin]`` of each of ``sizes`` (as ``_scale``)."""
-    return sum(triton.cdiv(h - margin, TILE[0]) * triton.cdiv(w - margin, TILE[1]) for h, w in sizes)
+    return sum(_cdiv(h - margin, TILE[0]) * _cdiv(w - margin, TILE[1]) for h, w in sizes)
 
 
 def _options() -> dict:
@@ -480,8 +485,8 @@ def _pyramid(x: torch.Tensor, y: torch.Tensor, levels: int) -> tuple[torch.Tenso
     block = sum(h * w for h, w in _sizes(height, width, levels)[1:])
     px, py = (torch.empty((planes, block), dtype=torch.float32, device=x.device) for _ in range(2))
     base = max(_SQUARE, 2 ** (levels - 1))  # (a square that halves to at least a pixel)
-    tiles_w = triton.cdiv(width, base)
-    tiles_per_plane = triton.cdiv(height, base) * tiles_w
+    tiles_w = _cdiv(width, base)
+    tiles_per_plane = _cdiv(height, base) * tiles_w
     _pyramid_kernel[(planes * tiles_per_plane,)](
         x, y, px, py, height, width, block, tiles_w, tiles_per_plane, LEVELS=levels, BASE=base, num_warps=_WARPS
     )
