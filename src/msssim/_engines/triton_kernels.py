@@ -423,6 +423,32 @@ def _pyramid_kernel(
         h, w = h_next, w_next
 
 
+@triton.jit(do_not_specialize=_SIZES)
+def _means_kernel(
+    sums_ptr, means_ptr, H, W, slots,
+    K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, LEVELS: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    """``means[plane, scale]``: the sums of SSIM, cs and luminance over the
+    scale's tiles (``_forward_kernel``'s ``sums[plane, scale, :tiles]``, the
+    rest unwritten), added in float64, as float32; a program a plane and scale."""
+    program = tl.program_id(0)
+    level = program % LEVELS
+    h, w, tiles = H, W, 0
+    for scale in tl.static_range(LEVELS):
+        tiles = tl.where(level == scale, tl.cdiv(h - K + 1, BH) * tl.cdiv(w - K + 1, BW), tiles)
+        h, w = (h + 1) // 2, (w + 1) // 2
+    rows = tl.arange(0, BLOCK)[:, None]
+    terms = tl.arange(0, 4)[None, :]  # (three of four)
+    total = tl.zeros((BLOCK, 4), tl.float64)
+    start = 0
+    while start < tiles:
+        ok = (start + rows < tiles) & (terms < 3)
+        total += tl.load(sums_ptr + program.to(tl.int64) * slots * 3 + (start + rows) * 3 + terms, mask=ok, other=0.0)
+        start += BLOCK
+    terms = tl.arange(0, 4)
+    tl.store(means_ptr + program * 3 + terms, tl.sum(total, axis=0).to(tl.float32), mask=terms < 3)
+
+
 @functools.cache
 def _multiprocessors(device: torch.device) -> int:
     return torch.cuda.get_device_properties(device).multi_processor_count
@@ -493,11 +519,21 @@ def _pyramid(x: torch.Tensor, y: torch.Tensor, levels: int) -> tuple[torch.Tenso
     return px, py
 
 
+def _means(sums: torch.Tensor, height: int, width: int, k: int) -> torch.Tensor:
+    """The forward's tile sums ``[P, levels, slots, 3]`` added up per plane and scale, ``[P, levels, 3]``."""
+    planes, levels, slots, _ = sums.shape
+    means = torch.empty((planes, levels, 3), dtype=torch.float32, device=sums.device)
+    _means_kernel[(planes * levels,)](
+        sums, means, height, width, slots, K=k, BH=TILE[0], BW=TILE[1], LEVELS=levels, BLOCK=64, num_warps=4
+    )
+    return means
+
+
 class _PyramidMeans(torch.autograd.Function):
     """Planes ``[P, H, W]`` float32 -> the means of SSIM, cs and luminance of
     each plane at each of ``levels`` scales, ``[P, levels, 3]``: the scales
-    made by step 5 between them, and kept for the backward. A forward is two
-    launches (the pyramid, then every scale's tiles), a backward four (the
+    made by step 5 between them, and kept for the backward. A forward is three
+    launches (the pyramid, every scale's tiles, their sums), a backward four (the
     derivative maps and the gradients of the coarser scales, then of the
     first, which adds theirs)."""
 
@@ -507,7 +543,7 @@ class _PyramidMeans(torch.autograd.Function):
         k = taps.numel()
         sizes = _sizes(height, width, levels)
         slots = _tiles(sizes[:1], k - 1)  # (the first scale has the most tiles)
-        sums = torch.zeros((planes, levels, slots, 3), dtype=torch.float32, device=x.device)
+        sums = torch.empty((planes, levels, slots, 3), dtype=torch.float32, device=x.device)
         scratch = _scratch(k, x.device)
         with _on(x.device):
             px, py = _pyramid(x, y, levels) if levels > 1 else (x, y)
@@ -515,9 +551,10 @@ class _PyramidMeans(torch.autograd.Function):
                 _forward_kernel, scratch, planes * _tiles(sizes, k - 1), x, y, px, py, taps, sums, height, width,
                 planes, slots, gain, gain**2, c1, c2, K=k, LEVELS=levels,
             )  # fmt: skip
+            means = _means(sums, height, width, k)
         ctx.save_for_backward(taps, x, y, px, py)
         ctx.constants = (gain, c1, c2)
-        return torch.sum(sums, dim=2, dtype=torch.float64).float()
+        return means
 
     @staticmethod
     def backward(ctx, grad):
