@@ -82,6 +82,32 @@ def test_anticorrelated_gradient_is_finite_where_tensorflow_is_nan(tf):
     assert np.isfinite(grad).all() and (grad == 0).all()
 
 
+def test_step_6_product_of_powers_and_its_written_out_gradient():
+    """torch's fused step 6 (``torch_engine.weighted_product``): the value and
+    gradient of ``prod(x ** w)`` where the terms are positive, as autograd of
+    the plain formula in float64; 0 (not inf or NaN) for a zero term; under
+    ``torch.func.grad`` too; and a NaN term kept unless its exponent is 0."""
+    from msssim._engines import torch_engine
+
+    rng = np.random.default_rng(4)
+    x = torch.tensor(rng.uniform(0.05, 1.0, (2, 5, 3)))
+    x[1, 2, 0] = 0.0  # a relu'd cs: one channel's product is 0
+    weights = [[w] for w in msssim.MSSSIM_WEIGHTS]
+    ours = x.clone().requires_grad_(True)
+    torch_engine.weighted_product(ours, weights, -2).sum().backward()
+    plain = x.clone().requires_grad_(True)
+    torch.prod(plain ** torch.tensor(weights, dtype=torch.float64), dim=-2).sum().backward()
+    positive = x > 0
+    np.testing.assert_allclose(ours.grad[positive].numpy(), plain.grad[positive].numpy(), rtol=1e-6)
+    assert ours.grad[1, 2, 0] == 0 and not torch.isfinite(plain.grad[1, 2, 0])  # (w·0^(w-1): inf)
+    assert ours.grad[1, :, 0].abs().sum() == 0  # (the rest of that product: 0 too, as autograd's)
+    func = torch.func.grad(lambda v: torch_engine.weighted_product(v, weights, -2).sum())(x)
+    torch.testing.assert_close(func, ours.grad)
+    nan = torch.tensor([[0.5, float("nan")], [0.5, float("nan")]])
+    assert torch_engine.weighted_product(nan, [0.5, 0.5], -1)[0].isnan()
+    assert torch_engine.weighted_product(nan, [0.5, 0.0], -1)[0] == 0.5**0.5
+
+
 def test_identical_images_give_one_and_finite_gradients():
     img = np.random.default_rng(1).random((180, 181, 3), dtype=np.float32)
     value, grad = _torch_gradient(img, img)

@@ -17,7 +17,8 @@ and either a fused ``scale_statistics(x, y, window, c1, c2, index_map, only_cs)`
 or the two primitives from which :func:`scale_statistics` below builds it
 (an engine may also fuse steps 4 and 5 of all scales, as
 ``pyramid_statistics(x, y, window, c1, c2, levels)``, returning statistics
-with a scales axis before the channels, or None):
+with a scales axis before the channels, or None; and step 6's
+``prod(power(x, w), axis)``, as ``weighted_product(x, w, axis)``):
 
 ``filter_valid(x, window)``
     the 2-D gaussian ``window``, VALID, over H and W of ``[..., H, W, C]``;
@@ -286,6 +287,13 @@ def _scales(eng, x, y, window, constants: Constants, conv: Convention, levels: i
     return eng.stack([s.cs for s in scales], axis=-2), scales[-1], scored, (c1, c2)
 
 
+def _weighted_product(eng, x, exponents, axis: int):
+    """Step 6's product of the terms to their powers along ``axis``: the
+    engine's fused one, or its ``power`` and ``prod``."""
+    fused = getattr(eng, "weighted_product", None)
+    return fused(x, exponents, axis) if fused else eng.prod(eng.power(x, exponents), axis=axis)
+
+
 @contextmanager
 def _running(engine, threads: int | None):
     """The engine's session (threads, precision) in force, numeric warnings off
@@ -375,11 +383,11 @@ def ssim_multiscale_parts(
         if conv.channel_mean_first:  # torchmetrics: the channels' mean of each term, relu'd, to the power
             terms = eng.concat([eng.mean(cs, axis=-1)[..., :-1], eng.mean(last_ssim, axis=-1)[..., None]], axis=-1)
             terms = (terms + 1) / 2 if conv.normalize == "simple" else eng.relu(terms)
-            ms_ssim = eng.prod(eng.power(terms, list(weights)), axis=-1)
+            ms_ssim = _weighted_product(eng, terms, list(weights), axis=-1)
         else:
             terms = eng.concat([relu_cs[..., :-1, :], final_ssim[..., None, :]], axis=-2)
             exponents = [[w] for w in weights]  # one per scale, broadcast over channels
-            ms_ssim = eng.mean(eng.prod(eng.power(terms, exponents), axis=-2), axis=-1)
+            ms_ssim = eng.mean(_weighted_product(eng, terms, exponents, axis=-2), axis=-1)
         return ms_ssim, relu_cs, final_ssim, eng.float32(stats.luminance)
 
     ms_ssim, cs, final_ssim, luminance = _computed(eng, host, steps, x, y, numerics, threads, window.ndim)

@@ -6,7 +6,8 @@ fused ``scale_statistics`` or the primitives ``filter_valid`` and ``mean_hw``
 spatial axes, 2 for images and 3 for volumes, which only the engines in
 ``VOLUME_ENGINES`` and ``VOLUME_FRAMEWORKS`` are given); and the array operations
 the algorithm combines with: ``meta``, ``first_nonfinite``, ``float32``,
-``relu``, ``stack``, ``concat``, ``power``, ``prod``, ``mean``, ``all_finite``. The NumPy
+``relu``, ``stack``, ``concat``, ``power`` and ``prod`` (or a fused
+``weighted_product``), ``mean``, ``all_finite``. The NumPy
 engines share theirs (``_numpy_ops``); a framework's engine (``torch_engine``)
 also has ``arrays`` and ``moveaxis(x, source, destination)``, keeps its tensors on
 their device, with ``CHANNELS_FIRST`` holds them as ``[..., C, H, W]``, and with

@@ -29,7 +29,7 @@ from torch._C import _functorch
 from msssim._engines._numpy_ops import different_devices, host_array, stand_in
 from msssim._window import separable
 
-CARRIES_NAN = True  # a NaN or Inf pixel makes the score or a term NaN (``power`` keeps it): searched for then
+CARRIES_NAN = True  # a NaN or Inf pixel makes the score or a term NaN: searched for then
 
 _NUMPY_DTYPES = {
     torch.uint8: np.uint8,
@@ -267,41 +267,34 @@ def stack(tensors, axis: int) -> torch.Tensor:
     return torch.stack(tensors, dim=axis)
 
 
-class _Power(torch.autograd.Function):
-    """``x ** w`` (one operation; a NaN stays NaN unless ``w`` is 0, as
-    TF's), whose gradient is 0 where ``x`` is 0, not the infinity of ``w ·
-    x^(w-1)`` for ``w < 1``, and written out: five operations where
-    autograd through a guarded power took ten."""
+class _WeightedProduct(torch.autograd.Function):
+    """``Π x^w`` along ``axis`` for ``x >= 0``: a power and a product, with
+    the gradient written out, ``out · w / x``, and 0 where ``x`` is 0 (not the
+    infinity of ``w · x^(w-1)`` for ``w < 1``); torch.prod's own backward
+    counts the zeros on the host, a wait for the GPU. Five operations back
+    where autograd through a guarded power and a chain of products took
+    nineteen. A NaN stays NaN unless its ``w`` is 0, as TF's."""
 
     generate_vmap_rule = True  # (torch.func transforms take it too)
 
     @staticmethod
-    def forward(x, w):
-        return torch.pow(x, w)
+    def forward(x, w, axis):
+        return torch.prod(torch.pow(x, w), dim=axis)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        ctx.save_for_backward(*inputs, output)
+        x, w, ctx.axis = inputs
+        ctx.save_for_backward(x, w, output)
 
     @staticmethod
     def backward(ctx, grad):
         x, w, out = ctx.saved_tensors
-        return torch.where(x > 0, grad * w * out / x, 0.0), None
+        return torch.where(x > 0, (grad * out).unsqueeze(ctx.axis) * w / x, 0.0), None, None
 
 
-def power(x: torch.Tensor, exponents) -> torch.Tensor:
-    """``x ** w`` for ``x >= 0``, with gradient 0 (not NaN) at ``x = 0``."""
-    return _Power.apply(x, constant(np.asarray(exponents, np.float32), x.device))
-
-
-def prod(x: torch.Tensor, axis: int) -> torch.Tensor:
-    """The product along ``axis``, as a chain of multiplications: the
-    backward of ``torch.prod`` counts the zeros on the host (a wait for the GPU)."""
-    factors = x.unbind(axis)
-    out = factors[0]
-    for factor in factors[1:]:
-        out = out * factor
-    return out
+def weighted_product(x: torch.Tensor, exponents, axis: int) -> torch.Tensor:
+    """``prod(x ** w, axis)`` for ``x >= 0``, with gradient 0 (not NaN) where ``x`` is 0."""
+    return _WeightedProduct.apply(x, constant(np.asarray(exponents, np.float32), x.device), axis)
 
 
 def mean(x: torch.Tensor, axis: int) -> torch.Tensor:
