@@ -30,8 +30,9 @@ All the scales are one autograd Function (``_PyramidMeans``), whose host
 time, not the GPU's, bounded the first version on an H100 (tens of
 microseconds a launch): one small kernel makes every coarser scale of both
 images (TF's step 5), then one launch takes the tiles of all the scales, one
-after another (``_scale`` finds a tile's scale and plane). A forward is two
-launches and a few torch ops.
+after another (``_scale`` finds a tile's scale and plane), and a last one
+adds up each plane's tile sums of each scale in float64. A forward is three
+launches and no torch op.
 
 Backward: for a mean ``L = Σ_p (g_s·S_p + g_c·cs_p) / N`` the gradient is
 ``dL/dx = (f*M_x + 2x·f*C_xx + y·f*C_xy) / N`` (and alike for ``y``), where
@@ -42,8 +43,10 @@ from the recomputed moments; a second filters them back onto the pixels, in
 two passes through the scratch too. Both take the coarser scales in one
 launch each (their own gradients), then the first scale, whose gradient
 kernel adds each coarser scale's carried back through every step 5 between
-(a pixel's ancestors, one per scale). Four launches; autograd keeps only the
-images and their pyramid.
+(a pixel's ancestors, one per scale). The maps keep a zero border of ``K -
+1`` columns, written by the first kernel, so that the second tests no
+column bounds tap by tap and no buffer is zeroed. Four launches; autograd
+keeps only the images and their pyramid.
 
 The same kernels run on a GPU and, with ``TRITON_INTERPRET=1`` set before
 Triton is imported, on CPU tensors, which is how the tests check them; the
@@ -245,9 +248,10 @@ def _weights_kernel(
 ):  # fmt: skip
     """Per output pixel of scales ``FIRST .. FIRST + COUNT - 1``, the
     derivatives of ``g_s·S + g_c·cs + g_l·l`` with respect to ``μx``, ``μy``,
-    ``f(x²)`` (= that of ``f(y²)``) and ``f(xy)``: four ``[Ho, Wo]`` maps of
-    each plane and scale in ``maps`` (``_scale``'s layout); ``grads[plane,
-    scale]`` holds ``g_s, g_c, g_l``."""
+    ``f(x²)`` (= that of ``f(y²)``) and ``f(xy)``, divided by the scale's
+    pixels of output: four ``[Ho, Wo + 2K - 2]`` maps of each plane and scale
+    in ``maps`` (``_scale``'s layout), their border of ``K - 1`` columns each
+    side zero; ``grads[plane, scale]`` holds ``g_s, g_c, g_l``."""
     program = tl.program_id(0)
     scratch = scratch_ptr + program * 4 * ROWS * BW
     tile = program
@@ -304,7 +308,8 @@ def _gradient_kernel(
 ):  # fmt: skip
     """The maps of scales ``FIRST .. FIRST + COUNT - 1`` filtered back onto
     their pixels (the window's transpose, a row pass and a column pass), and
-    the gradients ``(f*M_x + 2x·f*C_xx + y·f*C_xy) / pixels`` and, if
+    the gradients ``f*M_x + 2x·f*C_xx + y·f*C_xy`` (the maps divided by the
+    pixels already) and, if
     ``Y_GRAD``, alike for ``y``: a coarser scale's own into ``dx`` and ``dy``
     (``_pyramid``'s layout), the first scale's into ``gx`` and ``gy``, plus
     every coarser scale's carried back through step 5 to it (a quarter to
