@@ -10,7 +10,8 @@ what a session without a GPU can measure and cut. The GPU path runs here on
 CPU tensors (Triton's interpreter switched on), with the Triton kernels
 replaced by stand-ins (the means placeholders), so only the host's work is
 left; torch's profiler lists the operations (views, which launch nothing, are
-not counted).
+not counted), and the same calls, timed, give the host's time a call (this
+CPU's, without a GPU's launch costs).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import os
 
 os.environ["TRITON_INTERPRET"] = "1"  # (before Triton is imported: CPU tensors take the GPU path)
 
+import statistics  # noqa: E402
+import time  # noqa: E402
 from collections import Counter  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -43,9 +46,17 @@ def _launch(kernel, scratch, tiles, *args, **constants):
     LAUNCHES[kernel.__name__] += 1
 
 
-def _means(sums, height, width, k):
+def _means(sums, height, width, k, weights=None):
     LAUNCHES["_means_kernel"] += 1
-    return torch.from_numpy(np.full(sums.shape[:2] + (3,), 0.5, np.float32))  # (any finite means; no torch op)
+    means = torch.from_numpy(np.full(sums.shape[:2] + (3,), 0.5, np.float32))  # (any finite values; no torch op)
+    return means, None if weights is None else torch.from_numpy(np.full(sums.shape[:1], 0.5, np.float32))
+
+
+def _means_grad(means, weights, grad, grad_products):
+    if grad_products is None:
+        return torch.zeros_like(means) if grad is None else grad.float().contiguous()
+    LAUNCHES["_product_grad_kernel"] += 1
+    return torch.empty_like(means)
 
 
 def _pyramid(x, y, levels):
@@ -54,8 +65,8 @@ def _pyramid(x, y, levels):
     return torch.empty((x.shape[0], block)), torch.empty((x.shape[0], block))
 
 
-def count(grad: bool, shape=(2, 3, 176, 176)) -> tuple[Counter, Counter]:
-    """The kernel-launching torch operations and the Triton launches of one call."""
+def _call(grad: bool, shape):
+    """One MS-SSIM call on random ``shape`` images, and its backward if ``grad``."""
     x, y = torch.rand(shape), torch.rand(shape)
 
     def call():
@@ -64,6 +75,12 @@ def count(grad: bool, shape=(2, 3, 176, 176)) -> tuple[Counter, Counter]:
             scores.sum().backward()
 
     call()  # (constants made, caches warm)
+    return call
+
+
+def count(grad: bool, shape=(2, 3, 176, 176)) -> tuple[Counter, Counter]:
+    """The kernel-launching torch operations and the Triton launches of one call."""
+    call = _call(grad, shape)
     LAUNCHES.clear()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         call()
@@ -72,12 +89,33 @@ def count(grad: bool, shape=(2, 3, 176, 176)) -> tuple[Counter, Counter]:
     return Counter(e.name for e in leaves), Counter(LAUNCHES)
 
 
+def host_time(grad: bool, shape=(1, 1, 176, 176), calls=200, repeats=5) -> float:
+    """Microseconds of the host's work a call, the median of ``repeats``
+    runs of ``calls`` (one thread; a single small plane, so that torch's
+    arithmetic on the CPU is a few microseconds of it): Python, dispatch and
+    autograd, what a GPU's host pays before the kernels' own launch costs."""
+    call = _call(grad, shape)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(calls):
+            call()
+        times.append((time.perf_counter() - start) / calls * 1e6)
+    return statistics.median(times)
+
+
 def main() -> None:
     triton_kernels._launch, triton_kernels._means, triton_kernels._pyramid = _launch, _means, _pyramid
+    triton_kernels._means_grad = _means_grad
+    torch.set_num_threads(1)
     for grad, label in ((False, "forward (no_grad)"), (True, "forward + backward")):
         with torch.set_grad_enabled(grad):
             ops, launches = count(grad)
-        print(f"# {label}: {sum(ops.values())} torch operations, {sum(launches.values())} Triton launches")
+            spent = host_time(grad)
+        print(
+            f"# {label}: {sum(ops.values())} torch operations, {sum(launches.values())} Triton launches, "
+            f"{spent:.0f} us of host time"
+        )
         print("#   " + ", ".join(f"{name.removeprefix('aten::')} {n}" for name, n in ops.most_common()))
         print("#   " + ", ".join(f"{name} {n}" for name, n in launches.most_common()))
 

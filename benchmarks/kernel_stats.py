@@ -42,8 +42,11 @@ KERNELS = (  # each kernel with the constants of its launches (after the window'
     (triton_kernels._gradient_kernel, {"LEVELS": 5, "FIRST": 0, "COUNT": 1, "Y_GRAD": True}),
     (triton_kernels._gradient_kernel, {"LEVELS": 5, "FIRST": 1, "COUNT": 4, "Y_GRAD": True}),
     (triton_kernels._pyramid_kernel, {"LEVELS": 5, "BASE": triton_kernels._SQUARE}),
-    (triton_kernels._means_kernel, {"LEVELS": 5, "BLOCK": 64}),  # (compiled for the tests; a few instructions a tile)
+    # (the last two compiled for the tests: a few instructions a tile, or a plane)
+    (triton_kernels._means_kernel, {"LEVELS": 5, "SPAN": 8, "BLOCK": 64, "PRODUCT": True}),
+    (triton_kernels._product_grad_kernel, {"LEVELS": 5, "SPAN": 8, "MEANS_GRAD": True}),
 )
+SMALL = (triton_kernels._means_kernel, triton_kernels._product_grad_kernel)
 _FLOATS = ("gain", "total", "c1", "c2", "scale")
 _TOOLS = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin")
 
@@ -144,7 +147,7 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|")
     for kernel, constants in KERNELS:
-        if kernel is triton_kernels._means_kernel:
+        if kernel in SMALL:
             continue
         stats = compile_kernel(kernel, constants, args.arch, args.taps)
         # (step 5's program takes a square of the first scale: per pixel of that scale)

@@ -82,6 +82,63 @@ def test_two_scales_values_and_gradients_against_float64():
         assert float(grad) <= 1e-4, line
 
 
+def test_step_6_in_the_kernels_against_float64():
+    """Each plane's product of its terms to their powers, made by the means
+    kernel, and its gradient (``_product_grad_kernel``) together with the
+    means' own: against float64 autograd over three scales, with a zero power
+    factor (a factor of 1) and inverted images (negative cs, clamped to 0 by
+    the relu: a product of 0 and a gradient of 0, finite, where TF's is NaN)."""
+    out = _python(
+        """
+        import numpy as np, torch
+        import oracle
+        from photos import jpeg, photo
+        from msssim._engines import triton_kernels
+        from msssim._window import exact_window
+
+        image = photo("coffee")[150:247, 200:331]  # 97x131, three scales of 11 taps
+        cases = {"jpeg q5": jpeg(image, 5), "inverted": 255 - image}
+        window = exact_window(11, 1.5)
+        for name, other in cases.items():
+            for power in ((0.3, 0.3, 0.4), (0.5, 0.0, 0.5)):
+                a = np.stack([image, image[::-1]]).astype(np.float32) / 255  # a batch of 2
+                b = np.stack([other, other]).astype(np.float32) / 255
+                x, y = (torch.tensor(np.moveaxis(v, -1, -3), requires_grad=True) for v in (a, b))
+                means, products = triton_kernels.pyramid_means(x, y, window, 1e-4, 9e-4, 3, power)
+                weights = torch.linspace(-1, 1, 27).reshape(3, 3, 3) * 1e-2  # the means' own gradient too
+                (products * torch.tensor([1.0, 2.0, 3.0])).sum().add((means * weights).sum()).backward()
+                xd, yd = (torch.tensor(v.astype(np.float64), requires_grad=True) for v in (a, b))
+                want, xs, ys = [], xd, yd
+                for level in range(3):
+                    if level:
+                        xs, ys = oracle._downsample(xs), oracle._downsample(ys)
+                    luminance, cs = oracle._scale(xs, ys, list(np.sqrt(np.diag(window))), 1e-4, 9e-4)
+                    terms = (luminance * cs).mean((-3, -2)), cs.mean((-3, -2)), luminance.mean((-3, -2))
+                    want.append(torch.stack(terms, -1))
+                want = torch.stack(want, -2)  # [2, C, 3 scales, 3]
+                terms = torch.cat([want[..., :2, 1], want[..., 2:, 0]], -1)
+                factors = [oracle._relu_power(terms[..., i], w) if w else 1.0 for i, w in enumerate(power)]
+                product = factors[0] * factors[1] * factors[2]
+                (product * torch.tensor([1.0, 2.0, 3.0])).sum().add((want * weights.double()).sum()).backward()
+                value = np.abs(products.detach().numpy() - product.detach().numpy()).max()
+                grads = []
+                for ours, theirs in ((x.grad, xd.grad), (y.grad, yd.grad)):
+                    ours = np.moveaxis(ours.numpy(), -3, -1)
+                    assert np.isfinite(ours).all()
+                    grads.append(np.abs(ours - theirs.numpy()).max() / max(np.abs(theirs.numpy()).max(), 1e-30))
+                print(name, power[1], float(products.min()), value, max(grads))
+        """
+    )
+    lines = out.splitlines()
+    assert len(lines) == 4, out
+    for line in lines:
+        name, lowest, value, grad = line.rsplit(" ", 3)
+        assert float(value) <= 1e-6, line
+        assert float(grad) <= 1e-4, line
+        if name.startswith("inverted"):
+            assert float(lowest) == 0.0, line  # (a clamped term: the case is what it says)
+
+
 def test_the_step_5_kernel_makes_every_scale_as_torch_engine_does():
     """One launch makes all coarser scales: odd sizes at several scales (the
     last row or column repeated), several 64-pixel squares per plane, and
@@ -172,11 +229,11 @@ def test_the_kernels_compile_for_gpus_without_spilling():
         interpret=False,
     )
     lines = out.splitlines()
-    assert len(lines) == 28, out  # 7 launches (5 kernels), 3 GPUs; then the compiles
-    for line in lines[:21]:
+    assert len(lines) == 32, out  # 8 launches (6 kernels), 3 GPUs; then the compiles
+    for line in lines[:24]:
         arch, name, instructions, spills = line.split()
         assert int(instructions) > 0 and int(spills) == 0, line
-    for line in lines[21:]:  # one compile for every workload (it was 7 for the forward's scales once)
+    for line in lines[24:]:  # one compile for every workload (it was 7 for the forward's scales once)
         assert line.split()[-1] == "1", line
 
 
@@ -211,11 +268,16 @@ def test_cupy_arrays_reach_the_kernels_through_dlpack():
             errors += [np.abs(ours[..., level, :] - term).max() for ours, term in zip(stats[:3], want)]
         single = cupy_engine.scale_statistics(a, b, window, 1e-4, 9e-4)  # one scale: [2, 3]
         errors += [np.abs(ours - term[..., 0, :]).max() for ours, term in zip(single[:3], stats[:3])]
-        print(type(stats.cs).__name__, stats.cs.shape, single.cs.shape, max(errors))
+        # steps 4-6 at once: each channel's product of its terms to their powers, [2, 3]
+        products, fused = cupy_engine.pyramid_statistics(a, b, window, 1e-4, 9e-4, 2, (0.6, 0.4))
+        product = np.maximum(stats.cs[..., 0, :], 0) ** 0.6 * np.maximum(stats.ssim[..., 1, :], 0) ** 0.4
+        errors += [np.abs(products - product).max()]
+        errors += [np.abs(ours - theirs).max() for ours, theirs in zip(fused[:3], stats[:3])]
+        print(type(stats.cs).__name__, stats.cs.shape, single.cs.shape, products.shape, max(errors))
         """
     )
     kind, *shape, error = out.replace("(", "").replace(")", "").replace(",", "").split()
-    assert kind == "ndarray" and shape == ["2", "2", "3", "2", "3"], out
+    assert kind == "ndarray" and shape == ["2", "2", "3", "2", "3", "2", "3"], out
     assert float(error) <= 1e-6, out
 
 

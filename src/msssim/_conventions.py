@@ -8,6 +8,7 @@ and changes nothing.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -126,6 +127,12 @@ def convention(spec: str, numerics: str) -> Convention:
     if not isinstance(spec, str):
         msg = f"convention must be a string such as 'torchmetrics' or 'torchmetrics:normalize=simple', got {spec!r}"
         raise TypeError(msg)
+    return _parsed(spec, numerics) if isinstance(numerics, str) else _parsed.__wrapped__(spec, numerics)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(spec: str, numerics: str) -> Convention:
+    """:func:`convention` of a string, once a spec (a call's host time; errors are not cached)."""
     name, *settings = spec.split(":")
     if name not in CONVENTIONS:
         msg = f"convention must be one of {', '.join(map(repr, CONVENTIONS))}, got {name!r}"

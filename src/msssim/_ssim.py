@@ -16,9 +16,11 @@ mode (``make_window(size, sigma)``, step 3) and a few primitives:
 and either a fused ``scale_statistics(x, y, window, c1, c2, index_map, only_cs)``
 or the two primitives from which :func:`scale_statistics` below builds it
 (an engine may also fuse steps 4 and 5 of all scales, as
-``pyramid_statistics(x, y, window, c1, c2, levels)``, returning statistics
-with a scales axis before the channels, or None; and step 6's
-``prod(power(x, w), axis)``, as ``weighted_product(x, w, axis)``):
+``pyramid_statistics(x, y, window, c1, c2, levels, power_factors=None)``,
+returning statistics with a scales axis before the channels, or None, and
+given ``power_factors``, step 6's product of powers of each channel too
+(``[..., C]``, first); and that product alone, ``prod(power(x, w), axis)``,
+as ``weighted_product(x, w, axis)``):
 
 ``filter_valid(x, window)``
     the 2-D gaussian ``window``, VALID, over H and W of ``[..., H, W, C]``;
@@ -273,8 +275,8 @@ def _scales(eng, x, y, window, constants: Constants, conv: Convention, levels: i
     its ``(c1, c2)``. An engine's ``pyramid_statistics`` (the GPU kernels)
     takes all scales at once where step 5 is TF's and the constants are fixed."""
     pyramid = getattr(eng, "pyramid_statistics", None)
-    if pyramid is not None and conv.pooling == "tensorflow" and constants.bounds is None and not conv.reflect_ssim:
-        stats = None if constants.fixed is None else pyramid(x, y, window, *constants.fixed, levels)
+    if pyramid is not None and _pyramid_fused(conv, constants):
+        stats = pyramid(x, y, window, *constants.fixed, levels)
         if stats is not None:  # (the images, for _ssim_term, are unread without reflect_ssim)
             return stats.cs, ScaleStatistics(*(t[..., -1, :] for t in stats[:3])), (x, y), constants.fixed
     scales = []
@@ -285,6 +287,17 @@ def _scales(eng, x, y, window, constants: Constants, conv: Convention, levels: i
         c1, c2 = constants.at(eng, *scored)
         scales.append(scale_statistics(eng, *scored, window, c1, c2, only_cs=level < levels - 1))
     return eng.stack([s.cs for s in scales], axis=-2), scales[-1], scored, (c1, c2)
+
+
+def _pyramid_fused(conv: Convention, constants: Constants) -> bool:
+    """Whether an engine's fused scales can score these: TF's step 5, fixed
+    constants, no clamp, the SSIM term over VALID."""
+    return (
+        conv.pooling == "tensorflow"
+        and constants.fixed is not None
+        and constants.bounds is None
+        and not conv.reflect_ssim
+    )
 
 
 def _weighted_product(eng, x, exponents, axis: int):
@@ -375,6 +388,13 @@ def ssim_multiscale_parts(
     )
 
     def steps(eng, x, y):
+        pyramid = getattr(eng, "pyramid_statistics", None)
+        if pyramid is not None and _pyramid_fused(conv, constants) and not conv.channel_mean_first:
+            fused = pyramid(x, y, window, *constants.fixed, levels, weights)  # steps 4-6 in the engine's kernels
+            if fused is not None:
+                products, stats = fused  # (each channel's product of its terms to their powers)
+                last = [t[..., -1, :] for t in stats[:3]]
+                return eng.mean(products, axis=-1), eng.relu(stats.cs), eng.relu(last[0]), eng.float32(last[2])
         cs, stats, scored, (c1, c2) = _scales(eng, x, y, window, constants, conv, levels)  # cs: [..., scales, C]
         last_ssim = _ssim_term(eng, *scored, stats, window, c1, c2, conv)
         # Step 6: relu, power, product over scales, mean over channels.

@@ -142,6 +142,8 @@ _ARRAY_LIBRARIES = frozenset({"torch", "tensorflow", "jax", "jaxlib", "cupy"})
 def _number(value, name: str) -> int | float:
     """A real scalar as a Python int or float: a Python or NumPy number, or a 0-d
     array or tensor of NumPy, PyTorch (any device), TensorFlow, JAX or CuPy."""
+    if type(value) is float or (type(value) is int and -(2**63) <= value < 2**63):
+        return value  # (the common case, as the checks below would return it)
     given = value
     if type(value).__module__.split(".")[0] in _ARRAY_LIBRARIES:
         value = _tensor_value(value, name)

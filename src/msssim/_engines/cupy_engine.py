@@ -99,17 +99,29 @@ def _kernels():
     return triton_kernels if torch.cuda.is_available() and triton_kernels.compiled() else None
 
 
-def pyramid_statistics(x, y, window, c1, c2, levels: int):
+def pyramid_statistics(x, y, window, c1, c2, levels: int, power_factors=None):
     """Steps 4 and 5 of all ``levels`` scales at once (TF's step 5, fixed
     constants, 2-D exact numerics) on the fused kernels: statistics ``[...,
-    levels, C]``; None where there are none (the scales then take
+    levels, C]``; given ``power_factors``, step 6's product of each channel
+    ``[..., C]`` too, first. None where there are none (the scales then take
     ``scale_statistics`` and ``downsample_2x``)."""
+    out = _pyramid_means(x, y, window, c1, c2, levels, power_factors)
+    if out is None or power_factors is None:
+        return None if out is None else _statistics(out)
+    return out[1], _statistics(out[0])
+
+
+def _pyramid_means(x, y, window, c1, c2, levels: int, power_factors=None):
+    kernels = _kernels() if window.ndim == 2 and window.dtype == np.float64 else None
+    if kernels is None:  # (no kernels here, or they did not compile for this GPU)
+        return None
+    return kernels.channels_last_means(x, y, window, c1, c2, levels, cupy, power_factors)
+
+
+def _statistics(means):
+    """Means ``[..., C, levels, 3]`` as statistics ``[..., levels, C]``."""
     from msssim._ssim import ScaleStatistics
 
-    kernels = _kernels() if window.ndim == 2 and window.dtype == np.float64 else None
-    means = None if kernels is None else kernels.channels_last_means(x, y, window, c1, c2, levels, cupy)
-    if means is None:  # (no kernels here, or they did not compile for this GPU)
-        return None
     return ScaleStatistics(*(means[..., term].swapaxes(-1, -2) for term in range(3)))
 
 

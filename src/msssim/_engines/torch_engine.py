@@ -18,6 +18,7 @@ reduction.
 from __future__ import annotations
 
 import functools
+import math
 import os
 from contextlib import contextmanager
 
@@ -225,18 +226,29 @@ def scale_statistics(x, y, window, c1, c2, index_map=False, only_cs=False):
     )
 
 
-def pyramid_statistics(x, y, window, c1, c2, levels: int):
+def pyramid_statistics(x, y, window, c1, c2, levels: int, power_factors=None):
     """Steps 4 and 5 of all ``levels`` scales at once (TF's step 5, fixed
     constants, 2-D exact numerics) on the fused Triton kernels: statistics
     ``[..., levels, C]``, finest first (views of one tensor: few operations
-    in the backward); None where the kernels are not for these tensors or did
-    not compile for this GPU."""
+    in the backward); given ``power_factors``, step 6's product of each
+    channel ``[..., C]`` too, taken in the kernels, first. None where the
+    kernels are not for these tensors or did not compile for this GPU."""
+    out = _pyramid_means(x, y, window, c1, c2, levels, power_factors)
+    if out is None or power_factors is None:
+        return None if out is None else _statistics(out)
+    return out[1], _statistics(out[0])
+
+
+def _pyramid_means(x, y, window, c1, c2, levels: int, power_factors=None):
+    """``triton_kernels.pyramid_means`` where the kernels are for these tensors, else None."""
+    kernels = _fused(x) if window.ndim == 2 and window.dtype == np.float64 else None
+    return None if kernels is None else kernels.pyramid_means(x, y, window, c1, c2, levels, power_factors)
+
+
+def _statistics(means):
+    """Means ``[..., C, levels, 3]`` as statistics ``[..., levels, C]``."""
     from msssim._ssim import ScaleStatistics
 
-    kernels = _fused(x) if window.ndim == 2 and window.dtype == np.float64 else None
-    means = None if kernels is None else kernels.pyramid_means(x, y, window, c1, c2, levels)  # [..., C, levels, 3]
-    if means is None:
-        return None
     return ScaleStatistics(*means.movedim(-1, 0).transpose(-1, -2).unbind(0))
 
 
@@ -303,6 +315,6 @@ def mean(x: torch.Tensor, axis: int) -> torch.Tensor:
 
 def all_finite(*arrays: torch.Tensor) -> bool:
     """One read on the host for all of them (each read waits for the GPU):
-    whether their sum is finite, as it is exactly when they all are (scores
-    and their terms, at most 1 in size)."""
-    return bool(torch.isfinite(torch.cat([x.reshape(-1) for x in arrays]).sum()))
+    whether the sum of their sums is finite, as it is exactly when they all
+    are (scores and their terms, at most 1 in size)."""
+    return math.isfinite(functools.reduce(torch.add, [x.sum() for x in arrays]).item())

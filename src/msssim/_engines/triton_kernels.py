@@ -31,8 +31,9 @@ time, not the GPU's, bounded the first version on an H100 (tens of
 microseconds a launch): one small kernel makes every coarser scale of both
 images (TF's step 5), then one launch takes the tiles of all the scales, one
 after another (``_scale`` finds a tile's scale and plane), and a last one
-adds up each plane's tile sums of each scale in float64. A forward is three
-launches and no torch op.
+adds up each plane's tile sums of each scale in float64 and, for MS-SSIM,
+takes step 6 of the plane there too (its terms to their powers, multiplied,
+in float64). A forward is three launches and no torch op.
 
 Backward: for a mean ``L = Σ_p (g_s·S_p + g_c·cs_p) / N`` the gradient is
 ``dL/dx = (f*M_x + 2x·f*C_xx + y·f*C_xy) / N`` (and alike for ``y``), where
@@ -45,8 +46,9 @@ launch each (their own gradients), then the first scale, whose gradient
 kernel adds each coarser scale's carried back through every step 5 between
 (a pixel's ancestors, one per scale). The maps keep a zero border of ``K -
 1`` columns, written by the first kernel, so that the second tests no
-column bounds tap by tap and no buffer is zeroed. Four launches; autograd
-keeps only the images and their pyramid.
+column bounds tap by tap and no buffer is zeroed. Four launches, after one
+small one for step 6's derivative (``g_s``, ``g_c`` of each plane and scale);
+autograd keeps only the images, their pyramid and the means.
 
 The same kernels run on a GPU and, with ``TRITON_INTERPRET=1`` set before
 Triton is imported, on CPU tensors, which is how the tests check them; the
@@ -428,30 +430,91 @@ def _pyramid_kernel(
         h, w = h_next, w_next
 
 
+@triton.jit
+def _weighted_logs(ssim, cs, weights_ptr, scales, LEVELS: tl.constexpr):
+    """Step 6's factors of a plane, float64, one per scale (``scales``; those
+    from ``LEVELS`` on are left out): the term, ``relu(cs)`` or at the last
+    scale ``relu(SSIM)`` (a NaN kept), its power factor ``w``, and ``w·log(term)``,
+    0 where ``w`` is 0 (``term ** 0`` is 1, as TF's, a NaN's too)."""
+    live = scales < LEVELS
+    w = tl.load(weights_ptr + scales, mask=live, other=0.0).to(tl.float64)
+    term = tl.where(scales == LEVELS - 1, ssim, cs)
+    term = tl.where(term < 0, 0.0, term)
+    return term, w, w * tl.log(tl.where(w == 0, 1.0, term))
+
+
 @triton.jit(do_not_specialize=_SIZES)
 def _means_kernel(
-    sums_ptr, means_ptr, H, W, slots,
-    K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, LEVELS: tl.constexpr, BLOCK: tl.constexpr,
+    sums_ptr, means_ptr, weights_ptr, products_ptr, H, W, slots,
+    K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, LEVELS: tl.constexpr, SPAN: tl.constexpr,
+    BLOCK: tl.constexpr, PRODUCT: tl.constexpr,
 ):  # fmt: skip
     """``means[plane, scale]``: the sums of SSIM, cs and luminance over the
     scale's tiles (``_forward_kernel``'s ``sums[plane, scale, :tiles]``, the
-    rest unwritten), added in float64, as float32; a program a plane and scale."""
-    program = tl.program_id(0)
-    level = program % LEVELS
-    h, w, tiles = H, W, 0
+    rest unwritten), added in float64, as float32, a program a plane (its
+    scales side by side, ``SPAN`` >= ``LEVELS`` rows); with ``PRODUCT``, also
+    step 6 of the plane, ``products[plane] = Π term ** w`` over its scales
+    (:func:`_weighted_logs`), taken in float64 as ``exp(Σ w·log(term))``."""
+    plane = tl.program_id(0).to(tl.int64)
+    scales = tl.arange(0, SPAN)
+    h, w, tiles = H, W, tl.zeros((SPAN,), tl.int32)
     for scale in tl.static_range(LEVELS):
-        tiles = tl.where(level == scale, tl.cdiv(h - K + 1, BH) * tl.cdiv(w - K + 1, BW), tiles)
+        tiles = tl.where(scales == scale, tl.cdiv(h - K + 1, BH) * tl.cdiv(w - K + 1, BW), tiles)
         h, w = (h + 1) // 2, (w + 1) // 2
-    rows = tl.arange(0, BLOCK)[:, None]
-    terms = tl.arange(0, 4)[None, :]  # (three of four)
-    total = tl.zeros((BLOCK, 4), tl.float64)
+    longest = tl.cdiv(H - K + 1, BH) * tl.cdiv(W - K + 1, BW)  # (the first scale's)
+    at = sums_ptr + ((plane * LEVELS + scales[:, None]) * slots + tl.arange(0, BLOCK)[None, :]) * 3
+    ssim = tl.zeros((SPAN, BLOCK), tl.float64)
+    cs = tl.zeros((SPAN, BLOCK), tl.float64)
+    luminance = tl.zeros((SPAN, BLOCK), tl.float64)
     start = 0
-    while start < tiles:
-        ok = (start + rows < tiles) & (terms < 3)
-        total += tl.load(sums_ptr + program.to(tl.int64) * slots * 3 + (start + rows) * 3 + terms, mask=ok, other=0.0)
+    while start < longest:
+        ok = start + tl.arange(0, BLOCK)[None, :] < tiles[:, None]
+        ssim += tl.load(at + start * 3, mask=ok, other=0.0)
+        cs += tl.load(at + start * 3 + 1, mask=ok, other=0.0)
+        luminance += tl.load(at + start * 3 + 2, mask=ok, other=0.0)
         start += BLOCK
-    terms = tl.arange(0, 4)
-    tl.store(means_ptr + program * 3 + terms, tl.sum(total, axis=0).to(tl.float32), mask=terms < 3)
+    ssim, cs, luminance = tl.sum(ssim, axis=1), tl.sum(cs, axis=1), tl.sum(luminance, axis=1)
+    out = means_ptr + (plane * LEVELS + scales) * 3
+    live = scales < LEVELS
+    tl.store(out, ssim.to(tl.float32), mask=live)
+    tl.store(out + 1, cs.to(tl.float32), mask=live)
+    tl.store(out + 2, luminance.to(tl.float32), mask=live)
+    if PRODUCT:
+        _, _, logs = _weighted_logs(ssim, cs, weights_ptr, scales, LEVELS)
+        tl.store(products_ptr + plane, tl.exp(tl.sum(logs, axis=0)).to(tl.float32))
+
+
+@triton.jit
+def _product_grad_kernel(
+    means_ptr, weights_ptr, g_products_ptr, g_means_ptr, grads_ptr,
+    LEVELS: tl.constexpr, SPAN: tl.constexpr, MEANS_GRAD: tl.constexpr,
+):  # fmt: skip
+    """``grads[plane]``, ``[LEVELS, 3]``: the gradient of the plane's step 6
+    product (``g_products[plane]``) with respect to its means of SSIM, cs and
+    luminance, ``product · w / term`` for a term above 0 and 0 for one at 0
+    (or clamped there by the relu), plus ``g_means[plane]`` if ``MEANS_GRAD``;
+    a program a plane."""
+    plane = tl.program_id(0).to(tl.int64)
+    scales = tl.arange(0, SPAN)
+    live = scales < LEVELS
+    at = (plane * LEVELS + scales) * 3
+    ssim = tl.load(means_ptr + at, mask=live, other=0.0).to(tl.float64)
+    cs = tl.load(means_ptr + at + 1, mask=live, other=0.0).to(tl.float64)
+    term, w, logs = _weighted_logs(ssim, cs, weights_ptr, scales, LEVELS)
+    product = tl.exp(tl.sum(logs, axis=0))
+    positive = term > 0
+    d_term = tl.where(
+        positive, tl.load(g_products_ptr + plane).to(tl.float64) * product * w / tl.where(positive, term, 1.0), 0.0
+    )
+    last = scales == LEVELS - 1
+    g_ssim, g_cs, g_luminance = tl.where(last, d_term, 0.0), tl.where(last, 0.0, d_term), tl.zeros_like(d_term)
+    if MEANS_GRAD:
+        g_ssim += tl.load(g_means_ptr + at, mask=live, other=0.0)
+        g_cs += tl.load(g_means_ptr + at + 1, mask=live, other=0.0)
+        g_luminance += tl.load(g_means_ptr + at + 2, mask=live, other=0.0)
+    tl.store(grads_ptr + at, g_ssim.to(tl.float32), mask=live)
+    tl.store(grads_ptr + at + 1, g_cs.to(tl.float32), mask=live)
+    tl.store(grads_ptr + at + 2, g_luminance.to(tl.float32), mask=live)
 
 
 @functools.cache
@@ -524,26 +587,54 @@ def _pyramid(x: torch.Tensor, y: torch.Tensor, levels: int) -> tuple[torch.Tenso
     return px, py
 
 
-def _means(sums: torch.Tensor, height: int, width: int, k: int) -> torch.Tensor:
-    """The forward's tile sums ``[P, levels, slots, 3]`` added up per plane and scale, ``[P, levels, 3]``."""
+def _means(sums: torch.Tensor, height: int, width: int, k: int, weights=None):
+    """The forward's tile sums ``[P, levels, slots, 3]`` added up per plane and
+    scale, ``[P, levels, 3]``; and, given the power factors ``weights``, each
+    plane's step 6 product ``[P]`` (else None)."""
     planes, levels, slots, _ = sums.shape
     means = torch.empty((planes, levels, 3), dtype=torch.float32, device=sums.device)
-    _means_kernel[(planes * levels,)](
-        sums, means, height, width, slots, K=k, BH=TILE[0], BW=TILE[1], LEVELS=levels, BLOCK=64, num_warps=4
-    )
-    return means
+    products = None if weights is None else torch.empty(planes, dtype=torch.float32, device=sums.device)
+    _means_kernel[(planes,)](
+        sums, means, weights, products, height, width, slots, K=k, BH=TILE[0], BW=TILE[1], LEVELS=levels,
+        SPAN=_span(levels), BLOCK=64, PRODUCT=weights is not None, num_warps=4,
+    )  # fmt: skip
+    return means, products
+
+
+def _means_grad(means, weights, grad, grad_products) -> torch.Tensor:
+    """The gradient with respect to the means ``[P, levels, 3]``: ``grad``'s
+    (None: no gradient), plus, given the gradient of the step 6 products
+    ``[P]``, theirs carried to the means (``_product_grad_kernel``)."""
+    if grad is not None:
+        grad = grad.float().contiguous()
+    if grad_products is None:
+        return torch.zeros_like(means) if grad is None else grad
+    grads = torch.empty_like(means)
+    planes, levels, _ = means.shape
+    _product_grad_kernel[(planes,)](
+        means, weights, grad_products.float().contiguous(), grad, grads, LEVELS=levels, SPAN=_span(levels),
+        MEANS_GRAD=grad is not None, num_warps=1,
+    )  # fmt: skip
+    return grads
+
+
+def _span(levels: int) -> int:
+    """A power of two of at least ``levels`` (a kernel's block of scales)."""
+    return 1 << (levels - 1).bit_length()
 
 
 class _PyramidMeans(torch.autograd.Function):
     """Planes ``[P, H, W]`` float32 -> the means of SSIM, cs and luminance of
     each plane at each of ``levels`` scales, ``[P, levels, 3]``: the scales
-    made by step 5 between them, and kept for the backward. A forward is three
-    launches (the pyramid, every scale's tiles, their sums), a backward four (the
-    derivative maps and the gradients of the coarser scales, then of the
-    first, which adds theirs)."""
+    made by step 5 between them, and kept for the backward; given the power
+    factors ``weights`` (float32, one per scale), also each plane's step 6
+    product ``[P]``. A forward is three launches (the pyramid, every scale's
+    tiles, their sums and products), a backward four, or five with a product
+    (step 6's derivative, then the derivative maps and the gradients of the
+    coarser scales, then of the first, which adds theirs)."""
 
     @staticmethod
-    def forward(ctx, x, y, taps, gain, c1, c2, levels):
+    def forward(ctx, x, y, taps, gain, c1, c2, levels, weights):
         planes, height, width = x.shape
         k = taps.numel()
         sizes = _sizes(height, width, levels)
@@ -556,19 +647,21 @@ class _PyramidMeans(torch.autograd.Function):
                 _forward_kernel, scratch, planes * _tiles(sizes, k - 1), x, y, px, py, taps, sums, height, width,
                 planes, slots, gain, gain**2, c1, c2, K=k, LEVELS=levels,
             )  # fmt: skip
-            means = _means(sums, height, width, k)
-        ctx.save_for_backward(taps, x, y, px, py)
+            means, products = _means(sums, height, width, k, weights)
+        ctx.save_for_backward(taps, x, y, px, py, means, weights)
         ctx.constants = (gain, c1, c2)
-        return means
+        ctx.set_materialize_grads(False)
+        return means if weights is None else (means, products)
 
     @staticmethod
-    def backward(ctx, grad):
-        taps, x, y, px, py = ctx.saved_tensors
+    def backward(ctx, grad, grad_products=None):
+        taps, x, y, px, py, means, weights = ctx.saved_tensors
         gain, c1, c2 = ctx.constants
-        k, levels = taps.numel(), grad.shape[1]
         planes, height, width = x.shape
+        k, levels = taps.numel(), means.shape[1]
         y_grad = ctx.needs_input_grad[1]
-        grads = grad.float().contiguous()  # [P, levels, 3]
+        with _on(x.device):
+            grads = _means_grad(means, weights, grad, grad_products)  # [P, levels, 3]
         gx = torch.empty_like(x)
         gy = torch.empty_like(y) if y_grad else gx
         dx = torch.empty_like(px) if levels > 1 else gx  # (the coarser scales' own gradients)
@@ -598,7 +691,7 @@ class _PyramidMeans(torch.autograd.Function):
                         _gradient_kernel, scratch, n * _tiles(scales, 0), *images, maps, gx[part], gy[part], dx[part],
                         dy[part], height, width, n, **constants, Y_GRAD=y_grad,
                     )  # fmt: skip
-        return gx, gy if y_grad else None, None, None, None, None, None
+        return gx, gy if y_grad else None, None, None, None, None, None, None
 
 
 def compiled() -> bool:
@@ -606,24 +699,33 @@ def compiled() -> bool:
     return not _NOT_COMPILED
 
 
-def pyramid_means(x, y, window: np.ndarray, c1: float, c2: float, levels: int) -> torch.Tensor | None:
-    """Steps 4 and 5 of ``[..., C, H, W]`` images (broadcast against each
-    other) over ``levels`` scales, TF's step 5 between them: the means of SSIM,
-    cs and luminance, ``[..., C, levels, 3]`` float32, differentiable; None,
-    with a warning the first time, where Triton cannot compile the kernels
-    for the GPU (the engines then take their own operations)."""
+@functools.lru_cache(maxsize=64)
+def _taps(window: bytes, size: int, device: torch.device) -> tuple[torch.Tensor, float]:
+    """A ``[size, size]`` float64 window's 1-D taps as float32 on ``device``,
+    and their float64 sum: the sums' levels take that sum, and only the sums
+    of deviations the float32 taps (their rounding alone put cs 4e-7 off)."""
     from msssim._window import separable
 
+    taps = separable(np.frombuffer(window).reshape(size, size))
+    return torch_engine.constant(taps.astype(np.float32), device), float(taps.sum())
+
+
+def pyramid_means(x, y, window: np.ndarray, c1: float, c2: float, levels: int, power_factors=None):
+    """Steps 4 and 5 of ``[..., C, H, W]`` images (broadcast against each
+    other) over ``levels`` scales, TF's step 5 between them: the means of SSIM,
+    cs and luminance, ``[..., C, levels, 3]`` float32, differentiable; given
+    ``power_factors`` (one per scale), also step 6's product of each channel,
+    ``[..., C]`` (a pair, then). None, with a warning the first time, where
+    Triton cannot compile the kernels for the GPU (the engines then take their
+    own operations)."""
     x, y = torch.broadcast_tensors(x.float(), y.float())
     shape = x.shape
     planes = [t.reshape(-1, *shape[-2:]).contiguous() for t in (x, y)]
-    taps = separable(np.asarray(window, np.float64))
-    # the sums' levels take the taps' float64 sum, and only the sums of
-    # deviations the float32 taps: their rounding alone put cs 4e-7 off
-    gain = float(taps.sum())
-    taps = torch_engine.constant(taps.astype(np.float32), x.device)
+    window = np.ascontiguousarray(window, np.float64)
+    taps, gain = _taps(window.tobytes(), len(window), x.device)
+    weights = None if power_factors is None else torch_engine.constant(np.float32(power_factors), x.device)
     try:
-        means = _PyramidMeans.apply(*planes, taps, gain, float(c1), float(c2), levels)
+        out = _PyramidMeans.apply(*planes, taps, gain, float(c1), float(c2), levels, weights)
     except (CompilationError, OutOfResources, PTXASError) as error:
         _NOT_COMPILED.append(error)
         msg = (
@@ -632,13 +734,18 @@ def pyramid_means(x, y, window: np.ndarray, c1: float, c2: float, levels: int) -
         )
         warnings.warn(msg, RuntimeWarning, stacklevel=5)
         return None
-    return means.reshape(*shape[:-2], levels, 3)
+    if weights is None:
+        return out.reshape(*shape[:-2], levels, 3)
+    return out[0].reshape(*shape[:-2], levels, 3), out[1].reshape(shape[:-2])
 
 
-def channels_last_means(x, y, window: np.ndarray, c1: float, c2: float, levels: int, xp):
+def channels_last_means(x, y, window: np.ndarray, c1: float, c2: float, levels: int, xp, power_factors=None):
     """:func:`pyramid_means` of another library's ``[..., H, W, C]`` arrays
     (CuPy's), shared with torch through DLPack on their device, as ``xp``
-    arrays ``[..., C, levels, 3]`` (None where the kernels do not compile)."""
+    arrays (None where the kernels do not compile)."""
     planes = (torch.from_dlpack(a).movedim(-1, -3) for a in (x, y))
-    means = pyramid_means(*planes, window, c1, c2, levels)
-    return None if means is None else xp.from_dlpack(means.detach())
+    with torch.no_grad():
+        out = pyramid_means(*planes, window, c1, c2, levels, power_factors)
+    if out is None:
+        return None
+    return xp.from_dlpack(out) if power_factors is None else tuple(xp.from_dlpack(t) for t in out)
