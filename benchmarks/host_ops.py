@@ -49,7 +49,7 @@ def _launch(kernel, scratch, tiles, *args, **constants):
 def _means(sums, height, width, k, weights=None):
     LAUNCHES["_means_kernel"] += 1
     means = torch.from_numpy(np.full(sums.shape[:2] + (3,), 0.5, np.float32))  # (any finite values; no torch op)
-    return means, None if weights is None else torch.from_numpy(np.full(sums.shape[:1], 0.5, np.float32))
+    return means, None if weights is None else torch.from_numpy(np.full(sums.shape[:1], 0.5))
 
 
 def _means_grad(means, weights, grad, grad_products):

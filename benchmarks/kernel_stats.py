@@ -48,6 +48,7 @@ KERNELS = (  # each kernel with the constants of its launches (after the window'
 )
 SMALL = (triton_kernels._means_kernel, triton_kernels._product_grad_kernel)
 _FLOATS = ("gain", "total", "c1", "c2", "scale")
+_FLOAT64 = ("products_ptr", "g_products_ptr")  # (step 6's products, and their gradient)
 _TOOLS = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin")
 
 
@@ -65,7 +66,7 @@ def compile_kernel(kernel, constants: dict, arch: int, taps: int) -> dict:
     by opcode."""
     values = _constants(kernel, constants, taps)
     signature = {
-        name: "constexpr" if name in values else "*fp32" if name.endswith("_ptr") else
+        name: "constexpr" if name in values else "*fp64" if name in _FLOAT64 else "*fp32" if name.endswith("_ptr") else
         "fp32" if name in _FLOATS else "i32"
         for name in kernel.arg_names
     }  # fmt: skip

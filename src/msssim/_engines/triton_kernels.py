@@ -454,7 +454,9 @@ def _means_kernel(
     rest unwritten), added in float64, as float32, a program a plane (its
     scales side by side, ``SPAN`` >= ``LEVELS`` rows); with ``PRODUCT``, also
     step 6 of the plane, ``products[plane] = Π term ** w`` over its scales
-    (:func:`_weighted_logs`), taken in float64 as ``exp(Σ w·log(term))``."""
+    (:func:`_weighted_logs`), in float64 as ``exp(Σ w·log(term))`` (kept in
+    float64: rounded to float32 before the channels' mean, it put MS-SSIM
+    9e-8 from float64 where it is 1e-8)."""
     plane = tl.program_id(0).to(tl.int64)
     scales = tl.arange(0, SPAN)
     h, w, tiles = H, W, tl.zeros((SPAN,), tl.int32)
@@ -481,7 +483,7 @@ def _means_kernel(
     tl.store(out + 2, luminance.to(tl.float32), mask=live)
     if PRODUCT:
         _, _, logs = _weighted_logs(ssim, cs, weights_ptr, scales, LEVELS)
-        tl.store(products_ptr + plane, tl.exp(tl.sum(logs, axis=0)).to(tl.float32))
+        tl.store(products_ptr + plane, tl.exp(tl.sum(logs, axis=0)))
 
 
 @triton.jit
@@ -593,7 +595,7 @@ def _means(sums: torch.Tensor, height: int, width: int, k: int, weights=None):
     plane's step 6 product ``[P]`` (else None)."""
     planes, levels, slots, _ = sums.shape
     means = torch.empty((planes, levels, 3), dtype=torch.float32, device=sums.device)
-    products = None if weights is None else torch.empty(planes, dtype=torch.float32, device=sums.device)
+    products = None if weights is None else torch.empty(planes, dtype=torch.float64, device=sums.device)
     _means_kernel[(planes,)](
         sums, means, weights, products, height, width, slots, K=k, BH=TILE[0], BW=TILE[1], LEVELS=levels,
         SPAN=_span(levels), BLOCK=64, PRODUCT=weights is not None, num_warps=4,
@@ -612,7 +614,7 @@ def _means_grad(means, weights, grad, grad_products) -> torch.Tensor:
     grads = torch.empty_like(means)
     planes, levels, _ = means.shape
     _product_grad_kernel[(planes,)](
-        means, weights, grad_products.float().contiguous(), grad, grads, LEVELS=levels, SPAN=_span(levels),
+        means, weights, grad_products.double().contiguous(), grad, grads, LEVELS=levels, SPAN=_span(levels),
         MEANS_GRAD=grad is not None, num_warps=1,
     )  # fmt: skip
     return grads
@@ -628,7 +630,7 @@ class _PyramidMeans(torch.autograd.Function):
     each plane at each of ``levels`` scales, ``[P, levels, 3]``: the scales
     made by step 5 between them, and kept for the backward; given the power
     factors ``weights`` (float32, one per scale), also each plane's step 6
-    product ``[P]``. A forward is three launches (the pyramid, every scale's
+    product ``[P]`` (float64). A forward is three launches (the pyramid, every scale's
     tiles, their sums and products), a backward four, or five with a product
     (step 6's derivative, then the derivative maps and the gradients of the
     coarser scales, then of the first, which adds theirs)."""
@@ -715,7 +717,7 @@ def pyramid_means(x, y, window: np.ndarray, c1: float, c2: float, levels: int, p
     other) over ``levels`` scales, TF's step 5 between them: the means of SSIM,
     cs and luminance, ``[..., C, levels, 3]`` float32, differentiable; given
     ``power_factors`` (one per scale), also step 6's product of each channel,
-    ``[..., C]`` (a pair, then). None, with a warning the first time, where
+    ``[..., C]`` float64 (a pair, then). None, with a warning the first time, where
     Triton cannot compile the kernels for the GPU (the engines then take their
     own operations)."""
     x, y = torch.broadcast_tensors(x.float(), y.float())
