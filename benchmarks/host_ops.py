@@ -40,6 +40,7 @@ VIEWS = {
     "aten::_unsafe_view", "aten::to",  # (a conversion that copies is counted as its aten::_to_copy)
 }  # fmt: skip
 LAUNCHES = Counter()
+MEANS_GRAD = triton_kernels._means_grad
 
 
 def _launch(kernel, scratch, tiles, *args, **constants):
@@ -53,8 +54,8 @@ def _means(sums, height, width, k, weights=None):
 
 
 def _means_grad(means, weights, grad, grad_products):
-    if grad_products is None:
-        return torch.zeros_like(means) if grad is None else grad.float().contiguous()
+    if grad_products is None:  # (no kernel: the means' own gradient, as the GPU path takes it)
+        return MEANS_GRAD(means, weights, grad, grad_products)
     LAUNCHES["_product_grad_kernel"] += 1
     return torch.empty_like(means)
 
