@@ -12,9 +12,10 @@ except the gradient kernel's column pass, a loop (counted once; it runs
 once a tap: 4 loads and 4 multiply-adds a pixel each time). The
 last column is how many times Triton would compile the launch for
 ``bench_gpu.py``'s workloads (each compile takes seconds on a first call). The
-weights and gradient kernels are measured as launched for the first scale
-(most of the pixels; the gradient adds the coarser scales' there) and for
-the four coarser scales of MS-SSIM together.
+forward kernel is measured without and with the moments kept for a
+backward, and the gradient kernel as launched for the first scale (most of
+the pixels; it adds the coarser scales' there) and for the four coarser
+scales of MS-SSIM together.
 ``tests/test_triton.py`` compiles every kernel with this script's
 ``compile_kernel`` and requires no spills and one compile.
 """
@@ -36,9 +37,9 @@ from triton.compiler import ASTSource
 from msssim._engines import triton_kernels
 
 KERNELS = (  # each kernel with the constants of its launches (after the window's and the tile's)
-    (triton_kernels._forward_kernel, {"LEVELS": 5}),
-    (triton_kernels._weights_kernel, {"LEVELS": 5, "FIRST": 0, "COUNT": 1}),
-    (triton_kernels._weights_kernel, {"LEVELS": 5, "FIRST": 1, "COUNT": 4}),
+    (triton_kernels._forward_kernel, {"LEVELS": 5, "MOMENTS": False}),
+    (triton_kernels._forward_kernel, {"LEVELS": 5, "MOMENTS": True}),  # (with a gradient to come)
+    (triton_kernels._maps_kernel, {"LEVELS": 5}),
     (triton_kernels._gradient_kernel, {"LEVELS": 5, "FIRST": 0, "COUNT": 1, "Y_GRAD": True}),
     (triton_kernels._gradient_kernel, {"LEVELS": 5, "FIRST": 1, "COUNT": 4, "Y_GRAD": True}),
     (triton_kernels._pyramid_kernel, {"LEVELS": 5, "BASE": triton_kernels._SQUARE}),
@@ -128,7 +129,10 @@ WORKLOADS = ((48, 512, 512), (3, 1080, 1920), (1, 2160, 3840), (192, 256, 256)) 
 
 
 def label(kernel, constants: dict) -> str:
-    """The kernel's name, and which scales its launch takes where it takes some."""
+    """The kernel's name, and which scales its launch takes where it takes
+    some, or whether it keeps the moments."""
+    if "MOMENTS" in constants:
+        return f"{kernel.__name__} ({'moments kept' if constants['MOMENTS'] else 'no gradient'})"
     if "FIRST" not in constants:
         return kernel.__name__
     first, count = constants["FIRST"], constants["COUNT"]

@@ -39,7 +39,6 @@ def test_two_scales_values_and_gradients_against_float64():
         from msssim._conventions import float32_taps
 
         image = photo("astronaut")[100:133, 200:245]  # odd sizes, a real photo
-        triton_kernels._MAPS_BYTES = 4 * 16 * 23 * 35  # the backward's 6 planes in parts of 4 and 2 (11 taps)
         large = photo("coffee")[150:247, 200:331]  # 97x131: 3x4 tiles of output, 4x5 of pixels
         cases = {
             "jpeg q5": (image, jpeg(image, 5)),
@@ -137,6 +136,51 @@ def test_step_6_in_the_kernels_against_float64():
         assert float(grad) <= 1e-4, line
         if name.startswith("inverted"):
             assert float(lowest) == 0.0, line  # (a clamped term: the case is what it says)
+
+
+def test_the_moments_kept_for_the_backward_serve_a_second_one_and_only_a_graph():
+    """The forward keeps each output pixel's moments only when a graph is
+    made (not under ``no_grad``, nor for inputs that need no gradient), and
+    the backward turns them into its maps in place: a second backward
+    (``retain_graph``) makes them again and gives the same gradients, and a
+    graph of the gradient (for a second derivative) is refused with an
+    error rather than left without the kernels' part."""
+    out = _python(
+        """
+        import numpy as np, torch
+        from msssim._engines import triton_kernels
+        from msssim._window import exact_window
+
+        kept = []
+        launch = triton_kernels._moments_launch
+        def spy(*args):
+            kept.append(args[6].numel())  # (the maps: empty where no moments are kept)
+            return launch(*args)
+        triton_kernels._moments_launch = spy
+        rng = np.random.default_rng(4)
+        x = torch.tensor(rng.random((2, 40, 44), dtype=np.float32), requires_grad=True)
+        y = torch.tensor(rng.random((2, 40, 44), dtype=np.float32), requires_grad=True)
+        window = exact_window(7, 1.0)
+        with torch.no_grad():
+            triton_kernels.pyramid_means(x, y, window, 1e-4, 9e-4, 2, (0.6, 0.4))
+        triton_kernels.pyramid_means(x.detach(), y.detach(), window, 1e-4, 9e-4, 2)
+        means, products = triton_kernels.pyramid_means(x, y, window, 1e-4, 9e-4, 2, (0.6, 0.4))
+        loss = products.sum() + means.sum()
+        first = torch.autograd.grad(loss, (x, y), retain_graph=True)
+        second = torch.autograd.grad(loss, (x, y), retain_graph=True)
+        print(kept[:3] == [0, 0, 2 * triton_kernels._maps_size(40, 44, 2, 7)], len(kept))
+        print(all(torch.equal(a, b) for a, b in zip(first, second)), float(first[0].abs().max()) > 0)
+        try:
+            gx, = torch.autograd.grad(loss, x, create_graph=True)
+            gx.sum().backward()
+        except RuntimeError as error:
+            print("refused", "first derivatives only" in str(error))
+        """
+    )
+    kept, same, refused = out.splitlines()
+    assert kept == "True 4", out  # three forwards, and the second backward's moments again
+    assert same == "True True", out
+    assert refused == "refused True", out
 
 
 def test_the_step_5_kernel_makes_every_scale_as_torch_engine_does():

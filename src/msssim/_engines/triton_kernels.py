@@ -39,16 +39,22 @@ Backward: for a mean ``L = Σ_p (g_s·S_p + g_c·cs_p) / N`` the gradient is
 ``dL/dx = (f*M_x + 2x·f*C_xx + y·f*C_xy) / N`` (and alike for ``y``), where
 ``f*`` is the window's transpose (a full correlation) and ``M_x``, ``C_xx``,
 ``C_xy`` are per-pixel derivatives of ``g_s·S + g_c·cs`` with respect to the
-window's moments ``μx``, ``f(x²)`` and ``f(xy)``. One kernel forms those maps
-from the recomputed moments; a second filters them back onto the pixels, in
-two passes through the scratch too. Both take the coarser scales in one
-launch each (their own gradients), then the first scale, whose gradient
-kernel adds each coarser scale's carried back through every step 5 between
-(a pixel's ancestors, one per scale). The maps keep a zero border of ``K -
-1`` columns, written by the first kernel, so that the second tests no
-column bounds tap by tap and no buffer is zeroed. Four launches, after one
-small one for step 6's derivative (``g_s``, ``g_c`` of each plane and scale);
-autograd keeps only the images, their pyramid and the means.
+window's moments ``μx``, ``f(x²)`` and ``f(xy)``. When a gradient is to come,
+the forward kernel also writes each output pixel's moments (4 numbers,
+``μu``, ``μv``, ``σu²``, ``σv²``) into one buffer for every scale, and the
+backward's first kernel turns them in place into those maps, pixel by
+pixel: the images are not filtered again (that took a third of a forward
+and backward's instructions). A second kernel filters the maps back onto the
+pixels, in two passes through the scratch too; it takes the coarser scales
+in one launch (their own gradients), then the first scale, whose launch adds
+each coarser scale's carried back through every step 5 between (a pixel's
+ancestors, one per scale). Each row of the maps is followed by a zero border
+of ``K - 1`` columns (the next row's, and one after the last), written by the
+first kernel, so that the second tests no column bounds tap by tap and no
+buffer is zeroed. Three launches, after one small one for step 6's
+derivative (``g_s``, ``g_c`` of each plane and scale); autograd keeps the
+images, their pyramid, the means and the moments (4 floats an output pixel:
+the backward's maps, made in the forward rather than the backward).
 
 The same kernels run on a GPU and, with ``TRITON_INTERPRET=1`` set before
 Triton is imported, on CPU tensors, which is how the tests check them; the
@@ -76,7 +82,6 @@ _PROGRAMS_PER_SM = 3
 _WARPS = 8  # per program
 _SQUARE = 64  # the first scale's pixels a side that a program of step 5 halves, scale after scale
 _INTERPRETED_PROGRAMS = 3  # on the CPU: a few, so that programs take several tiles
-_MAPS_BYTES = 256 * 2**20  # the backward's per-pixel maps, at most (unless one plane's are more)
 _NOT_COMPILED: list[Exception] = []  # why Triton could not compile the kernels for this GPU, once
 
 
@@ -106,8 +111,8 @@ def _scale(
     plane, first row and column, its number among its plane's tiles, the
     scale's ``h`` and ``w``; the scale's first element in a plane's block of
     the coarser scales (``_pyramid``'s layout) and that block's size; and
-    its first element in a plane's block of the launch's scales' maps (4 per
-    output pixel) and that block's size."""
+    its first element in a plane's block of every scale's maps (4 per output
+    pixel, :func:`_maps_size`) and that block's size."""
     h, w = H, W
     start, block, maps_block = 0, 0, 0  # tiles, pixels and maps before the scale
     level, first, tiles_w, tiles_per_plane, sh, sw, at, maps_at = 0, 0, 1, 1, H, W, 0, 0  # the tile's
@@ -120,7 +125,7 @@ def _scale(
             sh, sw = tl.where(here, h, sh), tl.where(here, w, sw)
             at, maps_at = tl.where(here, block, at), tl.where(here, maps_block, maps_at)
             start += planes * across * down
-            maps_block += 4 * (h - K + 1) * (w + K - 1)  # (``Wo`` columns and a border of ``K - 1`` each side)
+        maps_block += 4 * ((h - K + 1) * w + K - 1)  # (``Ho`` rows of ``w``: ``Wo`` maps, a ``K - 1`` zero border)
         if scale > 0:
             block += h * w
         h, w = (h + 1) // 2, (w + 1) // 2
@@ -211,18 +216,23 @@ def _terms(mu, mv, var_u, var_v, c1, c2):
 
 @triton.jit(do_not_specialize=_SIZES)
 def _forward_kernel(
-    scratch_ptr, tiles, x_ptr, y_ptr, px_ptr, py_ptr, taps_ptr, sums_ptr, H, W, planes, slots, gain, total, c1, c2,
+    scratch_ptr, tiles, x_ptr, y_ptr, px_ptr, py_ptr, taps_ptr, sums_ptr, maps_ptr, H, W, planes, slots, gain, total,
+    c1, c2,
     K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, CH: tl.constexpr, ROWS: tl.constexpr, LEVELS: tl.constexpr,
+    MOMENTS: tl.constexpr,
 ):  # fmt: skip
     """``sums[plane, scale, t]``: the sums of SSIM, cs and luminance of tile
     ``t`` of the plane at each of ``LEVELS`` scales (the first in ``x`` and
     ``y``, ``[planes, H, W]``, the coarser in ``px`` and ``py``), divided by
-    the scale's pixels of output; ``slots`` tiles a scale."""
+    the scale's pixels of output; ``slots`` tiles a scale. With ``MOMENTS``,
+    also each output pixel's means and variances of ``u`` and ``v``, for the
+    backward, where :func:`_maps_kernel` turns them into its maps (``maps``,
+    ``_scale``'s layout; their borders left unwritten)."""
     program = tl.program_id(0)
     scratch = scratch_ptr + program * 4 * ROWS * BW
     tile = program
     while tile < tiles:  # (not a range: Triton's interpreter takes no runtime bounds)
-        level, plane, row0, col0, t, h, w, at, block, _, _ = _scale(
+        level, plane, row0, col0, t, h, w, at, block, maps_at, maps_block = _scale(
             tile, H, W, planes, K, BH, BW, LEVELS, 0, LEVELS, K - 1
         )
         ho, wo = h - K + 1, w - K + 1
@@ -239,65 +249,71 @@ def _forward_kernel(
         tl.store(out, tl.sum(tl.sum(tl.where(valid, luminance * cs, 0.0), axis=1), axis=0) * scale)
         tl.store(out + 1, tl.sum(tl.sum(tl.where(valid, cs, 0.0), axis=1), axis=0) * scale)
         tl.store(out + 2, tl.sum(tl.sum(tl.where(valid, luminance, 0.0), axis=1), axis=0) * scale)
+        if MOMENTS:
+            size = ho * w + K - 1
+            at = maps_ptr + plane * maps_block + maps_at + rows * w + cols + K - 1
+            tl.store(at, mu, mask=valid)
+            tl.store(at + size, mv, mask=valid)
+            tl.store(at + 2 * size, var_u, mask=valid)
+            tl.store(at + 3 * size, var_v, mask=valid)
         tile += tl.num_programs(0)
 
 
 @triton.jit(do_not_specialize=_SIZES)
-def _weights_kernel(
-    scratch_ptr, tiles, x_ptr, y_ptr, px_ptr, py_ptr, taps_ptr, grads_ptr, maps_ptr, H, W, planes, gain, total, c1, c2,
+def _maps_kernel(
+    scratch_ptr, tiles, grads_ptr, maps_ptr, H, W, planes, c1, c2,
     K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, CH: tl.constexpr, ROWS: tl.constexpr, LEVELS: tl.constexpr,
-    FIRST: tl.constexpr, COUNT: tl.constexpr,
 ):  # fmt: skip
-    """Per output pixel of scales ``FIRST .. FIRST + COUNT - 1``, the
-    derivatives of ``g_s·S + g_c·cs + g_l·l`` with respect to ``μx``, ``μy``,
-    ``f(x²)`` (= that of ``f(y²)``) and ``f(xy)``, divided by the scale's
-    pixels of output: four ``[Ho, Wo + 2K - 2]`` maps of each plane and scale
-    in ``maps`` (``_scale``'s layout), their border of ``K - 1`` columns each
-    side zero; ``grads[plane, scale]`` holds ``g_s, g_c, g_l``."""
-    program = tl.program_id(0)
-    scratch = scratch_ptr + program * 4 * ROWS * BW
-    tile = program
+    """In place, per output pixel of every scale: the means and variances of
+    ``u`` and ``v`` that the forward left in ``maps`` (``_scale``'s layout)
+    -> the derivatives of ``g_s·S + g_c·cs + g_l·l`` with respect to ``μx``,
+    ``μy``, ``f(x²)`` (= that of ``f(y²)``) and ``f(xy)``, divided by the
+    scale's pixels of output, and the maps' zero borders written;
+    ``grads[plane, scale]`` holds ``g_s, g_c, g_l``. (The scratch is unused:
+    the kernel is launched as the others.)"""
+    tile = tl.program_id(0)
     while tile < tiles:
-        level, plane, row0, col0, _, h, w, at, block, maps_at, maps_block = _scale(
-            tile, H, W, planes, K, BH, BW, LEVELS, FIRST, COUNT, K - 1
+        level, plane, row0, col0, _, h, w, _, _, maps_at, maps_block = _scale(
+            tile, H, W, planes, K, BH, BW, LEVELS, 0, LEVELS, K - 1
         )
         ho, wo = h - K + 1, w - K + 1
-        mu, mv, var_u, var_v = _moments(
-            _plane(x_ptr, px_ptr, level, plane, H, W, at, block), _plane(y_ptr, py_ptr, level, plane, H, W, at, block),
-            taps_ptr, scratch, row0, col0, h, w, wo, gain, total, K, BH, BW, CH, ROWS,
-        )  # fmt: skip
-        cs, luminance = _terms(mu, mv, var_u, var_v, c1, c2)
+        size = ho * w + K - 1
+        first = maps_ptr + plane * maps_block + maps_at  # (the scale's first map)
         # the means' gradients, over the scale's pixels (the maps come out divided by them)
         scale = (1.0 / (ho.to(tl.float64) * wo)).to(tl.float32)
         g_s = tl.load(grads_ptr + (plane * LEVELS + level) * 3) * scale
         g_c = tl.load(grads_ptr + (plane * LEVELS + level) * 3 + 1) * scale
         g_l = tl.load(grads_ptr + (plane * LEVELS + level) * 3 + 2) * scale
-        mu_x, mu_y = (mu + mv) * 0.5, (mu - mv) * 0.5
-        b1 = (mu * mu + mv * mv) * 0.5 + c1  # μx² + μy² + c1
-        b2 = (var_u + var_v) * 0.5 + c2  # σx² + σy² + c2
-        d_cs = g_s * luminance + g_c  # d/dcs
-        d_l = g_s * cs + g_l  # d/dluminance
-        c_xy = d_cs * 2.0 / b2  # d/df(xy)
-        c_xx = -d_cs * cs / b2  # d/df(x²), d/df(y²)
-        m_x = d_l * 2.0 * (mu_y - luminance * mu_x) / b1 - c_xy * mu_y - 2.0 * c_xx * mu_x
-        m_y = d_l * 2.0 * (mu_x - luminance * mu_y) / b1 - c_xy * mu_x - 2.0 * c_xx * mu_y
-        rows = row0 + tl.arange(0, BH)[:, None]
         cols = col0 + tl.arange(0, BW)[None, :]
-        valid = (rows < ho) & (cols < wo)
-        width = wo + 2 * K - 2
-        size = ho * width
-        at = maps_ptr + plane * maps_block + maps_at + rows * width
-        tl.store(at + cols + K - 1, m_x, mask=valid)
-        tl.store(at + size + cols + K - 1, m_y, mask=valid)
-        tl.store(at + 2 * size + cols + K - 1, c_xx, mask=valid)
-        tl.store(at + 3 * size + cols + K - 1, c_xy, mask=valid)
-        if col0 == 0:  # the first tile of its rows writes the zero border on both sides of them
-            edge = (rows < ho) & (tl.arange(0, BW)[None, :] < K - 1)
+        for chunk in tl.static_range(BH // CH):  # (``CH`` rows at a time: fewer registers)
+            rows = row0 + chunk * CH + tl.arange(0, CH)[:, None]
+            valid = (rows < ho) & (cols < wo)
+            at = first + rows * w + cols + K - 1
+            mu = tl.load(at, mask=valid, other=0.0)
+            mv = tl.load(at + size, mask=valid, other=0.0)
+            var_u = tl.load(at + 2 * size, mask=valid, other=0.0)
+            var_v = tl.load(at + 3 * size, mask=valid, other=0.0)
+            cs, luminance = _terms(mu, mv, var_u, var_v, c1, c2)
+            mu_x, mu_y = (mu + mv) * 0.5, (mu - mv) * 0.5
+            l_b1 = 2.0 / ((mu * mu + mv * mv) * 0.5 + c1)  # 2 / (μx² + μy² + c1)
+            cs_b2 = 2.0 / ((var_u + var_v) * 0.5 + c2)  # 2 / (σx² + σy² + c2)
+            d_cs = g_s * luminance + g_c  # d/dcs
+            d_l = (g_s * cs + g_l) * l_b1  # d/dluminance, over the luminance's denominator
+            c_xy = d_cs * cs_b2  # d/df(xy)
+            c_xx = -0.5 * d_cs * cs * cs_b2  # d/df(x²), d/df(y²)
+            tl.store(at, d_l * (mu_y - luminance * mu_x) - c_xy * mu_y - 2.0 * c_xx * mu_x, mask=valid)  # M_x
+            tl.store(at + size, d_l * (mu_x - luminance * mu_y) - c_xy * mu_x - 2.0 * c_xx * mu_y, mask=valid)
+            tl.store(at + 2 * size, c_xx, mask=valid)
+            tl.store(at + 3 * size, c_xy, mask=valid)
+            if col0 == 0:  # the first tile of its rows zeroes the border before each of them
+                edge = (rows < ho) & (tl.arange(0, BW)[None, :] < K - 1)
+                for m in tl.static_range(4):
+                    tl.store(first + m * size + rows * w + tl.arange(0, BW)[None, :], tl.zeros((CH, BW), tl.float32),
+                             mask=edge)  # fmt: skip
+        if col0 == 0 and row0 + BH >= ho:  # and, in the last rows, the one after the last row
+            edge = tl.arange(0, BW) < K - 1
             for m in tl.static_range(4):
-                tl.store(at + m * size + tl.arange(0, BW)[None, :], tl.zeros((BH, BW), tl.float32), mask=edge)
-                tl.store(
-                    at + m * size + wo + K - 1 + tl.arange(0, BW)[None, :], tl.zeros((BH, BW), tl.float32), mask=edge
-                )
+                tl.store(first + m * size + ho * w + tl.arange(0, BW), tl.zeros((BW,), tl.float32), mask=edge)
         tile += tl.num_programs(0)
 
 
@@ -324,16 +340,15 @@ def _gradient_kernel(
         level, plane, row0, col0, _, h, w, at, block, maps_at, maps_block = _scale(
             tile, H, W, planes, K, BH, BW, LEVELS, FIRST, COUNT, 0
         )
-        ho, wo = h - K + 1, w - K + 1
-        width = wo + 2 * K - 2  # (the maps' zero border: no bounds to test tap by tap)
-        size = ho * width
+        ho = h - K + 1
+        size = ho * w + K - 1  # (rows of ``w``: ``Wo`` maps and a zero border, no bounds to test tap by tap)
         cols = col0 + tl.arange(0, BW)[None, :]
         lanes = tl.arange(0, CH)[:, None] * BW + tl.arange(0, BW)[None, :]
         tl.debug_barrier()  # the scratch is free: the last tile's column pass has read it
         for chunk in tl.static_range(ROWS // CH):  # the maps' rows ``row0 - K + 1 ..``
             rows = row0 - (K - 1) + chunk * CH + tl.arange(0, CH)[:, None]
             ok = (rows >= 0) & (rows < ho) & (cols < w)
-            at_map = maps_ptr + plane * maps_block + maps_at + rows * width + cols + K - 1
+            at_map = maps_ptr + plane * maps_block + maps_at + rows * w + cols + K - 1
             f0 = tl.zeros((CH, BW), tl.float32)
             f1 = tl.zeros((CH, BW), tl.float32)
             f2 = tl.zeros((CH, BW), tl.float32)
@@ -630,70 +645,91 @@ class _PyramidMeans(torch.autograd.Function):
     each plane at each of ``levels`` scales, ``[P, levels, 3]``: the scales
     made by step 5 between them, and kept for the backward; given the power
     factors ``weights`` (float32, one per scale), also each plane's step 6
-    product ``[P]`` (float64). A forward is three launches (the pyramid, every scale's
-    tiles, their sums and products), a backward four, or five with a product
-    (step 6's derivative, then the derivative maps and the gradients of the
-    coarser scales, then of the first, which adds theirs)."""
+    product ``[P]`` (float64). With ``grad``, the forward also keeps each
+    output pixel's moments (4 a pixel, in ``_scale``'s layout of the maps),
+    so that the backward does not filter the images again. A forward is
+    three launches (the pyramid, every scale's tiles, their sums and
+    products), a backward three, or four with a product (step 6's
+    derivative, then the maps of every scale from their moments, then the
+    gradients of the coarser scales, then of the first, which adds theirs)."""
 
     @staticmethod
-    def forward(ctx, x, y, taps, gain, c1, c2, levels, weights):
+    def forward(ctx, x, y, taps, gain, c1, c2, levels, weights, grad):
         planes, height, width = x.shape
         k = taps.numel()
-        sizes = _sizes(height, width, levels)
-        slots = _tiles(sizes[:1], k - 1)  # (the first scale has the most tiles)
-        sums = torch.empty((planes, levels, slots, 3), dtype=torch.float32, device=x.device)
+        maps = torch.empty(planes * _maps_size(height, width, levels, k) if grad else 0, device=x.device)
         scratch = _scratch(k, x.device)
         with _on(x.device):
             px, py = _pyramid(x, y, levels) if levels > 1 else (x, y)
-            _launch(
-                _forward_kernel, scratch, planes * _tiles(sizes, k - 1), x, y, px, py, taps, sums, height, width,
-                planes, slots, gain, gain**2, c1, c2, K=k, LEVELS=levels,
-            )  # fmt: skip
+            sums = _moments_launch(scratch, x, y, px, py, taps, maps, gain, c1, c2, levels, grad)
             means, products = _means(sums, height, width, k, weights)
-        ctx.save_for_backward(taps, x, y, px, py, means, weights)
+        ctx.save_for_backward(taps, x, y, px, py, means, weights, maps)
         ctx.constants = (gain, c1, c2)
+        ctx.spent = False  # (the backward turns the moments into its maps in place)
         ctx.set_materialize_grads(False)
         return means if weights is None else (means, products)
 
     @staticmethod
     def backward(ctx, grad, grad_products=None):
-        taps, x, y, px, py, means, weights = ctx.saved_tensors
+        if torch.is_grad_enabled():  # (``create_graph=True``: the kernels' gradient would be a constant in it)
+            raise RuntimeError(
+                "msssim's GPU kernels give first derivatives only, and create_graph=True asks for a graph of them "
+                "(for a second derivative); score on the CPU, or with numerics='tensorflow-cpu', for one."
+            )
+        taps, x, y, px, py, means, weights, maps = ctx.saved_tensors
         gain, c1, c2 = ctx.constants
         planes, height, width = x.shape
         k, levels = taps.numel(), means.shape[1]
         y_grad = ctx.needs_input_grad[1]
+        sizes = _sizes(height, width, levels)
+        scratch = _scratch(k, x.device)
         with _on(x.device):
+            if ctx.spent:  # a second backward (``retain_graph``): the moments again
+                _moments_launch(scratch, x, y, px, py, taps, maps, gain, c1, c2, levels, True)
+            ctx.spent = True
             grads = _means_grad(means, weights, grad, grad_products)  # [P, levels, 3]
         gx = torch.empty_like(x)
         gy = torch.empty_like(y) if y_grad else gx
         dx = torch.empty_like(px) if levels > 1 else gx  # (the coarser scales' own gradients)
         dy = torch.empty_like(py) if levels > 1 and y_grad else dx
-        sizes = _sizes(height, width, levels)
-        # the coarser scales first, then the first scale: (first, count) of each launch pair
-        passes = ((1, levels - 1), (0, 1)) if levels > 1 else ((0, 1),)
-        # a pass's maps, four per output pixel, for a few planes at a time, in a bounded
-        # buffer (unzeroed: the weights kernel writes the maps' zero border too)
-        outputs = [sum((h - k + 1) * (w + k - 1) for h, w in sizes[first : first + n]) for first, n in passes]
-        step = min(planes, max(1, _MAPS_BYTES // (16 * max(outputs))))
-        maps = torch.empty(step * 4 * max(outputs), dtype=torch.float32, device=x.device)
-        scratch = _scratch(k, x.device)
         with _on(x.device):
-            for start in range(0, planes, step):
-                part = slice(start, start + step)
-                n = min(step, planes - start)
-                images = x[part], y[part], px[part], py[part], taps
-                for first, count in passes:
-                    scales = sizes[first : first + count]
-                    constants = {"K": k, "LEVELS": levels, "FIRST": first, "COUNT": count}
-                    _launch(
-                        _weights_kernel, scratch, n * _tiles(scales, k - 1), *images, grads[part], maps, height, width,
-                        n, gain, gain**2, c1, c2, **constants,
-                    )  # fmt: skip
-                    _launch(
-                        _gradient_kernel, scratch, n * _tiles(scales, 0), *images, maps, gx[part], gy[part], dx[part],
-                        dy[part], height, width, n, **constants, Y_GRAD=y_grad,
-                    )  # fmt: skip
-        return gx, gy if y_grad else None, None, None, None, None, None, None
+            _launch(
+                _maps_kernel, scratch, planes * _tiles(sizes, k - 1), grads, maps, height, width, planes, c1, c2,
+                K=k, LEVELS=levels,
+            )  # fmt: skip
+            # the coarser scales first, then the first scale, which adds their gradients
+            for first, count in ((1, levels - 1), (0, 1)) if levels > 1 else ((0, 1),):
+                _launch(
+                    _gradient_kernel, scratch, planes * _tiles(sizes[first : first + count], 0), x, y, px, py, taps,
+                    maps, gx, gy, dx, dy, height, width, planes, K=k, LEVELS=levels, FIRST=first, COUNT=count,
+                    Y_GRAD=y_grad,
+                )  # fmt: skip
+        return gx, gy if y_grad else None, None, None, None, None, None, None, None
+
+
+def _moments_launch(scratch, x, y, px, py, taps, maps, gain, c1, c2, levels, moments) -> torch.Tensor:
+    """The forward kernel over every scale's tiles: their sums ``[P, levels,
+    slots, 3]`` (``_forward_kernel``), and with ``moments``, each output
+    pixel's moments into ``maps``."""
+    planes, height, width = x.shape
+    k = taps.numel()
+    sizes = _sizes(height, width, levels)
+    slots = _tiles(sizes[:1], k - 1)  # (the first scale has the most tiles)
+    sums = torch.empty((planes, levels, slots, 3), dtype=torch.float32, device=x.device)
+    _launch(
+        _forward_kernel, scratch, planes * _tiles(sizes, k - 1), x, y, px, py, taps, sums, maps, height, width, planes,
+        slots, gain, gain**2, c1, c2, K=k, LEVELS=levels, MOMENTS=moments,
+    )  # fmt: skip
+    return sums
+
+
+def _maps_size(height: int, width: int, levels: int, k: int) -> int:
+    """A plane's maps, or moments, 4 per output pixel of every scale (as
+    ``_scale``): each scale's ``Ho`` rows of its width ``w``, ``Wo`` of them
+    maps and ``K - 1`` a zero border, which the last row's border follows.
+    The border lets the gradient kernel's row pass read ``K - 1`` columns
+    past a row's ends with no bounds to test."""
+    return sum(4 * ((h - k + 1) * w + k - 1) for h, w in _sizes(height, width, levels))
 
 
 def compiled() -> bool:
@@ -727,7 +763,8 @@ def pyramid_means(x, y, window: np.ndarray, c1: float, c2: float, levels: int, p
     taps, gain = _taps(window.tobytes(), len(window), x.device)
     weights = None if power_factors is None else torch_engine.constant(np.float32(power_factors), x.device)
     try:
-        out = _PyramidMeans.apply(*planes, taps, gain, float(c1), float(c2), levels, weights)
+        grad = torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)
+        out = _PyramidMeans.apply(*planes, taps, gain, float(c1), float(c2), levels, weights, grad)
     except (CompilationError, OutOfResources, PTXASError) as error:
         _NOT_COMPILED.append(error)
         msg = (
