@@ -39,7 +39,9 @@ from msssim._engines import triton_kernels
 KERNELS = (  # each kernel with the constants of its launches (after the window's and the tile's)
     (triton_kernels._forward_kernel, {"LEVELS": 5, "MOMENTS": False}),
     (triton_kernels._forward_kernel, {"LEVELS": 5, "MOMENTS": True}),  # (with a gradient to come)
-    (triton_kernels._maps_kernel, {"LEVELS": 5}),
+    (triton_kernels._maps_kernel, {"LEVELS": 5, "Y_GRAD": False}),
+    (triton_kernels._gradient_kernel, {"LEVELS": 5, "FIRST": 0, "COUNT": 1, "Y_GRAD": False}),
+    (triton_kernels._gradient_kernel, {"LEVELS": 5, "FIRST": 1, "COUNT": 4, "Y_GRAD": False}),
     (triton_kernels._gradient_kernel, {"LEVELS": 5, "FIRST": 0, "COUNT": 1, "Y_GRAD": True}),
     (triton_kernels._gradient_kernel, {"LEVELS": 5, "FIRST": 1, "COUNT": 4, "Y_GRAD": True}),
     (triton_kernels._pyramid_kernel, {"LEVELS": 5, "BASE": triton_kernels._SQUARE}),
@@ -136,7 +138,8 @@ def label(kernel, constants: dict) -> str:
     if "FIRST" not in constants:
         return kernel.__name__
     first, count = constants["FIRST"], constants["COUNT"]
-    return f"{kernel.__name__} (scale{'s' if count > 1 else ''} {first}{f'-{first + count - 1}' if count > 1 else ''})"
+    scales = f"scale{'s' if count > 1 else ''} {first}{f'-{first + count - 1}' if count > 1 else ''}"
+    return f"{kernel.__name__} ({scales}, {'both gradients' if constants['Y_GRAD'] else 'x only'})"
 
 
 def main() -> None:

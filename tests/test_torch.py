@@ -103,6 +103,15 @@ def test_step_6_product_of_powers_and_its_written_out_gradient():
     assert ours.grad[1, :, 0].abs().sum() == 0  # (the rest of that product: 0 too, as autograd's)
     func = torch.func.grad(lambda v: torch_engine.weighted_product(v, weights, -2).sum())(x)
     torch.testing.assert_close(func, ours.grad)
+    # a second derivative too: finite at the zero term, as the plain formula's where no term is 0
+    twice, plain = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    (first,) = torch.autograd.grad(torch_engine.weighted_product(twice, weights, -2).sum(), twice, create_graph=True)
+    first.pow(2).sum().backward()
+    (theirs,) = torch.autograd.grad(torch.prod(plain ** torch.tensor(weights, dtype=torch.float64), dim=-2).sum(),
+                                    plain, create_graph=True)  # fmt: skip
+    theirs.pow(2).sum().backward()
+    assert torch.isfinite(twice.grad).all() and not torch.isfinite(plain.grad).all()
+    np.testing.assert_allclose(twice.grad[0].numpy(), plain.grad[0].numpy(), rtol=1e-6)
     nan = torch.tensor([[0.5, float("nan")], [0.5, float("nan")]])
     assert torch_engine.weighted_product(nan, [0.5, 0.5], -1)[0].isnan()
     assert torch_engine.weighted_product(nan, [0.5, 0.0], -1)[0] == 0.5**0.5

@@ -49,7 +49,9 @@ def test_two_scales_values_and_gradients_against_float64():
             for window in (exact_window(11, 1.5), np.outer(float32_taps(7, 1.0), float32_taps(7, 1.0))):
                 a = np.stack([image, image[::-1]]).astype(np.float32) / 255  # a batch of 2
                 b = np.stack([other, other]).astype(np.float32) / 255
-                x, y = (torch.tensor(np.moveaxis(v, -1, -3), requires_grad=True) for v in (a, b))
+                y_grad = len(window) == 11  # (y's gradient for one window, x's alone for the other)
+                x = torch.tensor(np.moveaxis(a, -1, -3), requires_grad=True)
+                y = torch.tensor(np.moveaxis(b, -1, -3), requires_grad=y_grad)
                 means = triton_kernels.pyramid_means(x, y, window, 1e-4, 9e-4, 2)  # [2, 3, 2 scales, 3]
                 weights = torch.tensor([[1.0, 0.3, 0.2], [0.5, -0.7, 0.4]])  # (the second scale's reach both)
                 (means * weights).sum().backward()
@@ -67,16 +69,17 @@ def test_two_scales_values_and_gradients_against_float64():
                 (want * weights.double()).sum().backward()
                 value = np.abs(means.detach().numpy() - want.detach().numpy()).max()
                 grads = []
-                for ours, theirs in ((x.grad, xd.grad), (y.grad, yd.grad)):
+                for ours, theirs in ((x.grad, xd.grad), (y.grad, yd.grad))[: 1 + y_grad]:
                     ours = np.moveaxis(ours.numpy(), -3, -1)
                     grads.append(np.abs(ours - theirs.numpy()).max() / max(np.abs(theirs.numpy()).max(), 1e-30))
-                print(name, len(window), value, max(grads))
+                print(name, len(window), y.grad is None, value, max(grads))
         """
     )
     lines = out.splitlines()
     assert len(lines) == 6, out  # three pairs, two windows: none left out
     for line in lines:
-        value, grad = line.split()[-2:]
+        taps, no_y_grad, value, grad = line.split()[-4:]
+        assert no_y_grad == str(taps == "7"), line  # (x's gradient alone: the kernels' other variant)
         assert float(value) <= 1e-6, line
         assert float(grad) <= 1e-4, line
 
@@ -256,7 +259,9 @@ def test_the_kernels_compile_for_gpus_without_spilling():
     """The interpreter accepts code the GPU compiler may not: every kernel is
     compiled here for NVIDIA GPUs (Ampere, Ada, Hopper) with Triton's bundled
     ``ptxas`` (``benchmarks/kernel_stats.py``), no GPU needed, and must keep its
-    values in registers, and compile once for images of any size."""
+    values in registers, and compile once for images of any size: each
+    launch's variant, x's gradient alone among them (it spilled, untested,
+    until 2026-12-03)."""
     out = _python(
         f"""
         import sys
@@ -273,11 +278,11 @@ def test_the_kernels_compile_for_gpus_without_spilling():
         interpret=False,
     )
     lines = out.splitlines()
-    assert len(lines) == 32, out  # 8 launches (6 kernels), 3 GPUs; then the compiles
-    for line in lines[:24]:
+    assert len(lines) == 40, out  # 10 launches (6 kernels), 3 GPUs; then the compiles
+    for line in lines[:30]:
         arch, name, instructions, spills = line.split()
         assert int(instructions) > 0 and int(spills) == 0, line
-    for line in lines[24:]:  # one compile for every workload (it was 7 for the forward's scales once)
+    for line in lines[30:]:  # one compile for every workload (it was 7 for the forward's scales once)
         assert line.split()[-1] == "1", line
 
 

@@ -301,7 +301,9 @@ class _WeightedProduct(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         x, w, out = ctx.saved_tensors
-        return torch.where(x > 0, (grad * out).unsqueeze(ctx.axis) * w / x, 0.0), None, None
+        positive = x > 0  # (and no division by a 0: its 0 · inf would be a second derivative's NaN)
+        d_x = torch.where(positive, (grad * out).unsqueeze(ctx.axis) * w / torch.where(positive, x, 1.0), 0.0)
+        return d_x, None, None
 
 
 def weighted_product(x: torch.Tensor, exponents, axis: int) -> torch.Tensor:

@@ -263,14 +263,15 @@ def _forward_kernel(
 def _maps_kernel(
     scratch_ptr, tiles, grads_ptr, maps_ptr, H, W, planes, c1, c2,
     K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, CH: tl.constexpr, ROWS: tl.constexpr, LEVELS: tl.constexpr,
+    Y_GRAD: tl.constexpr,
 ):  # fmt: skip
     """In place, per output pixel of every scale: the means and variances of
     ``u`` and ``v`` that the forward left in ``maps`` (``_scale``'s layout)
     -> the derivatives of ``g_s·S + g_c·cs + g_l·l`` with respect to ``μx``,
     ``μy``, ``f(x²)`` (= that of ``f(y²)``) and ``f(xy)``, divided by the
     scale's pixels of output, and the maps' zero borders written;
-    ``grads[plane, scale]`` holds ``g_s, g_c, g_l``. (The scratch is unused:
-    the kernel is launched as the others.)"""
+    ``grads[plane, scale]`` holds ``g_s, g_c, g_l``; ``M_y`` only if
+    ``Y_GRAD``. (The scratch is unused: the kernel is launched as the others.)"""
     tile = tl.program_id(0)
     while tile < tiles:
         level, plane, row0, col0, _, h, w, _, _, maps_at, maps_block = _scale(
@@ -302,7 +303,8 @@ def _maps_kernel(
             c_xy = d_cs * cs_b2  # d/df(xy)
             c_xx = -0.5 * d_cs * cs * cs_b2  # d/df(x²), d/df(y²)
             tl.store(at, d_l * (mu_y - luminance * mu_x) - c_xy * mu_y - 2.0 * c_xx * mu_x, mask=valid)  # M_x
-            tl.store(at + size, d_l * (mu_x - luminance * mu_y) - c_xy * mu_x - 2.0 * c_xx * mu_y, mask=valid)
+            if Y_GRAD:
+                tl.store(at + size, d_l * (mu_x - luminance * mu_y) - c_xy * mu_x - 2.0 * c_xx * mu_y, mask=valid)
             tl.store(at + 2 * size, c_xx, mask=valid)
             tl.store(at + 3 * size, c_xy, mask=valid)
             if col0 == 0:  # the first tile of its rows zeroes the border before each of them
@@ -356,12 +358,14 @@ def _gradient_kernel(
             for j in tl.static_range(K):
                 g = tl.load(taps_ptr + j)
                 f0 += g * tl.load(at_map - j, mask=ok, other=0.0)
-                f1 += g * tl.load(at_map + size - j, mask=ok, other=0.0)
+                if Y_GRAD:  # (``M_y`` is for y's gradient only: a quarter of the work)
+                    f1 += g * tl.load(at_map + size - j, mask=ok, other=0.0)
                 f2 += g * tl.load(at_map + 2 * size - j, mask=ok, other=0.0)
                 f3 += g * tl.load(at_map + 3 * size - j, mask=ok, other=0.0)
             out = scratch + chunk * CH * BW + lanes
             tl.store(out, f0)
-            tl.store(out + ROWS * BW, f1)
+            if Y_GRAD:
+                tl.store(out + ROWS * BW, f1)
             tl.store(out + 2 * ROWS * BW, f2)
             tl.store(out + 3 * ROWS * BW, f3)
         tl.debug_barrier()  # the row pass is in the scratch
@@ -369,6 +373,12 @@ def _gradient_kernel(
         rows = row0 + tl.arange(0, BH)[:, None]
         inside = (rows < h) & (cols < w)
         lanes = tl.arange(0, BH)[:, None] * BW + tl.arange(0, BW)[None, :]
+        pixel = rows * w + cols
+        x_at = _plane(x_ptr, px_ptr, level, plane, H, W, at, block) + pixel
+        y_at = _plane(y_ptr, py_ptr, level, plane, H, W, at, block) + pixel
+        if not Y_GRAD:  # (the pixels read before the column pass or after: each the order that ptxas fits
+            # in the register cap on Ampere, Ada and Hopper)
+            xv, yv = tl.load(x_at, mask=inside, other=0.0), tl.load(y_at, mask=inside, other=0.0)
         fm_x = tl.zeros((BH, BW), tl.float32)
         fm_y = tl.zeros((BH, BW), tl.float32)
         fc_xx = tl.zeros((BH, BW), tl.float32)
@@ -379,13 +389,13 @@ def _gradient_kernel(
             g = tl.load(taps_ptr + i)
             at_row = scratch + (K - 1 - i) * BW + lanes
             fm_x += g * tl.load(at_row, mask=inside, other=0.0)
-            fm_y += g * tl.load(at_row + ROWS * BW, mask=inside, other=0.0)
+            if Y_GRAD:
+                fm_y += g * tl.load(at_row + ROWS * BW, mask=inside, other=0.0)
             fc_xx += g * tl.load(at_row + 2 * ROWS * BW, mask=inside, other=0.0)
             fc_xy += g * tl.load(at_row + 3 * ROWS * BW, mask=inside, other=0.0)
 
-        pixel = rows * w + cols
-        xv = tl.load(_plane(x_ptr, px_ptr, level, plane, H, W, at, block) + pixel, mask=inside, other=0.0)
-        yv = tl.load(_plane(y_ptr, py_ptr, level, plane, H, W, at, block) + pixel, mask=inside, other=0.0)
+        if Y_GRAD:
+            xv, yv = tl.load(x_at, mask=inside, other=0.0), tl.load(y_at, mask=inside, other=0.0)
         gx = fm_x + 2.0 * xv * fc_xx + yv * fc_xy
         gy = fm_y + 2.0 * yv * fc_xx + xv * fc_xy
         if FIRST == 0 and LEVELS > 1:  # the coarser scales' gradients, through every step 5 between
@@ -695,7 +705,7 @@ class _PyramidMeans(torch.autograd.Function):
         with _on(x.device):
             _launch(
                 _maps_kernel, scratch, planes * _tiles(sizes, k - 1), grads, maps, height, width, planes, c1, c2,
-                K=k, LEVELS=levels,
+                K=k, LEVELS=levels, Y_GRAD=y_grad,
             )  # fmt: skip
             # the coarser scales first, then the first scale, which adds their gradients
             for first, count in ((1, levels - 1), (0, 1)) if levels > 1 else ((0, 1),):
