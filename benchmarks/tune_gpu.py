@@ -31,7 +31,8 @@ from msssim._engines import triton_kernels
 SETTINGS = (
     ((32, 32), 8, 16, 3),  # (triton_kernels' own: the best GPU time on an H100, 2026-11-28)
     # taller tiles, fewer halo rows a pixel (80 for 64, not 48 for 32): on sm_90, 5-9% fewer
-    # instructions a pixel in every kernel, 32 warps a multiprocessor (untimed)
+    # instructions a pixel in every kernel, 32 warps a multiprocessor (untimed; since 2026-12-03
+    # two launches spill under its 64 registers: the maps 16 bytes, the coarser scales' x-only gradient 64)
     ((64, 32), 16, 16, 2),
     ((32, 32), 4, 16, 4),
     ((32, 32), 4, 8, 4),
