@@ -11,7 +11,9 @@ CPU tensors (Triton's interpreter switched on), with the Triton kernels
 replaced by stand-ins (the means placeholders), so only the host's work is
 left; torch's profiler lists the operations (views, which launch nothing, are
 not counted), and the same calls, timed, give the host's time a call (this
-CPU's, without a GPU's launch costs).
+CPU's, without a GPU's launch costs). Last, the extra memory of a forward +
+backward of ``bench_gpu.py``'s workloads, counted from the allocations the
+GPU path makes (the kernels allocate nothing of their own).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collections import Counter  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from bench_gpu import WORKLOADS  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 import msssim  # noqa: E402
@@ -105,6 +108,28 @@ def host_time(grad: bool, shape=(1, 1, 176, 176), calls=200, repeats=5) -> float
     return statistics.median(times)
 
 
+def extra_mib(shape) -> float:
+    """The peak memory a forward + backward allocates above what was
+    allocated before (as ``bench_gpu.py`` measures it on a GPU), counted from
+    torch's profiler on the CPU: each operation's own allocations at its
+    start, its own frees at its end. The kernels' own scratch is a few
+    programs' here, not a GPU's (about 10 MiB there), and the GPU
+    allocator's rounding is left out."""
+    call = _call(True, shape)
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        call()
+    changes = sorted(
+        (e.time_range.start if e.self_cpu_memory_usage > 0 else e.time_range.end, e.self_cpu_memory_usage)
+        for e in prof.events()
+        if e.self_cpu_memory_usage
+    )
+    held = peak = 0
+    for _, change in changes:
+        held += change
+        peak = max(peak, held)
+    return peak / 2**20
+
+
 def main() -> None:
     triton_kernels._launch, triton_kernels._means, triton_kernels._pyramid = _launch, _means, _pyramid
     triton_kernels._means_grad = _means_grad
@@ -119,6 +144,9 @@ def main() -> None:
         )
         print("#   " + ", ".join(f"{name.removeprefix('aten::')} {n}" for name, n in ops.most_common()))
         print("#   " + ", ".join(f"{name} {n}" for name, n in launches.most_common()))
+    with torch.set_grad_enabled(True):
+        sizes = [f"{name} {extra_mib(shape):.0f} MiB" for name, shape in WORKLOADS.items()]
+    print("# extra memory of a forward + backward (allocations counted): " + ", ".join(sizes))
 
 
 if __name__ == "__main__":

@@ -667,7 +667,8 @@ class _PyramidMeans(torch.autograd.Function):
     def forward(ctx, x, y, taps, gain, c1, c2, levels, weights, grad):
         planes, height, width = x.shape
         k = taps.numel()
-        maps = torch.empty(planes * _maps_size(height, width, levels, k) if grad else 0, device=x.device)
+        size = planes * _maps_size(height, width, levels, k) if grad else 0
+        maps = torch.empty(size, dtype=torch.float32, device=x.device)
         scratch = _scratch(k, x.device)
         with _on(x.device):
             px, py = _pyramid(x, y, levels) if levels > 1 else (x, y)
