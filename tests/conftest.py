@@ -7,12 +7,6 @@ import os
 
 import pytest
 
-# msssim's TF-CPU numerics follow TF with oneDNN on (its softmax makes the window:
-# README, "The window is TF's softmax"), TF's default on most x86 CPUs; on others (an
-# AMD EPYC with AVX2 only, seen 2026-12-03) TF 2.21 leaves it off and takes Eigen's
-# softmax, a few ulp away. The live comparisons name the TF they compare with.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-
 
 @pytest.fixture(scope="session")
 def tf():

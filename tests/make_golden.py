@@ -20,6 +20,8 @@ import cases  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from msssim._window import tensorflow_kernels  # noqa: E402
+
 GOLDEN = Path(__file__).parent / "golden_tf.json"
 DEFAULTS = {
     "max_val": 1.0,
@@ -69,7 +71,8 @@ def main() -> None:
             "numpy": np.__version__,
             "python": platform.python_version(),
             "machine": platform.machine(),
-            "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
+            "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
+            "kernels": tensorflow_kernels(),  # (TF's window and convolution: test_golden takes the same)
             "mode": "eager, tf.image.ssim_multiscale / tf.image.ssim on tf.constant inputs",
             "recipes": "tests/cases.py: build(recipe) rebuilds the arrays from the seed",
         },

@@ -4,7 +4,8 @@ multi-threaded CPU kernels with TensorFlow's float32 arithmetic, digit for digit
 Per scale, one parallel kernel walks each (image, channel) plane in blocks of
 output rows. For each input row it forms x, y, x² + y² and x·y once (in a ring
 of ``filter_size`` rows), applies the 2-D gaussian to the four of them in TF's
-order (taps row-major, one fused multiply-add each), and turns them into
+order (taps row-major, one fused multiply-add each, or a product and a sum
+where TF's kernels are Eigen's), and turns them into
 luminance and cs a row at a time (vectorised); full-size moment maps are never
 written. Integer images are read directly and scaled on the fly, and the first
 downsampled scale is never stored: its pixels are the 2×2 means of the input,
@@ -28,6 +29,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from msssim import _window
 from msssim._engines._numpy_ops import (  # noqa: F401  (the engine's share of the interface)
     all_finite,
     concat,
@@ -100,12 +102,13 @@ def _planes(img: Image) -> np.ndarray:
     return img.pixels.reshape((-1,) + img.pixels.shape[-3:])
 
 
-@njit(fastmath={"contract"}, cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _add_across(acc, row, taps, start):
     """``acc[w] += Σ_j taps[j] · row[start + w + j]``, the taps in order, each
-    added with one rounding (contracted to a fused multiply-add). Four taps go
-    per pass, so the running sums stay in registers for four multiply-adds; the
-    order of the additions is unchanged."""
+    added with one rounding where the caller contracts them to fused
+    multiply-adds, with two where it does not. Four taps go per pass, so the
+    running sums stay in registers for four multiply-adds; the order of the
+    additions is unchanged."""
     k, n = taps.shape[0], acc.shape[0]
     j = 0
     while j + 4 <= k:
@@ -125,8 +128,8 @@ def _add_across(acc, row, taps, start):
         j += 1
 
 
-@njit(fastmath={"contract"}, cache=True, nogil=True)
-def _filter_row(out, ring, first, kernel):
+@njit(cache=True, nogil=True, inline="always")
+def _filter(out, ring, first, kernel):
     """``out[w] = Σ kernel[i, j] · ring[(first + i) % k, w + j]``, taps row-major
     (TF's order), a tile of ``_TILE`` columns at a time."""
     k = kernel.shape[0]
@@ -135,6 +138,28 @@ def _filter_row(out, ring, first, kernel):
         acc[:] = 0
         for i in range(k):
             _add_across(acc, ring[(first + i) % k], kernel[i], start)
+
+
+@njit(fastmath={"contract"}, cache=True, nogil=True)
+def _filter_fused(out, ring, first, kernel):
+    """:func:`_filter`, each tap a fused multiply-add (oneDNN's convolution)."""
+    _filter(out, ring, first, kernel)
+
+
+@njit(cache=True, nogil=True)
+def _filter_rounded(out, ring, first, kernel):
+    """:func:`_filter`, each product rounded before it is added (Eigen's)."""
+    _filter(out, ring, first, kernel)
+
+
+@njit(cache=True, nogil=True)
+def _filter_moments(rings, first, kernel, fused, out):
+    """The four moments' rows ``out[q]`` from their rings ``rings[q]``."""
+    for q in range(4):
+        if fused:
+            _filter_fused(out[q], rings[q], first, kernel)
+        else:
+            _filter_rounded(out[q], rings[q], first, kernel)
 
 
 @njit(cache=True, nogil=True)
@@ -215,6 +240,7 @@ def _scale_kernel(
     height,
     width,
     kernel,
+    fused,
     c1,
     c2,
     blocks,
@@ -227,7 +253,8 @@ def _scale_kernel(
     ``row_sums[q, n, c, r]``, float64 sums of each row; ``plane_sums[q, n, c]``,
     TF's sequential float32 sums of each plane (whole only when ``blocks == 1``);
     and where ``keep_maps``, ``maps[q, n, r, w, c]``, the values themselves.
-    The filter is the 2-D ``kernel``, in TF's order."""
+    The filter is the 2-D ``kernel``, in TF's order, its taps ``fused``
+    multiply-adds or not (``_window.fused_taps``)."""
     k = kernel.shape[0]
     channels = x.shape[3]
     h_out, w_out = height - k + 1, width - k + 1
@@ -238,24 +265,17 @@ def _scale_kernel(
         first, last = (task % blocks) * per_block, min((task % blocks + 1) * per_block, h_out)
         if first >= last:
             continue
-        rx = np.empty((k, width), np.float32)
-        ry = np.empty((k, width), np.float32)
-        rs = np.empty((k, width), np.float32)
-        rp = np.empty((k, width), np.float32)
-        mx = np.empty(w_out, np.float32)
-        my = np.empty(w_out, np.float32)
-        ms = np.empty(w_out, np.float32)
-        mp = np.empty(w_out, np.float32)
+        rings = np.empty((4, k, width), np.float32)  # the last k input rows' x, y, x² + y², x·y
+        rx, ry, rs, rp = rings[0], rings[1], rings[2], rings[3]
+        moments = np.empty((4, w_out), np.float32)  # one output row's filtered x, y, x² + y², x·y
+        mx, my, ms, mp = moments[0], moments[1], moments[2], moments[3]
         values = np.empty((3, w_out), np.float32)  # SSIM, cs, luminance of one output row
         seq_ssim, seq_cs, seq_lum = np.float32(0.0), np.float32(0.0), np.float32(0.0)
         for h in range(first, first + k - 1):
             _load_row(x, y, ix[n], iy[n], h, c, scale_x, scale_y, halved, rx, ry, rs, rp)
         for r in range(first, last):
             _load_row(x, y, ix[n], iy[n], r + k - 1, c, scale_x, scale_y, halved, rx, ry, rs, rp)
-            _filter_row(mx, rx, r % k, kernel)
-            _filter_row(my, ry, r % k, kernel)
-            _filter_row(ms, rs, r % k, kernel)
-            _filter_row(mp, rp, r % k, kernel)
+            _filter_moments(rings, r % k, kernel, fused, moments)
             _luminance_cs_row(mx, my, ms, mp, c1, c2, values)
             if channels == 1:
                 row_sums[0, n, c, r] = _sum64(values[0])
@@ -355,6 +375,7 @@ def scale_statistics(x: Image, y: Image, window, c1, c2, index_map=False, only_c
         height,
         width,
         window,
+        _window.fused_taps(),
         np.float32(c1),
         np.float32(c2),
         blocks,

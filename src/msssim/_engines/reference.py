@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from msssim import _window
 from msssim._engines._numpy_ops import (  # noqa: F401  (the engine's share of the interface)
     all_finite,
     concat,
@@ -37,20 +38,22 @@ def filter_valid(x: np.ndarray, window: np.ndarray) -> np.ndarray:
     """The gaussian over H and W of ``[..., H, W, C]``, no padding, as TF applies it.
 
     TF's depthwise convolution adds the 2-D kernel's taps in row-major order,
-    each with one rounding to float32 (a fused multiply-add). Separable passes
-    round differently, and on smooth images the cs term, a small difference of
-    large moments, magnifies that to ~1e-4 in the score; so the reference keeps
-    TF's order.
+    each with one rounding to float32 (a fused multiply-add) where its kernels
+    are oneDNN's, its product rounded first where they are Eigen's
+    (``_window.fused_taps``). Separable passes round differently, and on smooth
+    images the cs term, a small difference of large moments, magnifies that to
+    ~1e-4 in the score; so the reference keeps TF's order.
     """
     xp = namespace(x)
-    kernel = window.astype(np.float64)
+    fused = _window.fused_taps()
     size = window.shape[0]
     height, width = x.shape[-3] - size + 1, x.shape[-2] - size + 1
-    wide = x.astype(np.float64)
+    wide = x.astype(np.float64) if fused else x
     out = xp.zeros(x.shape[:-3] + (height, width, x.shape[-1]), dtype=np.float32)
     for i in range(size):
         for j in range(size):
-            out = (out + float(kernel[i, j]) * wide[..., i : i + height, j : j + width, :]).astype(np.float32)
+            tap = float(window[i, j]) if fused else window[i, j]  # (float32 products are rounded)
+            out = (out + tap * wide[..., i : i + height, j : j + width, :]).astype(np.float32)
     return out
 
 
