@@ -153,16 +153,6 @@ def _filter_rounded(out, ring, first, kernel):
 
 
 @njit(cache=True, nogil=True)
-def _filter_moments(rings, first, kernel, fused, out):
-    """The four moments' rows ``out[q]`` from their rings ``rings[q]``."""
-    for q in range(4):
-        if fused:
-            _filter_fused(out[q], rings[q], first, kernel)
-        else:
-            _filter_rounded(out[q], rings[q], first, kernel)
-
-
-@njit(cache=True, nogil=True)
 def _read_row(raw, n, h, c, scale, halved, out):
     """Row ``h`` of channel ``c`` of an :class:`Image` into ``out``: the values
     ``float32(raw) * scale``, or with ``halved`` the 2×2 means TF's pad-and-pool
@@ -265,17 +255,30 @@ def _scale_kernel(
         first, last = (task % blocks) * per_block, min((task % blocks + 1) * per_block, h_out)
         if first >= last:
             continue
-        rings = np.empty((4, k, width), np.float32)  # the last k input rows' x, y, x² + y², x·y
-        rx, ry, rs, rp = rings[0], rings[1], rings[2], rings[3]
-        moments = np.empty((4, w_out), np.float32)  # one output row's filtered x, y, x² + y², x·y
-        mx, my, ms, mp = moments[0], moments[1], moments[2], moments[3]
+        rx = np.empty((k, width), np.float32)
+        ry = np.empty((k, width), np.float32)
+        rs = np.empty((k, width), np.float32)
+        rp = np.empty((k, width), np.float32)
+        mx = np.empty(w_out, np.float32)
+        my = np.empty(w_out, np.float32)
+        ms = np.empty(w_out, np.float32)
+        mp = np.empty(w_out, np.float32)
         values = np.empty((3, w_out), np.float32)  # SSIM, cs, luminance of one output row
         seq_ssim, seq_cs, seq_lum = np.float32(0.0), np.float32(0.0), np.float32(0.0)
         for h in range(first, first + k - 1):
             _load_row(x, y, ix[n], iy[n], h, c, scale_x, scale_y, halved, rx, ry, rs, rp)
         for r in range(first, last):
             _load_row(x, y, ix[n], iy[n], r + k - 1, c, scale_x, scale_y, halved, rx, ry, rs, rp)
-            _filter_moments(rings, r % k, kernel, fused, moments)
+            if fused:
+                _filter_fused(mx, rx, r % k, kernel)
+                _filter_fused(my, ry, r % k, kernel)
+                _filter_fused(ms, rs, r % k, kernel)
+                _filter_fused(mp, rp, r % k, kernel)
+            else:
+                _filter_rounded(mx, rx, r % k, kernel)
+                _filter_rounded(my, ry, r % k, kernel)
+                _filter_rounded(ms, rs, r % k, kernel)
+                _filter_rounded(mp, rp, r % k, kernel)
             _luminance_cs_row(mx, my, ms, mp, c1, c2, values)
             if channels == 1:
                 row_sums[0, n, c, r] = _sum64(values[0])
