@@ -54,8 +54,9 @@ def test_the_window_is_not_exactly_normalised_as_tf_makes_it(tf):
     assert abs((1 - window.sum(dtype=np.float64)) - expected) < 1e-11
 
 
-# Each softmax against TF run with it: the environment that makes TF take it,
-# and the name msssim must read off that environment.
+# Each kernel set against TF run with it: the environment that makes TF take it,
+# and the name msssim must read off that environment. (Where this CPU's own
+# width is 8, the last entry replaces the capped one: both are oneDNN's at 8.)
 FORCED = {
     "eigen": {"TF_ENABLE_ONEDNN_OPTS": "0"},
     "onednn-8": {"TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": "AVX2"},
@@ -82,16 +83,16 @@ def _run(script: str, *args: str, **env: str) -> subprocess.CompletedProcess:
                           timeout=300)  # fmt: skip
 
 
-@pytest.mark.parametrize("softmax", sorted(FORCED))
-def test_each_softmax_is_tensorflows_where_tf_takes_it(tf, softmax):
+@pytest.mark.parametrize("kernels", sorted(FORCED))
+def test_each_kernel_set_is_tensorflows_where_tf_takes_it(tf, kernels):
     """oneDNN's at both widths and Eigen's (which TF also takes inside
     ``tf.function``), whatever this CPU's default."""
     cases = [(11, 1.5), (7, 0.51), (9, 3.7), (13, 0.7), (21, 0.3), (3, 10.0), (31, 4.2)] + LARGE
-    done = _run(SCRIPT.format(cases=cases), softmax, **FORCED[softmax])
+    done = _run(SCRIPT.format(cases=cases), kernels, **FORCED[kernels])
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def test_the_softmax_is_tensorflows_choice_on_this_cpu(tf):
+def test_the_kernels_are_tensorflows_choice_on_this_cpu(tf):
     """Unset, TF_ENABLE_ONEDNN_OPTS leaves the choice to TF's CPU test (oneDNN
     on CPUs with AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX): msssim reads the
     same CPU features. (CI runs on CPUs of both kinds.)"""
@@ -103,8 +104,8 @@ def test_the_softmax_is_tensorflows_choice_on_this_cpu(tf):
     )
     done = _run(script)
     assert done.returncode == 0, done.stderr[-3000:]
-    onednn, softmax = json.loads(done.stdout.strip().splitlines()[-1])
-    assert softmax == (f"onednn-{vector_width()}" if onednn else "eigen")
+    onednn, kernels = json.loads(done.stdout.strip().splitlines()[-1])
+    assert kernels == (f"onednn-{vector_width()}" if onednn else "eigen")
 
 
 def test_tf_function_takes_eigens_softmax(tf):
@@ -124,7 +125,7 @@ def _folded_window(tf, size: int, sigma: float) -> np.ndarray:
     return make().numpy().reshape(size, size)
 
 
-def test_an_unknown_softmax_is_refused():
+def test_unknown_kernels_are_refused():
     with pytest.raises(ValueError, match="kernels must be one of"):
         gaussian_window(11, 1.5, "mkl")
     assert set(FORCED) <= set(KERNELS)

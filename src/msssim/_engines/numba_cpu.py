@@ -153,6 +153,15 @@ def _filter_rounded(out, ring, first, kernel):
 
 
 @njit(cache=True, nogil=True)
+def _filter_row(out, ring, first, kernel, fused):
+    """:func:`_filter_fused` or :func:`_filter_rounded`, as TF's kernels add the taps."""
+    if fused:
+        _filter_fused(out, ring, first, kernel)
+    else:
+        _filter_rounded(out, ring, first, kernel)
+
+
+@njit(cache=True, nogil=True)
 def _read_row(raw, n, h, c, scale, halved, out):
     """Row ``h`` of channel ``c`` of an :class:`Image` into ``out``: the values
     ``float32(raw) * scale``, or with ``halved`` the 2×2 means TF's pad-and-pool
@@ -269,16 +278,10 @@ def _scale_kernel(
             _load_row(x, y, ix[n], iy[n], h, c, scale_x, scale_y, halved, rx, ry, rs, rp)
         for r in range(first, last):
             _load_row(x, y, ix[n], iy[n], r + k - 1, c, scale_x, scale_y, halved, rx, ry, rs, rp)
-            if fused:
-                _filter_fused(mx, rx, r % k, kernel)
-                _filter_fused(my, ry, r % k, kernel)
-                _filter_fused(ms, rs, r % k, kernel)
-                _filter_fused(mp, rp, r % k, kernel)
-            else:
-                _filter_rounded(mx, rx, r % k, kernel)
-                _filter_rounded(my, ry, r % k, kernel)
-                _filter_rounded(ms, rs, r % k, kernel)
-                _filter_rounded(mp, rp, r % k, kernel)
+            _filter_row(mx, rx, r % k, kernel, fused)
+            _filter_row(my, ry, r % k, kernel, fused)
+            _filter_row(ms, rs, r % k, kernel, fused)
+            _filter_row(mp, rp, r % k, kernel, fused)
             _luminance_cs_row(mx, my, ms, mp, c1, c2, values)
             if channels == 1:
                 row_sums[0, n, c, r] = _sum64(values[0])
