@@ -132,6 +132,26 @@ def test_half_precision_identical_images_score_exactly_one(dtype):
         assert msssim.ssim_multiscale(img, img, 1.0, channel_axis=-3).tolist() == [1.0, 1.0]
 
 
+@pytest.mark.parametrize("numerics", ["exact", "tensorflow-cpu"])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_autocast_changes_neither_scores_nor_gradients(dtype, numerics):
+    rng = np.random.default_rng(5)
+    a, b = (torch.from_numpy(rng.random((2, 3, 48, 50), dtype=np.float32)) for _ in range(2))
+
+    def scored():
+        x = a.clone().requires_grad_(True)
+        scores = msssim.ssim_multiscale(x, b, 1.0, power_factors=(0.4, 0.6), channel_axis=-3, numerics=numerics)
+        scores.sum().backward()
+        return scores.detach(), x.grad
+
+    plain = scored()
+    with torch.autocast("cpu", dtype=dtype):
+        cast = scored()
+    for p, c in zip(plain, cast):
+        assert c.dtype == torch.float32
+        torch.testing.assert_close(c, p, rtol=0, atol=0)
+
+
 def test_nchw_equals_nhwc_and_integer_and_mixed_inputs():
     rng = np.random.default_rng(2)
     a = rng.integers(0, 256, (2, 170, 171, 3), dtype=np.uint8)

@@ -22,7 +22,7 @@ def stand_in(shape, dtype) -> np.ndarray:
     """A NumPy array of this shape and dtype that occupies no memory, for the
     checks of an array that lives elsewhere (a device, a framework, a cluster)."""
     shape = tuple(int(n) for n in shape)
-    return np.lib.stride_tricks.as_strided(np.zeros(1, dtype), shape, [0] * len(shape))
+    return np.ndarray(shape, dtype, np.zeros(1, dtype), strides=(0,) * len(shape))
 
 
 def host_array(img) -> np.ndarray:

@@ -99,9 +99,22 @@ def first_nonfinite(x: torch.Tensor):
 
 @contextmanager
 def session(threads: int | None):
-    """One call: float32 throughout, even inside ``torch.autocast``."""
+    """One call: float32 throughout, even inside ``torch.autocast`` (left
+    alone where it is off: entering it costs more host time than a GPU
+    kernel's launch)."""
+    if not any(_autocast(device) for device in ("cpu", "cuda")):
+        yield
+        return
     with torch.autocast("cpu", enabled=False), torch.autocast("cuda", enabled=False):
         yield
+
+
+def _autocast(device: str) -> bool:
+    """Whether ``torch.autocast`` is on for ``device`` (torch < 2.4 cannot say: as if it were)."""
+    try:
+        return torch.is_autocast_enabled(device)
+    except TypeError:
+        return True
 
 
 CHANNELS_FIRST = True  # the engine's form: [..., C, H, W], [..., C, D, H, W]
