@@ -1,23 +1,29 @@
 """The GPU kernels as a GPU would run them, measured without one: each Triton
-kernel compiled for an NVIDIA architecture with Triton's bundled ``ptxas``, its
-registers, spills and machine instructions per pixel of a tile.
+launch of the GPU path compiled for an NVIDIA architecture with Triton's
+bundled ``ptxas``, its registers, spills and machine instructions per pixel
+of a tile.
 
     python benchmarks/kernel_stats.py              # Hopper (H100/H200), 11 taps
     python benchmarks/kernel_stats.py --arch 80 --taps 7
+
+The launches are not written out here: the host code of a forward and
+backward (``triton_kernels.pyramid_means`` on CPU tensors) runs with Triton's
+launcher replaced by a recorder, and each launch it asks for is compiled as
+Triton's JIT would compile it, with the same constants, compiler options and
+specialization of its arguments (the pointers' 16-byte alignment among them,
+which lets the compiler load four floats at a time; compiled without it, as
+this script did until 2026-12-03, the forward kernel had a sixth more
+instructions, and its spills went unseen).
 
 Instructions are counted in the SASS of one loop iteration (one tile) and
 divided by the tile's pixels over the program's threads; the kernels are
 unrolled, so the count is what each pixel costs, not an estimate of time,
 except the gradient kernel's column pass, a loop (counted once; it runs
-once a tap: 4 loads and 4 multiply-adds a pixel each time). The
-last column is how many times Triton would compile the launch for
-``bench_gpu.py``'s workloads (each compile takes seconds on a first call). The
-forward kernel is measured without and with the moments kept for a
-backward, and the gradient kernel as launched for the first scale (most of
-the pixels; it adds the coarser scales' there) and for the four coarser
-scales of MS-SSIM together.
-``tests/test_triton.py`` compiles every kernel with this script's
-``compile_kernel`` and requires no spills and one compile.
+once a tap: 4 loads and 4 multiply-adds a pixel each time). The last column
+is how many times Triton would compile the launch for ``bench_gpu.py``'s
+workloads (each compile takes seconds on a first call).
+``tests/test_triton.py`` compiles every launch of :data:`CALLS` with this
+script's ``compile_launch`` and requires no spills and one compile.
 """
 
 from __future__ import annotations
@@ -28,53 +34,95 @@ import re
 import subprocess
 import tempfile
 from collections import Counter
+from unittest import mock
 
 import torch
 import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
+from triton.compiler.compiler import make_backend
+from triton.runtime.jit import JITFunction, compute_cache_key, create_function_from_signature
 
+from msssim import MSSSIM_WEIGHTS
 from msssim._engines import triton_kernels
+from msssim._window import exact_window
 
-KERNELS = (  # each kernel with the constants of its launches (after the window's and the tile's)
-    (triton_kernels._forward_kernel, {"LEVELS": 5, "MOMENTS": False}),
-    (triton_kernels._forward_kernel, {"LEVELS": 5, "MOMENTS": True}),  # (with a gradient to come)
-    (triton_kernels._maps_kernel, {"LEVELS": 5, "Y_GRAD": False}),
-    (triton_kernels._gradient_kernel, {"LEVELS": 5, "FIRST": 0, "COUNT": 1, "Y_GRAD": False}),
-    (triton_kernels._gradient_kernel, {"LEVELS": 5, "FIRST": 1, "COUNT": 4, "Y_GRAD": False}),
-    (triton_kernels._gradient_kernel, {"LEVELS": 5, "FIRST": 0, "COUNT": 1, "Y_GRAD": True}),
-    (triton_kernels._gradient_kernel, {"LEVELS": 5, "FIRST": 1, "COUNT": 4, "Y_GRAD": True}),
-    (triton_kernels._pyramid_kernel, {"LEVELS": 5, "BASE": triton_kernels._SQUARE}),
-    # (the last two compiled for the tests: a few instructions a tile, or a plane)
-    (triton_kernels._means_kernel, {"LEVELS": 5, "SPAN": 8, "BLOCK": 64, "PRODUCT": True}),
-    (triton_kernels._product_grad_kernel, {"LEVELS": 5, "SPAN": 8, "MEANS_GRAD": True}),
-)
-SMALL = (triton_kernels._means_kernel, triton_kernels._product_grad_kernel)
-_FLOATS = ("gain", "total", "c1", "c2", "scale")
-_FLOAT64 = ("products_ptr", "g_products_ptr")  # (step 6's products, and their gradient)
+CALLS = {  # what the GPU path is asked: each call's launches (``launches``' arguments)
+    "MS-SSIM, x's gradient": {"levels": 5},
+    "MS-SSIM, both gradients": {"levels": 5, "y_grad": True},
+    "MS-SSIM, no gradient": {"levels": 5, "grad": False},
+    "SSIM, x's gradient": {"levels": 1},
+    "MS-SSIM, x's gradient, an even window (its taps not symmetric)": {"levels": 5, "even": True},
+}
+SHAPE = (1, 2, 192, 192)  # (images big enough for 5 scales of a 12-tap window, a few tiles each)
+WORKLOADS = {  # bench_gpu.py's, as NCHW
+    "16x3x512x512": (16, 3, 512, 512),
+    "1x3x1080x1920": (1, 3, 1080, 1920),
+    "1x1x2160x3840": (1, 1, 2160, 3840),
+    "64x3x256x256": (64, 3, 256, 256),
+}
+_INNER = {  # the kernels' inner loops (runtime loops: unrolled, they spilled), and how many times each runs
+    "_forward_kernel": lambda c: c["BH"] // c["CH"],  # (the column pass, a chunk of rows at a time)
+    "_gradient_kernel": lambda c: c["K"],  # (the column pass, a tap at a time)
+}
+SMALL = ("_means_kernel", "_product_grad_kernel")  # (a few instructions a plane: compiled by the tests only)
 _TOOLS = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin")
 
 
-def _constants(kernel, constants: dict, taps: int) -> dict:
-    """The constexpr arguments of ``kernel``: the window's, the tile's, and ``constants``."""
-    bh, bw = triton_kernels.TILE
-    chunk = triton_kernels._CHUNK
-    values = {"K": taps, "BH": bh, "BW": bw, "CH": chunk, "ROWS": triton.cdiv(bh + taps - 1, chunk) * chunk}
-    return {name: value for name, value in {**values, **constants}.items() if name in kernel.arg_names}
+def launches(taps: int, levels: int, grad: bool = True, y_grad: bool = False, even: bool = False, shape=SHAPE):
+    """The Triton launches ``(kernel, args, kwargs)`` of one call of the GPU
+    path on ``shape`` images (NCHW) with a ``taps``-tap gaussian window
+    (``taps + 1`` with ``even``), over ``levels`` scales with MS-SSIM's power
+    factors, and of its backward with ``grad`` (x's gradient, and y's with
+    ``y_grad``): recorded, not run, on CPU tensors (their allocations are
+    aligned as a GPU's, which the compiler is told)."""
+    recorded = []
+
+    def record(kernel, *args, grid, warmup, **kwargs):
+        recorded.append((kernel, args, kwargs))
+
+    x = torch.rand(shape, requires_grad=grad)
+    y = torch.rand(shape, requires_grad=grad and y_grad)
+    weights = MSSSIM_WEIGHTS[:levels] if levels > 1 else None
+    with mock.patch.object(JITFunction, "run", record), torch.set_grad_enabled(grad):
+        out = triton_kernels.pyramid_means(x, y, exact_window(taps + even, 1.5), 1e-4, 9e-4, levels, weights)
+        if grad:
+            (out[0].sum() + out[1].sum() if weights else out.sum()).backward()
+    return recorded
 
 
-def compile_kernel(kernel, constants: dict, arch: int, taps: int) -> dict:
-    """``kernel`` with ``constants`` compiled for ``sm_{arch}`` with a
-    ``taps``-tap window: its registers, spilled bytes, and SASS instructions
-    by opcode."""
-    values = _constants(kernel, constants, taps)
-    signature = {
-        name: "constexpr" if name in values else "*fp64" if name in _FLOAT64 else "*fp32" if name.endswith("_ptr") else
-        "fp32" if name in _FLOATS else "i32"
-        for name in kernel.arg_names
-    }  # fmt: skip
-    source = ASTSource(fn=kernel, signature=signature, constexprs=values)
-    compiled = triton.compile(source, GPUTarget("cuda", arch, 32), triton_kernels._options())
+def _specialized(kernel, args, kwargs, backend):
+    """``kernel``'s launch with ``args`` as Triton's JIT binds it for
+    ``backend``: the bound arguments, their specialization and the options."""
+    bind = create_function_from_signature(kernel.signature, kernel.params, backend)
+    return bind(*args, **kwargs)
+
+
+def constants(kernel, args, kwargs) -> dict:
+    """The launch's constexpr arguments, by name."""
+    bound = dict(zip(kernel.arg_names, args)) | kwargs
+    return {p.name: bound[p.name] for p in kernel.params if p.is_constexpr}
+
+
+def distinct(calls) -> list:
+    """The launches of ``calls`` (``launches``' keyword arguments each), one per kernel and constants."""
+    seen = {}
+    for call in calls:
+        for kernel, args, kwargs in launches(**call):
+            what = (kernel.__name__, tuple(sorted(constants(kernel, args, kwargs).items())))
+            seen.setdefault(what, (kernel, args, kwargs))
+    return list(seen.values())
+
+
+def compile_launch(kernel, args, kwargs, arch: int) -> dict:
+    """A recorded launch compiled for ``sm_{arch}`` as Triton's JIT would:
+    its registers, spilled bytes, SASS instructions by opcode and threads."""
+    target = GPUTarget("cuda", arch, 32)
+    backend = make_backend(target)
+    bound, specialization, options = _specialized(kernel, args, kwargs, backend)
+    options, signature, constexprs, attrs = kernel._pack_args(backend, kwargs, bound, specialization, options)
+    source = ASTSource(fn=kernel, signature=signature, constexprs=constexprs, attrs=attrs)
+    compiled = triton.compile(source, target, options.__dict__)
     with tempfile.TemporaryDirectory() as folder:
         ptx, cubin = os.path.join(folder, "kernel.ptx"), os.path.join(folder, "kernel.cubin")
         with open(ptx, "w") as f:
@@ -85,61 +133,53 @@ def compile_kernel(kernel, constants: dict, arch: int, taps: int) -> dict:
         sass = subprocess.run(
             [os.path.join(_TOOLS, "cuobjdump"), "-sass", cubin], capture_output=True, text=True, check=True
         ).stdout
-    opcodes = re.findall(r"^\s+/\*[0-9a-f]+\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_]*)", sass, re.M)
+    code = []  # (address, opcode, a branch's target)
+    instruction = r"^\s+/\*([0-9a-f]+)\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_]*)\S*\s*([^;]*);"
+    for at, opcode, operands in re.findall(instruction, sass, re.M):
+        target = re.search(r"0x([0-9a-f]+)\s*$", operands) if opcode == "BRA" else None
+        code.append((int(at, 16), opcode, target and int(target.group(1), 16)))
+    loops = sorted((target, at) for at, opcode, target in code if target is not None and target < at)  # (backwards)
+    times = _INNER.get(kernel.__name__, lambda _: 1)(constants(kernel, args, kwargs))
+    opcodes = Counter()
+    for at, opcode, _ in code:  # (the first loop is over the tiles: one tile's instructions, inner loops ``times``)
+        opcodes[opcode] += times if any(start <= at <= end for start, end in loops[1:]) else 1
+    if len(loops) > 1 + (kernel.__name__ in _INNER):
+        raise RuntimeError(f"{kernel.__name__}: loops {loops} where {1 + (kernel.__name__ in _INNER)} were expected")
     return {
         "registers": int(re.search(r"Used (\d+) registers", report).group(1)),
         "spills": sum(int(n) for n in re.findall(r"(\d+) bytes spill", report)),
-        "opcodes": Counter(opcodes),
+        "opcodes": opcodes,
         "threads": 32 * compiled.metadata.num_warps,
     }
 
 
-class _Pointer:
-    dtype = torch.float32
-
-    def data_ptr(self) -> int:
-        return 1024
-
-
-def variants(kernel, constants: dict, shapes, taps: int) -> int:
-    """How many times Triton would compile ``kernel``'s launch with
-    ``constants`` for ``[planes, height, width]`` images: the distinct keys
-    of its arguments (their types, and the integers' divisibility unless
-    left out)."""
-    from triton.compiler.compiler import make_backend
-    from triton.runtime.jit import compute_cache_key, create_function_from_signature
-
-    bind = create_function_from_signature(kernel.signature, kernel.params, make_backend(GPUTarget("cuda", 90, 32)))
-    values = _constants(kernel, constants, taps)
-    keys = set()
-    for planes, height, width in shapes:
-        sizes = triton_kernels._sizes(height, width, 5)
-        tiles = triton_kernels._tiles(sizes, taps - 1)
-        numbers = {"H": height, "W": width, "planes": planes, "tiles": planes * tiles, "slots": tiles}
-        numbers.update({"block": sum(h * w for h, w in sizes[1:]), "tiles_w": 8, "tiles_per_plane": 64})
-        args = [
-            _Pointer() if name.endswith("_ptr") else numbers[name] if name in numbers else 0.5
-            for name in kernel.arg_names
-            if name not in values
-        ]
-        _, specialization, options = bind(*args, **values)
-        keys.add(compute_cache_key({}, specialization, options))
-    return len(keys)
+def compiles(taps: int, workloads=WORKLOADS) -> Counter:
+    """How many times Triton would compile each launch (kernel and
+    constants) of an MS-SSIM forward + backward for ``workloads``: the
+    distinct keys of its arguments (their types, and the integers'
+    divisibility unless left out)."""
+    backend = make_backend(GPUTarget("cuda", 90, 32))
+    keys: dict[tuple, set] = {}
+    for shape in workloads.values():
+        for kernel, args, kwargs in launches(taps, 5, shape=shape):
+            _, specialization, options = _specialized(kernel, args, kwargs, backend)
+            what = (kernel.__name__, tuple(sorted(constants(kernel, args, kwargs).items())))
+            keys.setdefault(what, set()).add(compute_cache_key({}, specialization, options))
+    return Counter({what: len(found) for what, found in keys.items()})
 
 
-WORKLOADS = ((48, 512, 512), (3, 1080, 1920), (1, 2160, 3840), (192, 256, 256))  # bench_gpu.py's, as planes
-
-
-def label(kernel, constants: dict) -> str:
-    """The kernel's name, and which scales its launch takes where it takes
-    some, or whether it keeps the moments."""
-    if "MOMENTS" in constants:
-        return f"{kernel.__name__} ({'moments kept' if constants['MOMENTS'] else 'no gradient'})"
-    if "FIRST" not in constants:
-        return kernel.__name__
-    first, count = constants["FIRST"], constants["COUNT"]
-    scales = f"scale{'s' if count > 1 else ''} {first}{f'-{first + count - 1}' if count > 1 else ''}"
-    return f"{kernel.__name__} ({scales}, {'both gradients' if constants['Y_GRAD'] else 'x only'})"
+def label(kernel, values: dict) -> str:
+    """The kernel's name and what its constants say of the launch."""
+    parts = [f"{values['LEVELS']} scale{'s' if values['LEVELS'] > 1 else ''}"] if "LEVELS" in values else []
+    if "MOMENTS" in values:
+        parts.append("moments kept" if values["MOMENTS"] else "no gradient")
+        parts += [] if values.get("SYMMETRIC", True) else ["taps not symmetric"]
+    if "FIRST" in values:
+        first, count = values["FIRST"], values["COUNT"]
+        parts.append(f"scale{'s' if count > 1 else ''} {first}{f'-{first + count - 1}' if count > 1 else ''}")
+    if "Y_GRAD" in values:
+        parts.append("both gradients" if values["Y_GRAD"] else "x only")
+    return f"{kernel.__name__} ({', '.join(parts)})"
 
 
 def main() -> None:
@@ -154,20 +194,22 @@ def main() -> None:
         "| compiles for bench_gpu's 4 workloads |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    for kernel, constants in KERNELS:
-        if kernel in SMALL:
+    counts = compiles(args.taps)
+    for kernel, call_args, kwargs in distinct({"taps": args.taps} | call for call in CALLS.values()):
+        if kernel.__name__ in SMALL:
             continue
-        stats = compile_kernel(kernel, constants, args.arch, args.taps)
+        stats = compile_launch(kernel, call_args, kwargs, args.arch)
         # (step 5's program takes a square of the first scale: per pixel of that scale)
         square = triton_kernels._SQUARE**2 if kernel is triton_kernels._pyramid_kernel else bh * bw
         per_pixel = stats["threads"] / square
         ops = stats["opcodes"]
         fp = sum(n for op, n in ops.items() if op in ("FFMA", "FADD", "FMUL", "MUFU", "FSEL", "FSETP"))
+        values = constants(kernel, call_args, kwargs)
+        count = counts.get((kernel.__name__, tuple(sorted(values.items()))), "-")
         print(
-            f"| {label(kernel, constants)} | {stats['registers']} | {stats['spills']} "
+            f"| {label(kernel, values)} | {stats['registers']} | {stats['spills']} "
             f"| {sum(ops.values()) * per_pixel:.0f} "
-            f"| {fp * per_pixel:.0f} | {ops['LDG'] * per_pixel:.0f} | {ops['STG'] * per_pixel:.1f} "
-            f"| {variants(kernel, constants, WORKLOADS, args.taps)} |"
+            f"| {fp * per_pixel:.0f} | {ops['LDG'] * per_pixel:.0f} | {ops['STG'] * per_pixel:.1f} | {count} |"
         )
 
 

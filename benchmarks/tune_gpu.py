@@ -25,14 +25,14 @@ from bench_gpu import SMOKE, WORKLOADS, median_ms, pair, score
 import msssim
 from msssim._engines import triton_kernels
 
-# (tile, warps, chunk, programs per SM): kernel_stats.py finds no spills for these on sm_90 under the
-# register cap each implies (triton_kernels._options); (64, 32) with 8 warps, (16, 32) with 4 and
-# (32, 32) with 4 at 3 a multiprocessor spilled
+# (tile, warps, chunk, programs per SM), each under the register cap it implies (triton_kernels._options);
+# chosen when kernel_stats.py compiled without the launches' alignment, and found no spills for these on
+# sm_90 then ((64, 32) with 8 warps, (16, 32) with 4 and (32, 32) with 4 at 3 a multiprocessor spilled)
 SETTINGS = (
     ((32, 32), 8, 16, 3),  # (triton_kernels' own: the best GPU time on an H100, 2026-11-28)
     # taller tiles, fewer halo rows a pixel (80 for 64, not 48 for 32): on sm_90, 5-9% fewer
-    # instructions a pixel in every kernel, 32 warps a multiprocessor (untimed; since 2026-12-03
-    # two launches spill under its 64 registers: the maps 16 bytes, the coarser scales' x-only gradient 64)
+    # instructions a pixel in every kernel, 32 warps a multiprocessor (untimed; two launches spill under
+    # its 64 registers: the maps and the coarser scales' x-only gradient)
     ((64, 32), 16, 16, 2),
     ((32, 32), 4, 16, 4),
     ((32, 32), 4, 8, 4),

@@ -141,37 +141,53 @@ def _plane(image_ptr, coarser_ptr, level, plane, H, W, at, block):
 
 
 @triton.jit
+def _deviations(x_at, y_at, ok, uc, vc):
+    """``u - uc`` and ``v - vc`` of the pixels at ``x_at``, ``y_at`` (``u = x + y``, ``v = x - y``)."""
+    xv = tl.load(x_at, mask=ok, other=0.0)
+    yv = tl.load(y_at, mask=ok, other=0.0)
+    return (xv + yv) - uc, (xv - yv) - vc
+
+
+@triton.jit
 def _moments(
     x_ptr, y_ptr, taps_ptr, scratch, row0, col0, H, W, Wo, gain, total,
     K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, CH: tl.constexpr, ROWS: tl.constexpr,
+    SYMMETRIC: tl.constexpr,
 ):  # fmt: skip
     """The means and variances of ``u = x + y`` and ``v = x - y`` over the
     window of each output pixel of the tile at ``(row0, col0)``, ``[BH, BW]``;
-    ``gain`` is the sum of the 1-D taps, ``total`` its square."""
+    ``gain`` is the sum of the 1-D taps, ``total`` its square. ``SYMMETRIC``
+    taps (odd ``K``, tap ``j`` equal to tap ``K - 1 - j``, as a gaussian's)
+    are taken in pairs, ``g·(a + b)`` and ``g·(a² + b²)``, and the centre's
+    deviations, 0, are left out: a sixth fewer operations."""
     cols = col0 + tl.arange(0, BW)[None, :]
     lanes = tl.arange(0, CH)[:, None] * BW + tl.arange(0, BW)[None, :]
     tl.debug_barrier()  # the scratch is free: the last tile's column pass has read it
     for chunk in tl.static_range(ROWS // CH):  # the row pass: ``BH + K - 1`` rows
         rows = row0 + chunk * CH + tl.arange(0, CH)[:, None]
         ok = (rows < H) & (cols < Wo)
-        at = rows * W + cols
-        xc = tl.load(x_ptr + at + K // 2, mask=ok, other=0.0)
-        yc = tl.load(y_ptr + at + K // 2, mask=ok, other=0.0)
+        xs, ys = x_ptr + rows * W + cols, y_ptr + rows * W + cols  # (each tap's pixels at an offset from these)
+        xc = tl.load(xs + K // 2, mask=ok, other=0.0)
+        yc = tl.load(ys + K // 2, mask=ok, other=0.0)
         uc, vc = xc + yc, xc - yc
         su = tl.zeros((CH, BW), tl.float32)
         sv = tl.zeros((CH, BW), tl.float32)
         suu = tl.zeros((CH, BW), tl.float32)
         svv = tl.zeros((CH, BW), tl.float32)
-        for j in tl.static_range(K):
+        for j in tl.static_range(K // 2 if SYMMETRIC else K):  # (symmetric: the pairs, the centre's 0 left out)
             g = tl.load(taps_ptr + j)
-            xv = tl.load(x_ptr + at + j, mask=ok, other=0.0)
-            yv = tl.load(y_ptr + at + j, mask=ok, other=0.0)
-            du = (xv + yv) - uc
-            dv = (xv - yv) - vc
-            su += g * du
-            sv += g * dv
-            suu += g * du * du
-            svv += g * dv * dv
+            du, dv = _deviations(xs + j, ys + j, ok, uc, vc)
+            if SYMMETRIC:  # the mirror tap's, of the same weight
+                eu, ev = _deviations(xs + (K - 1 - j), ys + (K - 1 - j), ok, uc, vc)
+                su += g * (du + eu)
+                sv += g * (dv + ev)
+                suu += g * (du * du + eu * eu)
+                svv += g * (dv * dv + ev * ev)
+            else:
+                su += g * du
+                sv += g * dv
+                suu += g * du * du
+                svv += g * dv * dv
         out = scratch + chunk * CH * BW + lanes
         tl.store(out, uc + su / gain)  # the row's mean, t
         tl.store(out + ROWS * BW, suu - su * su / gain)  # its spread, q
@@ -188,17 +204,31 @@ def _moments(
     dv1 = tl.zeros((BH, BW), tl.float32)
     dv2 = tl.zeros((BH, BW), tl.float32)
     qv = tl.zeros((BH, BW), tl.float32)
-    for i in tl.static_range(K):  # the column pass
+    for i in tl.static_range(K // 2 + 1 if SYMMETRIC else K):  # the column pass
         g = tl.load(taps_ptr + i)
         at = scratch + i * BW + lanes
-        du = tl.load(at) - tu
-        dv = tl.load(at + 2 * ROWS * BW) - tv
-        du1 += g * du
-        du2 += g * du * du
-        qu += g * tl.load(at + ROWS * BW)
-        dv1 += g * dv
-        dv2 += g * dv * dv
-        qv += g * tl.load(at + 3 * ROWS * BW)
+        if not SYMMETRIC:
+            du = tl.load(at) - tu
+            dv = tl.load(at + 2 * ROWS * BW) - tv
+            du1 += g * du
+            du2 += g * du * du
+            qu += g * tl.load(at + ROWS * BW)
+            dv1 += g * dv
+            dv2 += g * dv * dv
+            qv += g * tl.load(at + 3 * ROWS * BW)
+        elif i == K // 2:  # (the centre row: its deviations are 0)
+            qu += g * tl.load(at + ROWS * BW)
+            qv += g * tl.load(at + 3 * ROWS * BW)
+        else:  # with the mirror row's, of the same weight
+            mirror = scratch + (K - 1 - i) * BW + lanes
+            du, eu = tl.load(at) - tu, tl.load(mirror) - tu
+            dv, ev = tl.load(at + 2 * ROWS * BW) - tv, tl.load(mirror + 2 * ROWS * BW) - tv
+            du1 += g * (du + eu)
+            du2 += g * (du * du + eu * eu)
+            qu += g * (tl.load(at + ROWS * BW) + tl.load(mirror + ROWS * BW))
+            dv1 += g * (dv + ev)
+            dv2 += g * (dv * dv + ev * ev)
+            qv += g * (tl.load(at + 3 * ROWS * BW) + tl.load(mirror + 3 * ROWS * BW))
 
     excess = 1.0 - total
     var_u = qu + gain * du2 - total * du1 * du1 + excess * gain * (2.0 * tu * du1 + gain * tu * tu)
@@ -219,7 +249,7 @@ def _forward_kernel(
     scratch_ptr, tiles, x_ptr, y_ptr, px_ptr, py_ptr, taps_ptr, sums_ptr, maps_ptr, H, W, planes, slots, gain, total,
     c1, c2,
     K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, CH: tl.constexpr, ROWS: tl.constexpr, LEVELS: tl.constexpr,
-    MOMENTS: tl.constexpr,
+    MOMENTS: tl.constexpr, SYMMETRIC: tl.constexpr,
 ):  # fmt: skip
     """``sums[plane, scale, t]``: the sums of SSIM, cs and luminance of tile
     ``t`` of the plane at each of ``LEVELS`` scales (the first in ``x`` and
@@ -238,7 +268,7 @@ def _forward_kernel(
         ho, wo = h - K + 1, w - K + 1
         mu, mv, var_u, var_v = _moments(
             _plane(x_ptr, px_ptr, level, plane, H, W, at, block), _plane(y_ptr, py_ptr, level, plane, H, W, at, block),
-            taps_ptr, scratch, row0, col0, h, w, wo, gain, total, K, BH, BW, CH, ROWS,
+            taps_ptr, scratch, row0, col0, h, w, wo, gain, total, K, BH, BW, CH, ROWS, SYMMETRIC,
         )  # fmt: skip
         cs, luminance = _terms(mu, mv, var_u, var_v, c1, c2)
         rows = row0 + tl.arange(0, BH)[:, None]
@@ -664,7 +694,7 @@ class _PyramidMeans(torch.autograd.Function):
     gradients of the coarser scales, then of the first, which adds theirs)."""
 
     @staticmethod
-    def forward(ctx, x, y, taps, gain, c1, c2, levels, weights, grad):
+    def forward(ctx, x, y, taps, gain, symmetric, c1, c2, levels, weights, grad):
         planes, height, width = x.shape
         k = taps.numel()
         size = planes * _maps_size(height, width, levels, k) if grad else 0
@@ -672,10 +702,10 @@ class _PyramidMeans(torch.autograd.Function):
         scratch = _scratch(k, x.device)
         with _on(x.device):
             px, py = _pyramid(x, y, levels) if levels > 1 else (x, y)
-            sums = _moments_launch(scratch, x, y, px, py, taps, maps, gain, c1, c2, levels, grad)
+            sums = _moments_launch(scratch, x, y, px, py, taps, maps, gain, symmetric, c1, c2, levels, grad)
             means, products = _means(sums, height, width, k, weights)
         ctx.save_for_backward(taps, x, y, px, py, means, weights, maps)
-        ctx.constants = (gain, c1, c2)
+        ctx.constants = (gain, symmetric, c1, c2)
         ctx.spent = False  # (the backward turns the moments into its maps in place)
         ctx.set_materialize_grads(False)
         return means if weights is None else (means, products)
@@ -688,7 +718,7 @@ class _PyramidMeans(torch.autograd.Function):
                 "(for a second derivative); score on the CPU, or with numerics='tensorflow-cpu', for one."
             )
         taps, x, y, px, py, means, weights, maps = ctx.saved_tensors
-        gain, c1, c2 = ctx.constants
+        gain, symmetric, c1, c2 = ctx.constants
         planes, height, width = x.shape
         k, levels = taps.numel(), means.shape[1]
         y_grad = ctx.needs_input_grad[1]
@@ -696,7 +726,7 @@ class _PyramidMeans(torch.autograd.Function):
         scratch = _scratch(k, x.device)
         with _on(x.device):
             if ctx.spent:  # a second backward (``retain_graph``): the moments again
-                _moments_launch(scratch, x, y, px, py, taps, maps, gain, c1, c2, levels, True)
+                _moments_launch(scratch, x, y, px, py, taps, maps, gain, symmetric, c1, c2, levels, True)
             ctx.spent = True
             grads = _means_grad(means, weights, grad, grad_products)  # [P, levels, 3]
         gx = torch.empty_like(x)
@@ -715,10 +745,10 @@ class _PyramidMeans(torch.autograd.Function):
                     maps, gx, gy, dx, dy, height, width, planes, K=k, LEVELS=levels, FIRST=first, COUNT=count,
                     Y_GRAD=y_grad,
                 )  # fmt: skip
-        return gx, gy if y_grad else None, None, None, None, None, None, None, None
+        return gx, gy if y_grad else None, None, None, None, None, None, None, None, None
 
 
-def _moments_launch(scratch, x, y, px, py, taps, maps, gain, c1, c2, levels, moments) -> torch.Tensor:
+def _moments_launch(scratch, x, y, px, py, taps, maps, gain, symmetric, c1, c2, levels, moments) -> torch.Tensor:
     """The forward kernel over every scale's tiles: their sums ``[P, levels,
     slots, 3]`` (``_forward_kernel``), and with ``moments``, each output
     pixel's moments into ``maps``."""
@@ -729,7 +759,7 @@ def _moments_launch(scratch, x, y, px, py, taps, maps, gain, c1, c2, levels, mom
     sums = torch.empty((planes, levels, slots, 3), dtype=torch.float32, device=x.device)
     _launch(
         _forward_kernel, scratch, planes * _tiles(sizes, k - 1), x, y, px, py, taps, sums, maps, height, width, planes,
-        slots, gain, gain**2, c1, c2, K=k, LEVELS=levels, MOMENTS=moments,
+        slots, gain, gain**2, c1, c2, K=k, LEVELS=levels, MOMENTS=moments, SYMMETRIC=symmetric,
     )  # fmt: skip
     return sums
 
@@ -749,14 +779,18 @@ def compiled() -> bool:
 
 
 @functools.lru_cache(maxsize=64)
-def _taps(window: bytes, size: int, device: torch.device) -> tuple[torch.Tensor, float]:
+def _taps(window: bytes, size: int, device: torch.device) -> tuple[torch.Tensor, float, bool]:
     """A ``[size, size]`` float64 window's 1-D taps as float32 on ``device``,
-    and their float64 sum: the sums' levels take that sum, and only the sums
-    of deviations the float32 taps (their rounding alone put cs 4e-7 off)."""
+    their float64 sum (the sums' levels take that sum, and only the sums of
+    deviations the float32 taps: their rounding alone put cs 4e-7 off), and
+    whether they are symmetric about a centre tap (odd ``size``: a gaussian's,
+    a uniform window's; the forward kernel then takes them in pairs)."""
     from msssim._window import separable
 
     taps = separable(np.frombuffer(window).reshape(size, size))
-    return torch_engine.constant(taps.astype(np.float32), device), float(taps.sum())
+    rounded = taps.astype(np.float32)
+    symmetric = size % 2 == 1 and bool(np.array_equal(rounded, rounded[::-1]))
+    return torch_engine.constant(rounded, device), float(taps.sum()), symmetric
 
 
 def pyramid_means(x, y, window: np.ndarray, c1: float, c2: float, levels: int, power_factors=None):
@@ -771,11 +805,11 @@ def pyramid_means(x, y, window: np.ndarray, c1: float, c2: float, levels: int, p
     shape = x.shape
     planes = [t.reshape(-1, *shape[-2:]).contiguous() for t in (x, y)]
     window = np.ascontiguousarray(window, np.float64)
-    taps, gain = _taps(window.tobytes(), len(window), x.device)
+    taps, gain, symmetric = _taps(window.tobytes(), len(window), x.device)
     weights = None if power_factors is None else torch_engine.constant(np.float32(power_factors), x.device)
     try:
         grad = torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)
-        out = _PyramidMeans.apply(*planes, taps, gain, float(c1), float(c2), levels, weights, grad)
+        out = _PyramidMeans.apply(*planes, taps, gain, symmetric, float(c1), float(c2), levels, weights, grad)
     except (CompilationError, OutOfResources, PTXASError) as error:
         _NOT_COMPILED.append(error)
         msg = (
