@@ -265,11 +265,12 @@ def test_the_kernels_compile_for_gpus_keeping_their_values_in_registers():
     Triton's JIT compiles it, with Triton's bundled ``ptxas``, no GPU needed.
     Each must keep its values in registers but for a few spill loads and
     stores a tile (at most 5% of its instructions: the gaussian windows'
-    forward kernel on Ada and Hopper 7-8 of about 2200, an even window's
+    forward kernel on Ada and Hopper 7-10 of about 2200, an even window's
     75-91 of 2750; until 2026-12-03 this test compiled the kernels without
     the pointers' alignment that a launch gives them, and the forward's
-    spills, 48 bytes then, went unseen; the register blow-ups it is for ran
-    to kilobytes), and compile once for images of any size."""
+    spills, 96 bytes stored and loaded then, went unseen; the register
+    blow-ups it is for ran to kilobytes), and compile once for images of any
+    size."""
     out = _python(
         f"""
         import sys
