@@ -38,6 +38,7 @@ from unittest import mock
 
 import torch
 import triton
+from bench_gpu import WORKLOADS
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 from triton.compiler.compiler import make_backend
@@ -55,12 +56,6 @@ CALLS = {  # what the GPU path is asked: each call's launches (``launches``' arg
     "MS-SSIM, x's gradient, an even window (its taps not symmetric)": {"levels": 5, "even": True},
 }
 SHAPE = (1, 2, 192, 192)  # (images big enough for 5 scales of a 12-tap window, a few tiles each)
-WORKLOADS = {  # bench_gpu.py's, as NCHW
-    "16x3x512x512": (16, 3, 512, 512),
-    "1x3x1080x1920": (1, 3, 1080, 1920),
-    "1x1x2160x3840": (1, 1, 2160, 3840),
-    "64x3x256x256": (64, 3, 256, 256),
-}
 _INNER = {  # the kernels' inner loops (runtime loops: unrolled, they spilled), and how many times each runs
     "_gradient_kernel": lambda c: c["K"],  # (the column pass, a tap at a time)
 }
@@ -103,13 +98,17 @@ def constants(kernel, args, kwargs) -> dict:
     return {p.name: bound[p.name] for p in kernel.params if p.is_constexpr}
 
 
+def variant(kernel, args, kwargs) -> tuple:
+    """What tells a launch's compiled variants apart: the kernel and its constants."""
+    return kernel.__name__, tuple(sorted(constants(kernel, args, kwargs).items()))
+
+
 def distinct(calls) -> list:
     """The launches of ``calls`` (``launches``' keyword arguments each), one per kernel and constants."""
     seen = {}
     for call in calls:
         for kernel, args, kwargs in launches(**call):
-            what = (kernel.__name__, tuple(sorted(constants(kernel, args, kwargs).items())))
-            seen.setdefault(what, (kernel, args, kwargs))
+            seen.setdefault(variant(kernel, args, kwargs), (kernel, args, kwargs))
     return list(seen.values())
 
 
@@ -162,14 +161,14 @@ def compiles(taps: int, workloads=WORKLOADS) -> Counter:
     for shape in workloads.values():
         for kernel, args, kwargs in launches(taps, 5, shape=shape):
             _, specialization, options = _specialized(kernel, args, kwargs, backend)
-            what = (kernel.__name__, tuple(sorted(constants(kernel, args, kwargs).items())))
-            keys.setdefault(what, set()).add(compute_cache_key({}, specialization, options))
+            keys.setdefault(variant(kernel, args, kwargs), set()).add(compute_cache_key({}, specialization, options))
     return Counter({what: len(found) for what, found in keys.items()})
 
 
 def label(kernel, values: dict) -> str:
     """The kernel's name and what its constants say of the launch."""
-    parts = [f"{values['LEVELS']} scale{'s' if values['LEVELS'] > 1 else ''}"] if "LEVELS" in values else []
+    parts = [f"{values['K']} taps"] if "K" in values else []
+    parts += [f"{values['LEVELS']} scale{'s' if values['LEVELS'] > 1 else ''}"] if "LEVELS" in values else []
     if "MOMENTS" in values:
         parts.append("moments kept" if values["MOMENTS"] else "no gradient")
         parts += [] if values.get("SYMMETRIC", True) else ["taps not symmetric"]
@@ -204,7 +203,7 @@ def main() -> None:
         ops = stats["opcodes"]
         fp = sum(n for op, n in ops.items() if op in ("FFMA", "FADD", "FMUL", "MUFU", "FSEL", "FSETP"))
         values = constants(kernel, call_args, kwargs)
-        count = counts.get((kernel.__name__, tuple(sorted(values.items()))), "-")
+        count = counts.get(variant(kernel, call_args, kwargs), "-")
         print(
             f"| {label(kernel, values)} | {stats['registers']} | {stats['spills']} "
             f"| {sum(ops.values()) * per_pixel:.0f} "
