@@ -112,8 +112,7 @@ def check(device) -> None:
     bad[30, 4, 1] = np.nan
     y_bad = torch.tensor(np.moveaxis(bad, -1, 0)[None], device=device)
     _named(lambda: msssim.ssim_multiscale(x.detach(), y_bad, 1.0, weights, channel_axis=-3))
-    if device.type == "cuda":
-        _check_jax(a, b, weights, reference, want)
+    _check_jax(a, b, weights, reference, want)
     try:
         import cupy
 
@@ -139,18 +138,24 @@ def _named(call) -> None:
 
 
 def _check_jax(a, b, weights, reference, want) -> None:
-    """JAX on the GPU (float32 moments about local values, a written-out
-    derivative) against the same float64 value and gradient."""
+    """JAX on the GPU (the torch engine's kernels, XLA's buffers handed to
+    them; else XLA's own operations), or on the CPU under Triton's
+    interpreter (the kernels), against the same float64 value and gradient."""
     try:
         import jax
         import jax.numpy as jnp
+
+        from msssim._engines import jax_engine
     except ImportError:
         return
+    if jax.default_backend() == "cpu" and jax_engine._kernels() is None:
+        return  # (the NumPy engine's values: tests/test_backends.py checks them)
+    path = "the kernels" if jax_engine._kernels() is not None else "XLA's operations"
     step = jax.jit(jax.value_and_grad(lambda p: msssim.ssim_multiscale(p, jnp.asarray(b), 1.0, weights)))
     value, grad = step(jnp.asarray(a))
     error = abs(float(value) - float(want.detach()))
     relative = np.abs(np.asarray(grad) - reference.grad.numpy()).max() / np.abs(reference.grad.numpy()).max()
-    print(f"# check, JAX on {jax.default_backend()}: value {error:.1e} from float64, gradient {relative:.1e}")
+    print(f"# check, JAX on {jax.default_backend()}, {path}: value {error:.1e} from float64, gradient {relative:.1e}")
     assert error <= 1e-6 and relative <= 1e-4
 
 

@@ -346,6 +346,59 @@ def test_cupy_arrays_reach_the_kernels_through_dlpack():
     assert float(error) <= 1e-6, out
 
 
+def test_jax_reaches_the_kernels_through_xla_buffers():
+    """JAX's way onto the kernels (``buffer_callback``: XLA's buffers through
+    DLPack), under ``jit``, ``value_and_grad`` and ``vmap``: MS-SSIM of a
+    broadcast batch, its gradients with respect to x alone and to both, and
+    single-scale SSIM, against the float64 oracle and its autograd; and the
+    kernels, not XLA's operations, made them (y's gradient left out where y
+    is not differentiated)."""
+    out = _python(
+        """
+        import numpy as np, jax, jax.numpy as jnp, torch
+        import msssim, oracle
+        from photos import jpeg, photo
+        from msssim._engines import triton_kernels
+
+        calls = []
+        for name in ("forward", "backward"):
+            def spy(*args, _name=name, _real=getattr(triton_kernels, name)):
+                calls.append((_name, args[-1] is None if _name == "backward" else None))
+                return _real(*args)
+            setattr(triton_kernels, name, spy)
+
+        image = photo("chelsea")[60:105, 100:161]
+        a = np.stack([image, image[::-1]]).astype(np.float32) / 255  # [2, H, W, 3]
+        b = jpeg(image, 5).astype(np.float32) / 255  # [H, W, 3], broadcast
+        weights = (0.5, 0.3, 0.2)
+        score = lambda x, y: msssim.ssim_multiscale(x, y, 1.0, weights, 7, 1.0).sum()
+        value, gx = jax.jit(jax.value_and_grad(score))(jnp.asarray(a), jnp.asarray(b))
+        gx2, gy = jax.jit(jax.grad(score, argnums=(0, 1)))(jnp.asarray(a), jnp.asarray(b))
+        each = jax.jit(jax.vmap(lambda x: jax.grad(score)(x, jnp.asarray(b))))(jnp.asarray(a[:, None]))
+        ssim = lambda x, y: msssim.ssim(x, y, 1.0, 7, 1.0).sum()
+        s_value, s_gx = jax.value_and_grad(ssim)(jnp.asarray(a), jnp.asarray(b))
+
+        xd, yd = (torch.tensor(v.astype(np.float64), requires_grad=True) for v in (a, b))
+        want = oracle.ssim_multiscale(xd, yd, 1.0, weights, 7, 1.0).sum()
+        want.backward()
+        xs, ys = (torch.tensor(v.astype(np.float64), requires_grad=True) for v in (a, b))
+        s_want = sum(oracle.ssim(xs[i], ys, 1.0, 7, 1.0) for i in range(2))
+        s_want.backward()
+        relative = lambda ours, theirs: np.abs(np.asarray(ours) - theirs.numpy()).max() / np.abs(theirs.numpy()).max()
+        print("values", abs(float(value) - float(want)), abs(float(s_value) - float(s_want)))
+        print("gradients", relative(gx, xd.grad), relative(gx2, xd.grad), relative(gy, yd.grad),
+              relative(each[:, 0], xd.grad), relative(s_gx, xs.grad))
+        print("calls", " ".join(f"{name}:{no_y}" for name, no_y in calls))
+        """
+    )
+    values = {line.split()[0]: line.split()[1:] for line in out.splitlines()}
+    assert all(float(v) <= 1e-6 for v in values["values"]), out
+    assert all(float(g) <= 1e-4 for g in values["gradients"]), out
+    # one trace each: jit(value_and_grad), jit(grad of both), vmap'd grad, then SSIM's value_and_grad
+    no_y_grad = ("True", "False", "True", "True")  # (y's gradient wanted only in the second)
+    assert values["calls"] == [call for flag in no_y_grad for call in ("forward:None", f"backward:{flag}")], out
+
+
 def test_a_call_under_inference_mode_leaves_nothing_that_breaks_training_later():
     """The taps and exponents the GPU path keeps on the device (copied there
     once) are made outside inference mode even when the first call is inside it."""

@@ -5,6 +5,7 @@ finished result. Each works in the module of the array it is given."""
 from __future__ import annotations
 
 import math
+import os
 import sys
 from types import ModuleType
 
@@ -23,6 +24,12 @@ def stand_in(shape, dtype) -> np.ndarray:
     checks of an array that lives elsewhere (a device, a framework, a cluster)."""
     shape = tuple(int(n) for n in shape)
     return np.ndarray(shape, dtype, np.zeros(1, dtype), strides=(0,) * len(shape))
+
+
+def interpreted() -> bool:
+    """Triton's interpreter is on (``TRITON_INTERPRET=1``): the GPU path's
+    kernels run on the CPU, where the tests check them."""
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
 def host_array(img) -> np.ndarray:

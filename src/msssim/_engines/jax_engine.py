@@ -6,24 +6,32 @@ The gaussian is two 1-D grouped convolutions (``lax.conv_general_dilated``).
 On the CPU the values come from the NumPy engine, which repeats TF's float32
 arithmetic (XLA's convolutions and TF's sequential CPU mean of a colour map
 round differently, up to ~1e-5 on a score), and the derivatives from these
-ops, which run only when JAX differentiates (``exact_values``); on a GPU both
-are XLA's, with accurate means, as TF's GPU reduction: for exact numerics'
-images, float32 moments about local values with a written-out derivative
-(``_scale_means``), as the torch engine's Triton kernels. The clamp has gradient 0
+ops, which run only when JAX differentiates (``exact_values``). On a GPU,
+exact numerics' images go through the torch engine's fused Triton kernels
+where torch (with CUDA) and Triton import (``pyramid_statistics``): XLA hands
+its buffers and its stream to them (``jax.experimental.buffer_callback``,
+the buffers as torch tensors through DLPack), and their hand-derived backward
+is the derivative (``jax.custom_vjp``: reverse mode only, as the torch
+kernels give first derivatives only). Elsewhere on a GPU the values are
+XLA's, float32 moments about local values with a written-out derivative
+(``_scale_means``), which forward mode takes too. The clamp has gradient 0
 where TF's is NaN. Under tracing the NaN/Inf check of the pixels is skipped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.custom_derivatives import SymbolicZero
 
-from msssim._engines._numpy_ops import stand_in
+from msssim._engines._numpy_ops import interpreted, stand_in
 from msssim._window import separable
 
 
@@ -164,6 +172,180 @@ def _tangents(taps, gain, c1, c2, primals, tangents):
         return out, tangent
 
 
+class _Fused(NamedTuple):
+    """What a call of the fused kernels is for, besides the images (hashable:
+    static under ``jax.custom_vjp``)."""
+
+    window: bytes  # float64 [size, size]
+    size: int
+    c1: float
+    c2: float
+    levels: int
+    power_factors: tuple | None
+
+
+def _kernels():
+    """The torch engine's fused Triton kernels (``triton_kernels``) where
+    JAX runs on a GPU that torch sees too (or on the CPU under Triton's
+    interpreter, for the tests) and both import; else None."""
+    if not (jax.default_backend() == "gpu" or interpreted()):
+        return None
+    try:
+        import torch
+        from jax.experimental.buffer_callback import buffer_callback  # noqa: F401  (JAX 0.7 and later)
+
+        from msssim._engines import triton_kernels
+    except ImportError:
+        return None
+    on_device = interpreted() or torch.cuda.is_available()
+    return triton_kernels if on_device and triton_kernels.compiled() else None
+
+
+def pyramid_statistics(x, y, window, c1, c2, levels: int, power_factors=None):
+    """Steps 4 and 5 of all ``levels`` scales at once (TF's step 5, fixed
+    constants, 2-D exact numerics) on the torch engine's fused kernels, which
+    XLA calls with its own buffers and stream (``buffer_callback``; under
+    ``jit``, ``grad`` and ``vmap``): statistics ``[..., levels, C]``; given
+    ``power_factors``, step 6's product of each channel ``[..., C]`` too
+    (float32), first. None where the kernels are not here (XLA's operations
+    then take the scales: ``scale_statistics``)."""
+    from msssim._ssim import ScaleStatistics
+
+    if window.ndim != 2 or window.dtype != np.float64 or _kernels() is None:
+        return None
+    window = np.ascontiguousarray(window)
+    factors = None if power_factors is None else tuple(float(w) for w in power_factors)
+    fused = _Fused(window.tobytes(), len(window), float(c1), float(c2), levels, factors)
+    planes = [jnp.moveaxis(t.astype(jnp.float32), -1, -3) for t in jnp.broadcast_arrays(x, y)]  # [..., C, H, W]
+    means, products = _fused_means(*planes, fused)  # [..., C, levels, 3], [..., C]
+    stats = ScaleStatistics(*(means[..., term].swapaxes(-1, -2) for term in range(3)))
+    return stats if power_factors is None else (products, stats)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _fused_means(x, y, fused: _Fused):
+    """Planes ``[..., H, W]`` -> the kernels' means ``[..., levels, 3]`` and
+    products ``[...]`` (None without power factors)."""
+    return _forward(x, y, fused, keep=False)[:2]
+
+
+def _fused_forward(x, y, fused: _Fused):
+    """The forward for a gradient: the moments kept, and whether y wants one
+    (with ``symbolic_zeros``, JAX says which inputs are perturbed), told to
+    the backward by the residuals' structure (a Python flag is no residual)."""
+    means, products, px, py, maps = _forward(x.value, y.value, fused, keep=True)
+    y_grad = () if y.perturbed else None
+    return (means, products), (x.value, y.value, px, py, means, maps, y_grad)
+
+
+def _fused_backward(fused: _Fused, residuals, cotangents):
+    from jax.experimental.buffer_callback import buffer_callback
+
+    x, y, px, py, means, maps, y_grad = residuals
+    grads = [None if isinstance(g, SymbolicZero) else g for g in cotangents]
+    operands = (x, y, px, py, means, maps, *grads)
+    image, moments = (jax.ShapeDtypeStruct(t.shape, jnp.float32) for t in (x, maps))
+    outputs = (image, None if y_grad is None else image, moments)
+    flat = [t is not None for t in operands[:5]], [t is not None for t in outputs[:2]]  # (None: no leaf)
+    gx, gy, _ = buffer_callback(
+        functools.partial(_backward_callback, fused),
+        outputs,
+        input_output_aliases={sum(flat[0]): sum(flat[1])},  # (the backward makes its maps of the moments in place)
+        vmap_method="broadcast_all",
+    )(*operands)
+    return gx, gy
+
+
+_fused_means.defvjp(_fused_forward, _fused_backward, symbolic_zeros=True)
+
+
+def _forward(x, y, fused: _Fused, keep: bool):
+    """The forward kernels: means, products (or None), and with ``keep``
+    the coarser scales and the moments, for the backward (else None)."""
+    from jax.experimental.buffer_callback import buffer_callback
+
+    from msssim._engines import triton_kernels
+
+    lead, (height, width) = x.shape[:-2], x.shape[-2:]
+    k, levels = fused.size, fused.levels
+    kept = keep and levels > 1
+    shapes = (
+        (*lead, levels, 3),
+        lead if fused.power_factors else None,
+        (*lead, triton_kernels._pyramid_shape((1, height, width), levels)[1]) if kept else None,
+        (*lead, triton_kernels._pyramid_shape((1, height, width), levels)[1]) if kept else None,
+        (*lead, triton_kernels._maps_size(height, width, levels, k)) if keep else None,
+    )
+    out = tuple(None if s is None else jax.ShapeDtypeStruct(s, jnp.float32) for s in shapes)
+    call = buffer_callback(functools.partial(_forward_callback, fused), out, vmap_method="broadcast_all")
+    return call(x, y)
+
+
+def _forward_callback(fused: _Fused, ctx, out, x, y) -> None:
+    from msssim._engines import triton_kernels
+
+    with _torch(ctx, x) as tensor:
+        x, y = (tensor(b).reshape(-1, *b.shape[-2:]) for b in (x, y))
+        means, products, px, py, maps = (None if b is None else tensor(b) for b in out)
+        planes, device = x.shape[0], x.device
+        taps, gain, symmetric, weights = _constants(fused, device)
+        made = triton_kernels.forward_outputs(x.shape, fused.levels, fused.size, weights is not None, False, device)
+        buffers = (
+            means.view(planes, fused.levels, 3),
+            made[1],  # (float64, rounded below)
+            made[2] if px is None else px.view(planes, -1),
+            made[3] if py is None else py.view(planes, -1),
+            made[4] if maps is None else maps.view(-1),
+        )
+        triton_kernels.forward(x, y, taps, gain, symmetric, fused.c1, fused.c2, fused.levels, weights, buffers)
+        if products is not None:
+            products.view(-1).copy_(buffers[1])
+
+
+def _backward_callback(fused: _Fused, ctx, out, x, y, px, py, means, _moments, g_means, g_products) -> None:
+    from msssim._engines import triton_kernels
+
+    with _torch(ctx, x) as tensor:
+        x, y = (tensor(b).reshape(-1, *b.shape[-2:]) for b in (x, y))
+        planes, device = x.shape[0], x.device
+        gx, gy, maps = (None if b is None else tensor(b).view(planes, -1) for b in out)
+        scales = (None, None) if px is None else (tensor(px).view(planes, -1), tensor(py).view(planes, -1))
+        taps, _, _, weights = _constants(fused, device)
+        means = tensor(means).view(planes, fused.levels, 3)
+        grad = None if g_means is None else tensor(g_means).view(planes, fused.levels, 3)
+        grad_products = None if g_products is None else tensor(g_products).view(-1)
+        triton_kernels.backward(
+            x, y, *scales, taps, means, weights, maps.view(-1), grad, grad_products, fused.c1, fused.c2,
+            gx.view_as(x), None if gy is None else gy.view_as(x),
+        )  # fmt: skip
+
+
+def _constants(fused: _Fused, device):
+    """The window's float32 taps, their float64 sum and symmetry, and the
+    power factors (float32, or None), as the torch engine's kernels take them."""
+    from msssim._engines import torch_engine, triton_kernels
+
+    taps, gain, symmetric = triton_kernels._taps(fused.window, fused.size, device)
+    weights = fused.power_factors and torch_engine.constant(np.float32(fused.power_factors), device)
+    return taps, gain, symmetric, weights
+
+
+@contextlib.contextmanager
+def _torch(ctx, buffer):
+    """XLA's buffers as torch tensors (DLPack), and torch's launches on XLA's
+    stream, where it runs this call, for the while."""
+    import torch
+
+    kind, index = buffer.__dlpack_device__()
+    if kind in (2, 10):  # (DLPack's CUDA and ROCm devices)
+        device = torch.device("cuda", index)
+        stream = torch.cuda.ExternalStream(ctx.stream, device=device)
+        with torch.cuda.device(device), torch.cuda.stream(stream):
+            yield torch.from_dlpack
+    else:
+        yield torch.from_dlpack
+
+
 def scale_statistics(x, y, window, c1, c2, index_map=False, only_cs=False):
     """Step 4. On a GPU, images in exact numerics with fixed constants: float32
     about local values (:func:`_scale_means`), within 1e-6 of float64,
@@ -173,6 +355,10 @@ def scale_statistics(x, y, window, c1, c2, index_map=False, only_cs=False):
     from msssim._ssim import ScaleStatistics, filtered_statistics
 
     fixed = all(isinstance(c, (float, np.floating)) for c in (c1, c2))
+    if fixed and not index_map:
+        fused = pyramid_statistics(x, y, window, c1, c2, 1)
+        if fused is not None:
+            return ScaleStatistics(*(t[..., 0, :] for t in fused[:3]))
     on_device = jax.default_backend() != "cpu"  # (XLA's CPU runs this slower than the float64 filters)
     if window.ndim == 2 and window.dtype == np.float64 and fixed and not index_map and on_device:
         taps = separable(window)
@@ -191,7 +377,7 @@ def exact_values(on_host, compute, x, y, host_only: bool) -> tuple:
     (the NumPy engine, a host callback, so it works under jit and vmap) with the
     derivatives of ``compute`` (these ops), which run only when JAX
     differentiates; on a GPU, ``compute(x, y)``."""
-    if jax.default_backend() != "cpu" and not host_only:
+    if (jax.default_backend() != "cpu" or interpreted()) and not host_only:
         return compute(x, y)
 
     def host(a, b):

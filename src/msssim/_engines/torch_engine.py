@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from contextlib import contextmanager
 
 import numpy as np
@@ -27,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch._C import _functorch
 
-from msssim._engines._numpy_ops import different_devices, host_array, stand_in
+from msssim._engines._numpy_ops import different_devices, host_array, interpreted, stand_in
 from msssim._window import separable
 
 CARRIES_NAN = True  # a NaN or Inf pixel makes the score or a term NaN: searched for then
@@ -176,16 +175,11 @@ def mean_hw(x: torch.Tensor, dims: int) -> torch.Tensor:
     return x.mean(dim=tuple(range(-dims, 0)))
 
 
-def _interpreted() -> bool:
-    """Triton's interpreter is on: CPU tensors take the GPU path (for tests)."""
-    return os.environ.get("TRITON_INTERPRET", "0") == "1"
-
-
 def _fused(x: torch.Tensor):
     """The fused Triton kernels (``triton_kernels``) for ``x``'s device: on a
     GPU where Triton imports (and compiles them), or on the CPU under its
     interpreter; else None."""
-    if not (x.is_cuda or _interpreted()):
+    if not (x.is_cuda or interpreted()):
         return None
     try:
         from msssim._engines import triton_kernels
@@ -200,7 +194,7 @@ def exact_values(on_host, compute, x: torch.Tensor, y: torch.Tensor, host_only: 
     ``compute`` (these ops), which runs only when a gradient is wanted; on a
     GPU, ``compute(x, y)``. Inside ``torch.func`` transforms, whose tensors have
     no storage to read, ``compute(x, y)`` too."""
-    on_device = x.device.type != "cpu" or _interpreted()
+    on_device = x.device.type != "cpu" or interpreted()
     if (on_device and not host_only) or any(_functorch.is_functorch_wrapped_tensor(t) for t in (x, y)):
         return compute(x, y)
     values = [

@@ -56,6 +56,11 @@ derivative (``g_s``, ``g_c`` of each plane and scale); autograd keeps the
 images, their pyramid, the means and the moments (4 floats an output pixel:
 the backward's maps, made in the forward rather than the backward).
 
+The host's side is two functions, :func:`forward` and :func:`backward`,
+that write into buffers they are given: ``_PyramidMeans`` gives them torch's
+(autograd), and the JAX engine XLA's (``jax_engine.pyramid_statistics``);
+CuPy's arrays come as torch tensors (:func:`channels_last_means`).
+
 The same kernels run on a GPU and, with ``TRITON_INTERPRET=1`` set before
 Triton is imported, on CPU tensors, which is how the tests check them; the
 tests also compile them for a GPU (Triton's bundled ``ptxas``) without one.
@@ -629,28 +634,36 @@ def _launch(kernel, scratch, tiles: int, *args, **constants) -> None:
     )
 
 
-def _pyramid(x: torch.Tensor, y: torch.Tensor, levels: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _pyramid(x: torch.Tensor, y: torch.Tensor, levels: int, out=None) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``levels - 1`` coarser scales (step 5) of planes ``[P, H, W]``,
-    made in one launch: ``[P, block]``, each plane's scales one after another."""
+    made in one launch: ``[P, block]``, each plane's scales one after another
+    (into ``out``'s pair, if given)."""
     planes, height, width = x.shape
-    block = sum(h * w for h, w in _sizes(height, width, levels)[1:])
-    px, py = (torch.empty((planes, block), dtype=torch.float32, device=x.device) for _ in range(2))
+    px, py = out if out is not None else (_empty(_pyramid_shape(x.shape, levels), x.device) for _ in "xy")
     base = max(_SQUARE, 2 ** (levels - 1))  # (a square that halves to at least a pixel)
     tiles_w = _cdiv(width, base)
     tiles_per_plane = _cdiv(height, base) * tiles_w
     _pyramid_kernel[(planes * tiles_per_plane,)](
-        x, y, px, py, height, width, block, tiles_w, tiles_per_plane, LEVELS=levels, BASE=base, num_warps=_WARPS
+        x, y, px, py, height, width, px.shape[1], tiles_w, tiles_per_plane, LEVELS=levels, BASE=base, num_warps=_WARPS
     )
     return px, py
 
 
-def _means(sums: torch.Tensor, height: int, width: int, k: int, weights=None):
+def _pyramid_shape(shape, levels: int) -> tuple[int, int]:
+    """The coarser scales' ``[P, block]`` of planes ``[P, H, W]``."""
+    planes, height, width = shape
+    return planes, sum(h * w for h, w in _sizes(height, width, levels)[1:])
+
+
+def _means(sums: torch.Tensor, height: int, width: int, k: int, weights=None, out=None):
     """The forward's tile sums ``[P, levels, slots, 3]`` added up per plane and
     scale, ``[P, levels, 3]``; and, given the power factors ``weights``, each
-    plane's step 6 product ``[P]`` (else None)."""
+    plane's step 6 product ``[P]`` (float64; else None). Into ``out``'s pair, if given."""
     planes, levels, slots, _ = sums.shape
-    means = torch.empty((planes, levels, 3), dtype=torch.float32, device=sums.device)
-    products = None if weights is None else torch.empty(planes, dtype=torch.float64, device=sums.device)
+    means, products = out if out is not None else (
+        torch.empty((planes, levels, 3), dtype=torch.float32, device=sums.device),
+        None if weights is None else torch.empty(planes, dtype=torch.float64, device=sums.device),
+    )  # fmt: skip
     _means_kernel[(planes,)](
         sums, means, weights, products, height, width, slots, K=k, BH=TILE[0], BW=TILE[1], LEVELS=levels,
         SPAN=_span(levels), BLOCK=64, PRODUCT=weights is not None, num_warps=4,
@@ -680,30 +693,92 @@ def _span(levels: int) -> int:
     return 1 << (levels - 1).bit_length()
 
 
+def _empty(shape, device: torch.device, dtype=torch.float32) -> torch.Tensor:
+    return torch.empty(shape, dtype=dtype, device=device)
+
+
+def forward_outputs(shape, levels: int, k: int, product: bool, keep: bool, device: torch.device) -> tuple:
+    """What :func:`forward` writes for planes of ``shape`` ``[P, H, W]``, unset:
+    the means ``[P, levels, 3]`` float32, the step 6 products ``[P]`` float64
+    (None without ``product``), the coarser scales of x and y ``[P, block]``
+    (None for one scale), and the moments kept for a backward (with ``keep``;
+    else empty), 4 an output pixel of every scale in ``_scale``'s layout."""
+    planes, height, width = shape
+    pyramid = [_empty(_pyramid_shape(shape, levels), device) if levels > 1 else None for _ in "xy"]
+    return (
+        _empty((planes, levels, 3), device),
+        _empty(planes, device, torch.float64) if product else None,
+        *pyramid,
+        _empty(planes * _maps_size(height, width, levels, k) if keep else 0, device),
+    )
+
+
+def forward(x, y, taps, gain, symmetric, c1, c2, levels, weights, out) -> None:
+    """Planes ``[P, H, W]`` float32 -> ``out`` (:func:`forward_outputs`):
+    the means of SSIM, cs and luminance of each plane at each of ``levels``
+    scales, the scales made by step 5 between them; given the power factors
+    ``weights`` (float32, one per scale), each plane's step 6 product; and,
+    where ``out`` has room for them, each output pixel's moments, so that the
+    backward does not filter the images again. Three launches (the pyramid,
+    every scale's tiles, their sums and products)."""
+    means, products, px, py, maps = out
+    height, width = x.shape[1:]
+    k = taps.numel()
+    with _on(x.device):
+        if levels > 1:
+            _pyramid(x, y, levels, (px, py))
+        else:
+            px, py = x, y
+        keep = maps.numel() > 0
+        sums = _moments_launch(_scratch(k, x.device), x, y, px, py, taps, maps, gain, symmetric, c1, c2, levels, keep)
+        _means(sums, height, width, k, weights, (means, products))
+
+
+def backward(x, y, px, py, taps, means, weights, maps, grad, grad_products, c1, c2, gx, gy) -> None:
+    """The gradients of :func:`forward`'s means (``grad``, or None) and
+    products (``grad_products``, or None) with respect to the planes, into
+    ``gx`` and, unless it is None, ``gy``; ``maps``, the forward's moments,
+    become the per-pixel derivative maps in place. Three launches, or four
+    with a product (step 6's derivative, then the maps of every scale, then
+    the gradients of the coarser scales, then of the first, which adds theirs)."""
+    planes, height, width = x.shape
+    k, levels = taps.numel(), means.shape[1]
+    y_grad = gy is not None
+    sizes = _sizes(height, width, levels)
+    scratch = _scratch(k, x.device)
+    with _on(x.device):
+        grads = _means_grad(means, weights, grad, grad_products)  # [P, levels, 3]
+    gy = gy if y_grad else gx
+    dx = torch.empty_like(px) if levels > 1 else gx  # (the coarser scales' own gradients)
+    dy = torch.empty_like(py) if levels > 1 and y_grad else dx
+    if levels == 1:
+        px, py = x, y
+    with _on(x.device):
+        _launch(
+            _maps_kernel, scratch, planes * _tiles(sizes, k - 1), grads, maps, height, width, planes, c1, c2,
+            K=k, LEVELS=levels, Y_GRAD=y_grad,
+        )  # fmt: skip
+        # the coarser scales first, then the first scale, which adds their gradients
+        for first, count in ((1, levels - 1), (0, 1)) if levels > 1 else ((0, 1),):
+            _launch(
+                _gradient_kernel, scratch, planes * _tiles(sizes[first : first + count], 0), x, y, px, py, taps,
+                maps, gx, gy, dx, dy, height, width, planes, K=k, LEVELS=levels, FIRST=first, COUNT=count,
+                Y_GRAD=y_grad,
+            )  # fmt: skip
+
+
 class _PyramidMeans(torch.autograd.Function):
-    """Planes ``[P, H, W]`` float32 -> the means of SSIM, cs and luminance of
-    each plane at each of ``levels`` scales, ``[P, levels, 3]``: the scales
-    made by step 5 between them, and kept for the backward; given the power
-    factors ``weights`` (float32, one per scale), also each plane's step 6
-    product ``[P]`` (float64). With ``grad``, the forward also keeps each
-    output pixel's moments (4 a pixel, in ``_scale``'s layout of the maps),
-    so that the backward does not filter the images again. A forward is
-    three launches (the pyramid, every scale's tiles, their sums and
-    products), a backward three, or four with a product (step 6's
-    derivative, then the maps of every scale from their moments, then the
-    gradients of the coarser scales, then of the first, which adds theirs)."""
+    """:func:`forward` and :func:`backward` for autograd: planes ``[P, H,
+    W]`` float32 -> the means ``[P, levels, 3]``, and with ``weights`` the
+    step 6 products ``[P]`` (float64) too. With ``grad``, the forward keeps
+    the moments for the backward; autograd keeps the images, their pyramid,
+    the means and those moments."""
 
     @staticmethod
     def forward(ctx, x, y, taps, gain, symmetric, c1, c2, levels, weights, grad):
-        planes, height, width = x.shape
-        k = taps.numel()
-        size = planes * _maps_size(height, width, levels, k) if grad else 0
-        maps = torch.empty(size, dtype=torch.float32, device=x.device)
-        scratch = _scratch(k, x.device)
-        with _on(x.device):
-            px, py = _pyramid(x, y, levels) if levels > 1 else (x, y)
-            sums = _moments_launch(scratch, x, y, px, py, taps, maps, gain, symmetric, c1, c2, levels, grad)
-            means, products = _means(sums, height, width, k, weights)
+        out = forward_outputs(x.shape, levels, taps.numel(), weights is not None, grad, x.device)
+        forward(x, y, taps, gain, symmetric, c1, c2, levels, weights, out)
+        means, products, px, py, maps = out
         ctx.save_for_backward(taps, x, y, px, py, means, weights, maps)
         ctx.constants = (gain, symmetric, c1, c2)
         ctx.spent = False  # (the backward turns the moments into its maps in place)
@@ -719,33 +794,17 @@ class _PyramidMeans(torch.autograd.Function):
             )
         taps, x, y, px, py, means, weights, maps = ctx.saved_tensors
         gain, symmetric, c1, c2 = ctx.constants
-        planes, height, width = x.shape
-        k, levels = taps.numel(), means.shape[1]
-        y_grad = ctx.needs_input_grad[1]
-        sizes = _sizes(height, width, levels)
-        scratch = _scratch(k, x.device)
-        with _on(x.device):
-            if ctx.spent:  # a second backward (``retain_graph``): the moments again
-                _moments_launch(scratch, x, y, px, py, taps, maps, gain, symmetric, c1, c2, levels, True)
-            ctx.spent = True
-            grads = _means_grad(means, weights, grad, grad_products)  # [P, levels, 3]
+        if ctx.spent:  # a second backward (``retain_graph``): the moments again
+            levels = means.shape[1]
+            scales = (px, py) if levels > 1 else (x, y)
+            with _on(x.device):
+                scratch = _scratch(taps.numel(), x.device)
+                _moments_launch(scratch, x, y, *scales, taps, maps, gain, symmetric, c1, c2, levels, True)
+        ctx.spent = True
         gx = torch.empty_like(x)
-        gy = torch.empty_like(y) if y_grad else gx
-        dx = torch.empty_like(px) if levels > 1 else gx  # (the coarser scales' own gradients)
-        dy = torch.empty_like(py) if levels > 1 and y_grad else dx
-        with _on(x.device):
-            _launch(
-                _maps_kernel, scratch, planes * _tiles(sizes, k - 1), grads, maps, height, width, planes, c1, c2,
-                K=k, LEVELS=levels, Y_GRAD=y_grad,
-            )  # fmt: skip
-            # the coarser scales first, then the first scale, which adds their gradients
-            for first, count in ((1, levels - 1), (0, 1)) if levels > 1 else ((0, 1),):
-                _launch(
-                    _gradient_kernel, scratch, planes * _tiles(sizes[first : first + count], 0), x, y, px, py, taps,
-                    maps, gx, gy, dx, dy, height, width, planes, K=k, LEVELS=levels, FIRST=first, COUNT=count,
-                    Y_GRAD=y_grad,
-                )  # fmt: skip
-        return gx, gy if y_grad else None, None, None, None, None, None, None, None, None
+        gy = torch.empty_like(y) if ctx.needs_input_grad[1] else None
+        backward(x, y, px, py, taps, means, weights, maps, grad, grad_products, c1, c2, gx, gy)
+        return gx, gy, None, None, None, None, None, None, None, None
 
 
 def _moments_launch(scratch, x, y, px, py, taps, maps, gain, symmetric, c1, c2, levels, moments) -> torch.Tensor:
