@@ -18,6 +18,7 @@ gradient against float64 autograd of the oracle (``tests/oracle.py``).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -29,6 +30,9 @@ import torch
 import msssim
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+# JAX would take 75% of the GPU's memory when it starts, leaving torch (the
+# kernels' scratch in JAX's calls, and the torch table) the rest
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 WORKLOADS = {
     "16x3x512x512": (16, 3, 512, 512),
@@ -112,19 +116,34 @@ def check(device) -> None:
     bad[30, 4, 1] = np.nan
     y_bad = torch.tensor(np.moveaxis(bad, -1, 0)[None], device=device)
     _named(lambda: msssim.ssim_multiscale(x.detach(), y_bad, 1.0, weights, channel_axis=-3))
-    _check_jax(a, b, weights, reference, want)
+    _reported("JAX", _check_jax, a, b, weights, reference, want)
     try:
         import cupy
 
         from msssim._engines import cupy_engine
     except ImportError:
         return
-    ours = msssim.ssim_multiscale(cupy.asarray(a), cupy.asarray(b), 1.0, weights)
-    value = abs(float(ours.get()) - float(want.detach()))
-    path = "the kernels" if cupy_engine._kernels() is not None else "float64"
-    print(f"# check, CuPy on {path}, {len(weights)} scales: value {value:.1e} from float64")
-    assert value <= 1e-6
-    _named(lambda: msssim.ssim_multiscale(cupy.asarray(a), cupy.asarray(bad), 1.0, weights))
+
+    def check_cupy():
+        ours = msssim.ssim_multiscale(cupy.asarray(a), cupy.asarray(b), 1.0, weights)
+        value = abs(float(ours.get()) - float(want.detach()))
+        path = "the kernels" if cupy_engine._kernels() is not None else "float64"
+        print(f"# check, CuPy on {path}, {len(weights)} scales: value {value:.1e} from float64")
+        assert value <= 1e-6
+        _named(lambda: msssim.ssim_multiscale(cupy.asarray(a), cupy.asarray(bad), 1.0, weights))
+
+    _reported("CuPy", check_cupy)
+
+
+def _reported(label: str, call, *args, **kwargs):
+    """``call(*args, **kwargs)``; an error is printed and the run goes on (the JAX and CuPy
+    paths must not cost the torch table of a GPU session): its result, or the
+    error's name."""
+    try:
+        return call(*args, **kwargs)
+    except Exception as error:  # noqa: BLE001
+        print(f"# {label} FAILED: {type(error).__name__}: {str(error)[-1500:]}")
+        return type(error).__name__
 
 
 def _named(call) -> None:
@@ -215,13 +234,18 @@ def main() -> None:
             row += [f"{timed[mine]:.2f}", f"{there:.2f}", f"{there / timed[mine]:.1f}x"]
         memory = extra_mib(ours, device), extra_mib(theirs, device) if pytorch_msssim else float("nan")
         row.append(f"{memory[0]:.0f} / {memory[1]:.0f}")
-        row.append(_cupy(a, b, weights, repeat))
-        row.append(_jax(a, b, weights, repeat, device))
+        row.append(_reported(f"CuPy, {label}", _cupy, a, b, weights, repeat))
+        row.append(_reported(f"JAX, {label}", _jax, a, b, weights, repeat, device))
         gpu = ours(grad=False).detach().cpu().numpy()
         host = msssim.ssim_multiscale(np.moveaxis(a, 1, -1), np.moveaxis(b, 1, -1), 1.0, weights, engine="reference")
         row.append(f"{np.abs(gpu - host).max():.1e}")
         print("| " + " | ".join(row) + " |")
         launches.append((label, _launches(ours)))
+    if device.type == "cuda":
+        label, shape = next(iter(workloads.items()))
+        a, b = (v.cpu().numpy() for v in pair(shape, device, np.random.default_rng(0)))
+        xla = _reported("JAX on XLA's operations", _jax, a, b, weights, repeat, device, kernels=False)
+        print(f"# {label}, JAX value_and_grad on XLA's own operations (the kernels left out): {xla}")
     for label, (kernels, syncs, host_ms) in launches:
         print(f"# {label}, one fwd+bwd: {kernels} GPU kernels, {syncs} host waits, {host_ms:.2f} ms of host time")
 
@@ -266,14 +290,24 @@ def _cupy(a, b, weights, repeat) -> str:
     return f"{1000 * statistics.median(times):.2f} ms"
 
 
-def _jax(a, b, weights, repeat, device) -> str:
+def _jax(a, b, weights, repeat, device, kernels=True) -> str:
+    """JAX's ``jit(value_and_grad)``, on the kernels where they are here (with
+    ``kernels=False``, XLA's own operations)."""
     if device.type != "cuda":
         return "GPU only"
     try:
         import jax
         import jax.numpy as jnp
+
+        from msssim._engines import jax_engine
     except ImportError:
         return "no JAX"
+    if not kernels:
+        found, jax_engine._kernels = jax_engine._kernels, lambda: None
+        try:
+            return _jax(a, b, weights, repeat, device)
+        finally:
+            jax_engine._kernels = found
     x, y = (jnp.asarray(np.moveaxis(v, 1, -1)) for v in (a, b))
     step = jax.jit(jax.value_and_grad(lambda p: msssim.ssim_multiscale(p, y, 1.0, weights).sum()))
     for _ in range(2):
