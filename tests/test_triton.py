@@ -346,6 +346,87 @@ def test_cupy_arrays_reach_the_kernels_through_dlpack():
     assert float(error) <= 1e-6, out
 
 
+def test_the_cupy_engine_end_to_end_with_numpy_standing_in():
+    """``msssim.ssim_multiscale`` of CuPy arrays, with a NumPy subclass that
+    says it is CuPy's standing in (the CuPy engine and the float64 engine's
+    code run on it as they run on CuPy): on the kernels (the images converted
+    to float32 only, and handed over through DLPack) and on the float64 code
+    where there are none, float32 and uint8 images, a broadcast batch,
+    against the NumPy engine, and TF-CPU's digits (the host's engine) exactly;
+    the result is the stand-in's type and the inputs are left as they were."""
+    out = _python(
+        """
+        import sys, types
+        import numpy as np
+
+        class Device:
+            id = 0
+            def __init__(self, *args): pass
+            def __enter__(self): return self
+            def __exit__(self, *args): return False
+            def __eq__(self, other): return isinstance(other, Device)
+            def __hash__(self): return 0
+
+        class ndarray(np.ndarray):
+            device = property(lambda self: Device())
+
+        ndarray.__module__ = "cupy"
+        def shared(name):  # (what CuPy shares with NumPy, its arrays the stand-in's)
+            found = getattr(np, name)
+            if not callable(found) or isinstance(found, type):
+                return found
+            return lambda *args, **kwargs: (lambda r: r.view(ndarray) if type(r) is np.ndarray else r)(
+                found(*args, **kwargs)
+            )
+
+        stand_in = types.ModuleType("cupy")
+        stand_in.__getattr__ = shared
+        stand_in.ndarray, stand_in.cuda = ndarray, types.SimpleNamespace(Device=Device)
+        stand_in.asarray = lambda a, dtype=None: np.asarray(a, dtype).view(ndarray)
+        stand_in.from_dlpack = lambda t: np.from_dlpack(t).view(ndarray)
+        stand_in.asnumpy = lambda a: np.asarray(a).view(np.ndarray)
+        sys.modules["cupy"] = stand_in
+
+        import msssim
+        from photos import jpeg, photo
+        from msssim._engines import cupy_engine, triton_kernels
+
+        calls, handed = [], triton_kernels.channels_last_means
+        triton_kernels.channels_last_means = lambda x, *args: calls.append(x.dtype) or handed(x, *args)
+        image = photo("coffee")[100:161, 200:257]
+        batch = np.stack([image, jpeg(image, 5)])  # uint8 [2, H, W, 3]
+        other = jpeg(image, 20)
+        weights = (0.5, 0.3, 0.2)
+        pairs = {"uint8": (batch, other), "float32": (batch / np.float32(255), other / np.float32(255))}
+        for path, kernels in (("kernels", lambda: triton_kernels), ("float64", lambda: None)):
+            cupy_engine._kernels = kernels
+            for kind, (a, b) in pairs.items():
+                top = 255 if kind == "uint8" else 1.0
+                x, y = stand_in.asarray(a), stand_in.asarray(b)
+                kept = x.copy(), y.copy()
+                ours = msssim.ssim_multiscale(x, y, top, weights, 7, 1.0)
+                want = msssim.ssim_multiscale(a, b, top, weights, 7, 1.0)
+                untouched = all(np.array_equal(v, w) for v, w in zip((x, y), kept))
+                error = np.abs(np.asarray(ours) - want).max()
+                print(path, kind, type(ours).__name__, untouched, " ".join(map(str, calls)) or "-", error)
+                calls.clear()
+        # TF-CPU's digits: the host's Numba engine, given the converted images
+        x, y = stand_in.asarray(batch), stand_in.asarray(other)
+        ours = msssim.ssim_multiscale(x, y, 255, weights, 7, 1.0, numerics="tensorflow-cpu")
+        want = msssim.ssim_multiscale(batch, other, 255, weights, 7, 1.0, numerics="tensorflow-cpu")
+        print("tensorflow-cpu", type(ours).__name__, np.abs(np.asarray(ours) - want).max())
+        """
+    )
+    *lines, digits = out.splitlines()
+    assert digits == "tensorflow-cpu ndarray 0.0", out
+    assert len(lines) == 4, out
+    for line in lines:
+        path, kind, name, untouched, kernels, error = line.split()
+        assert name == "ndarray" and untouched == "True", line
+        assert kernels == ("float32" if path == "kernels" else "-"), line  # (TF's float32 images, no float64 copy)
+        assert float(error) <= 1e-6, line
+
+
 def test_jax_reaches_the_kernels_through_xla_buffers():
     """JAX's way onto the kernels (``buffer_callback``: XLA's buffers through
     DLPack), under ``jit``, ``value_and_grad`` and ``vmap``: MS-SSIM of a

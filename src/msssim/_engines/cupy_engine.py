@@ -1,5 +1,6 @@
-"""The CuPy engine: the float64 engine's code, run by CuPy on the arrays' GPU,
-with step 4 of ``numerics="exact"`` on the fused Triton kernels of the torch
+"""The CuPy engine: the float64 engine's code, run by CuPy on the arrays' GPU
+(the images converted to float32, as TF does, and to float64 only where that
+code takes them), with step 4 of ``numerics="exact"`` on the fused Triton kernels of the torch
 engine (``triton_kernels``, the arrays shared through DLPack) where torch with
 CUDA and Triton are installed. Chosen when an input is a CuPy array; the result
 is a CuPy array on the same device.
@@ -25,9 +26,6 @@ from msssim._engines.float64 import (  # noqa: F401  (the engine's share of the 
     all_finite,
     clip,
     concat,
-    convert_image,
-    data_range,
-    downsample_2x,
     filter_valid,
     first_nonfinite,
     float32,
@@ -61,6 +59,30 @@ def arrays(img1, img2):
             img = cupy.asarray(arr) if arr.dtype.kind in "iufb" else arr  # others are refused by the checks
         out.append(img)
     return out[0], out[1]
+
+
+def convert_image(img, scale: np.float32):
+    """TF's float32 conversion, as the kernels take the images: a float64
+    copy of every pixel (``float64.convert_image``) would cost the GPU more
+    memory traffic than the kernels' own work. The float64 code takes them
+    as float64 (``_float64``). Not a copy where it need not be (float32
+    images in [0, 1]); the input is never modified."""
+    x = img.astype(np.float32, copy=False)
+    return x * scale if scale != 1 else x
+
+
+def _float64(x):
+    return x.astype(np.float64, copy=False)
+
+
+def downsample_2x(x, dims: int):
+    """Step 5 in float64 (where the kernels do not take the scales)."""
+    return float64.downsample_2x(_float64(x), dims)
+
+
+def data_range(x, y):
+    """The larger of the two arrays' ranges, in float64 (torchmetrics' ``data_range=None``)."""
+    return float64.data_range(_float64(x), _float64(y))
 
 
 def moveaxis(x, source: int, destination: int):
@@ -134,4 +156,4 @@ def scale_statistics(x, y, window, c1, c2, index_map=False, only_cs=False):
         fused = pyramid_statistics(x, y, window, c1, c2, 1)
         if fused is not None:
             return ScaleStatistics(*(t[..., 0, :] for t in fused[:3]))
-    return filtered_statistics(float64, x, y, window, c1, c2, index_map)
+    return filtered_statistics(float64, _float64(x), _float64(y), window, c1, c2, index_map)
