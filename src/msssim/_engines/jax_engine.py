@@ -282,24 +282,22 @@ def _forward(x, y, fused: _Fused, keep: bool):
 
 
 def _forward_callback(fused: _Fused, ctx, out, x, y) -> None:
+    import torch
+
     from msssim._engines import triton_kernels
 
     with _torch(ctx, x) as tensor:
         x, y = (tensor(b).reshape(-1, *b.shape[-2:]) for b in (x, y))
-        means, products, px, py, maps = (None if b is None else tensor(b) for b in out)
-        planes, device = x.shape[0], x.device
+        planes, levels, device = x.shape[0], fused.levels, x.device
+        means, products, *kept = (None if b is None else tensor(b).view(planes, -1) for b in out)
         taps, gain, symmetric, weights = _constants(fused, device)
-        made = triton_kernels.forward_outputs(x.shape, fused.levels, fused.size, weights is not None, False, device)
-        buffers = (
-            means.view(planes, fused.levels, 3),
-            made[1],  # (float64, rounded below)
-            made[2] if px is None else px.view(planes, -1),
-            made[3] if py is None else py.view(planes, -1),
-            made[4] if maps is None else maps.view(-1),
-        )
-        triton_kernels.forward(x, y, taps, gain, symmetric, fused.c1, fused.c2, fused.levels, weights, buffers)
+        if kept[2] is None:  # (no gradient to come: the coarser scales are the kernels' own)
+            kept = triton_kernels.forward_outputs(x.shape, levels, fused.size, False, False, device)[2:]
+        exact = None if products is None else means.new_empty(planes, dtype=torch.float64)  # (rounded below)
+        buffers = (means.view(planes, levels, 3), exact, *kept)
+        triton_kernels.forward(x, y, taps, gain, symmetric, fused.c1, fused.c2, levels, weights, buffers)
         if products is not None:
-            products.view(-1).copy_(buffers[1])
+            products.view(-1).copy_(exact)
 
 
 def _backward_callback(fused: _Fused, ctx, out, x, y, px, py, means, _moments, g_means, g_products) -> None:
@@ -326,7 +324,7 @@ def _constants(fused: _Fused, device):
     from msssim._engines import torch_engine, triton_kernels
 
     taps, gain, symmetric = triton_kernels._taps(fused.window, fused.size, device)
-    weights = fused.power_factors and torch_engine.constant(np.float32(fused.power_factors), device)
+    weights = None if fused.power_factors is None else torch_engine.constant(np.float32(fused.power_factors), device)
     return taps, gain, symmetric, weights
 
 
