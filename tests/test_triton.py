@@ -433,7 +433,8 @@ def test_jax_reaches_the_kernels_through_xla_buffers():
     broadcast batch, its gradients with respect to x alone and to both, and
     single-scale SSIM, against the float64 oracle and its autograd; and the
     kernels, not XLA's operations, made them (y's gradient left out where y
-    is not differentiated)."""
+    is not differentiated); where XLA's buffers cannot reach torch, a warning
+    and XLA's own operations' value."""
     out = _python(
         """
         import numpy as np, jax, jax.numpy as jnp, torch
@@ -470,6 +471,20 @@ def test_jax_reaches_the_kernels_through_xla_buffers():
         print("gradients", relative(gx, xd.grad), relative(gx2, xd.grad), relative(gy, yd.grad),
               relative(each[:, 0], xd.grad), relative(s_gx, xs.grad))
         print("calls", " ".join(f"{name}:{no_y}" for name, no_y in calls))
+        # where XLA's buffers cannot reach torch: a warning, and XLA's own operations' value
+        import warnings
+        from msssim._engines import jax_engine
+
+        def unreachable(ctx, out, x):
+            raise RuntimeError("no DLPack here")
+
+        jax_engine._handed_over.cache_clear()
+        jax_engine._add_one = unreachable
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fallback = jax.jit(score)(jnp.asarray(a), jnp.asarray(b))
+        warned = [str(w.message) for w in caught if "could not hand JAX's GPU buffers" in str(w.message)]
+        print("fallback", len(warned), "no DLPack here" in warned[0], abs(float(fallback) - float(want)), len(calls))
         """
     )
     values = {line.split()[0]: line.split()[1:] for line in out.splitlines()}
@@ -478,6 +493,8 @@ def test_jax_reaches_the_kernels_through_xla_buffers():
     # one trace each: jit(value_and_grad), jit(grad of both), vmap'd grad, then SSIM's value_and_grad
     no_y_grad = ("True", "False", "True", "True")  # (y's gradient wanted only in the second)
     assert values["calls"] == [call for flag in no_y_grad for call in ("forward:None", f"backward:{flag}")], out
+    warnings, named, error, calls = values["fallback"]
+    assert (warnings, named, calls) == ("1", "True", "8") and float(error) <= 1e-6, out  # (no kernel call more)
 
 
 def test_a_call_under_inference_mode_leaves_nothing_that_breaks_training_later():

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
+import warnings
 from typing import NamedTuple
 
 import jax
@@ -198,7 +199,35 @@ def _kernels():
     except ImportError:
         return None
     on_device = interpreted() or torch.cuda.is_available()
-    return triton_kernels if on_device and triton_kernels.compiled() else None
+    return triton_kernels if on_device and triton_kernels.compiled() and _handed_over() else None
+
+
+@functools.cache
+def _handed_over() -> bool:
+    """Whether XLA's buffers reach torch here, on XLA's stream (a tiny
+    callback run once, its result read back); where they do not, a warning,
+    and the scales take XLA's own operations, as they do without torch."""
+    from jax.experimental.buffer_callback import buffer_callback
+
+    try:
+        with jax.ensure_compile_time_eval():  # (run now, also while a caller is being traced)
+            shape = jax.ShapeDtypeStruct((8,), jnp.float32)
+            out = np.asarray(buffer_callback(_add_one, shape)(jnp.arange(8, dtype=jnp.float32)))
+        problem = None if np.array_equal(out, np.arange(1, 9)) else f"wrong values came back: {out}"
+    except Exception as error:  # noqa: BLE001  (any failure: the fallback is exact too)
+        problem = f"{type(error).__name__}: {str(error).strip().splitlines()[-1]}"
+    if problem is not None:
+        msg = (
+            f"msssim could not hand JAX's GPU buffers to its torch kernels ({problem}); scoring with XLA's own "
+            "operations instead, which are slower."
+        )
+        warnings.warn(msg, RuntimeWarning, stacklevel=2)
+    return problem is None
+
+
+def _add_one(ctx, out, x) -> None:
+    with _torch(ctx, x) as tensor:
+        tensor(out).copy_(tensor(x) + 1)
 
 
 def pyramid_statistics(x, y, window, c1, c2, levels: int, power_factors=None):
