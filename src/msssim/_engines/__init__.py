@@ -14,7 +14,8 @@ their device, with ``CHANNELS_FIRST`` holds them as ``[..., C, H, W]``, and with
 ``CARRIES_NAN`` has its NaN pixels searched for only when the score is not
 finite, as the NumPy engines do (``all_finite(*arrays)`` reads once). The
 CuPy engine is the float64 engine's code with a framework's ``arrays``, and
-step 4 on the torch engine's GPU kernels where they import. A fused
+step 4 on the torch engine's GPU kernels where they import; the JAX engine
+takes those kernels on a GPU too (``pyramid_statistics``). A fused
 ``scale_statistics`` may leave out SSIM and luminance when told ``only_cs``
 (another scale follows).
 

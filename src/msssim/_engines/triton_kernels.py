@@ -655,20 +655,16 @@ def _pyramid_shape(shape, levels: int) -> tuple[int, int]:
     return planes, sum(h * w for h, w in _sizes(height, width, levels)[1:])
 
 
-def _means(sums: torch.Tensor, height: int, width: int, k: int, weights=None, out=None):
+def _means(sums: torch.Tensor, height: int, width: int, k: int, weights, out) -> None:
     """The forward's tile sums ``[P, levels, slots, 3]`` added up per plane and
-    scale, ``[P, levels, 3]``; and, given the power factors ``weights``, each
-    plane's step 6 product ``[P]`` (float64; else None). Into ``out``'s pair, if given."""
+    scale into ``out``'s means ``[P, levels, 3]``; and, given the power factors
+    ``weights``, each plane's step 6 product into its products ``[P]`` (float64)."""
     planes, levels, slots, _ = sums.shape
-    means, products = out if out is not None else (
-        torch.empty((planes, levels, 3), dtype=torch.float32, device=sums.device),
-        None if weights is None else torch.empty(planes, dtype=torch.float64, device=sums.device),
-    )  # fmt: skip
+    means, products = out
     _means_kernel[(planes,)](
         sums, means, weights, products, height, width, slots, K=k, BH=TILE[0], BW=TILE[1], LEVELS=levels,
         SPAN=_span(levels), BLOCK=64, PRODUCT=weights is not None, num_warps=4,
     )  # fmt: skip
-    return means, products
 
 
 def _means_grad(means, weights, grad, grad_products) -> torch.Tensor:
