@@ -303,7 +303,7 @@ def _jax(a, b, weights, repeat, device, kernels=True) -> str:
     except ImportError:
         return "no JAX"
     if not kernels:
-        found, jax_engine._kernels = jax_engine._kernels, lambda: None
+        found, jax_engine._kernels = jax_engine._kernels, lambda *arrays: None
         try:
             return _jax(a, b, weights, repeat, device)
         finally:

@@ -193,6 +193,39 @@ def test_jax_gpu_path_against_float64(monkeypatch):
     assert abs(float(forward) - float(reverse)) <= 1e-4 * abs(float(reverse))
 
 
+def test_jax_gpu_kernels_stay_off_host_arrays_and_say_why_they_cannot_run(monkeypatch):
+    """On a GPU machine, JAX arrays on its host keep XLA's operations (the
+    kernels are for the GPU): concrete arrays say where they are, and
+    ``jax.default_device`` where traced ones go; and the kernels' hand-over
+    turns what it cannot do (host buffers inside a caller's ``jit``, Triton
+    not compiling for the GPU) into errors that say what to do."""
+    from triton.runtime.errors import OutOfResources
+
+    from msssim._engines import jax_engine, triton_kernels
+
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    monkeypatch.setenv("TRITON_INTERPRET", "0")
+    host = jnp.ones((8, 8, 1))
+    assert jax_engine._on_host([host]) and jax_engine._kernels(host, host) is None
+    assert not jax_engine._on_host([])  # (nothing says: the default backend, a GPU)
+    with jax.default_device(jax.devices("cpu")[0]):
+        assert jax.jit(lambda t: jnp.asarray(jax_engine._on_host([t])))(host)  # (traced: the default device)
+
+    class Buffer:  # (an XLA buffer on the host, as a caller's jit would hand it over)
+        def __dlpack_device__(self):
+            return (1, 0)
+
+    with pytest.raises(RuntimeError, match=r"arrays on the CPU .* jax.default_device"):
+        with jax_engine._torch(None, Buffer()):
+            pass
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    monkeypatch.setattr(triton_kernels, "_NOT_COMPILED", [])
+    with pytest.raises(RuntimeError, match="did not compile for this GPU .* XLA's own operations"):
+        with jax_engine._torch(None, Buffer()):
+            raise OutOfResources(300000, 232448, "shared memory")
+    assert not triton_kernels.compiled()  # (the next trace leaves the kernels out)
+
+
 def test_large_colour_images_keep_tensorflows_cpu_mean_on_request(tf):
     """On a 1080p RGB pair TF's CPU mean (a sequential float32 sum) is ~1e-3 from
     the exact one: with ``numerics="tensorflow-cpu"`` every CPU backend follows

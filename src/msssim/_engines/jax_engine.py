@@ -185,11 +185,13 @@ class _Fused(NamedTuple):
     power_factors: tuple | None
 
 
-def _kernels():
+def _kernels(*arrays):
     """The torch engine's fused Triton kernels (``triton_kernels``) where
     JAX runs on a GPU that torch sees too (or on the CPU under Triton's
-    interpreter, for the tests) and both import; else None."""
-    if not (jax.default_backend() == "gpu" or interpreted()):
+    interpreter, for the tests) and both import; else None. Not for
+    ``arrays`` that JAX keeps on the host of a GPU machine (``device_put``
+    there, or ``jax.default_device``)."""
+    if not (jax.default_backend() == "gpu" and not _on_host(arrays) or interpreted()):
         return None
     try:
         import torch
@@ -200,6 +202,17 @@ def _kernels():
         return None
     on_device = interpreted() or torch.cuda.is_available()
     return triton_kernels if on_device and triton_kernels.compiled() and _handed_over() else None
+
+
+def _on_host(arrays) -> bool:
+    """Whether JAX computes with ``arrays`` on a CPU: concrete arrays say
+    where they are; traced ones (a caller's ``jit``) go where
+    ``jax.default_device`` says, if it says."""
+    for x in arrays:
+        if isinstance(x, jax.Array) and not _traced(x):
+            return all(device.platform == "cpu" for device in x.devices())
+    device = jax.config.jax_default_device
+    return getattr(device, "platform", device) == "cpu"
 
 
 @functools.cache
@@ -240,7 +253,7 @@ def pyramid_statistics(x, y, window, c1, c2, levels: int, power_factors=None):
     then take the scales: ``scale_statistics``)."""
     from msssim._ssim import ScaleStatistics
 
-    if window.ndim != 2 or window.dtype != np.float64 or _kernels() is None:
+    if window.ndim != 2 or window.dtype != np.float64 or _kernels(x, y) is None:
         return None
     window = np.ascontiguousarray(window)
     factors = None if power_factors is None else tuple(float(w) for w in power_factors)
@@ -300,7 +313,7 @@ def _forward(x, y, fused: _Fused, keep: bool):
     kept = keep and levels > 1
     shapes = (
         (*lead, levels, 3),
-        lead if fused.power_factors else None,
+        None if fused.power_factors is None else lead,
         (*lead, triton_kernels._pyramid_shape((1, height, width), levels)[1]) if kept else None,
         (*lead, triton_kernels._pyramid_shape((1, height, width), levels)[1]) if kept else None,
         (*lead, triton_kernels._maps_size(height, width, levels, k)) if keep else None,
@@ -363,20 +376,38 @@ def _torch(ctx, buffer):
     stream, where it runs this call, for the while."""
     import torch
 
+    from msssim._engines import triton_kernels
+
     kind, index = buffer.__dlpack_device__()
-    if kind in (2, 10):  # (DLPack's CUDA and ROCm devices)
-        device = torch.device("cuda", index)
-        stream = torch.cuda.ExternalStream(ctx.stream, device=device)
-        with torch.cuda.device(device), torch.cuda.stream(stream):
+    try:
+        if kind in (2, 10):  # (DLPack's CUDA and ROCm devices)
+            device = torch.device("cuda", index)
+            stream = torch.cuda.ExternalStream(ctx.stream, device=device)
+            with torch.cuda.device(device), torch.cuda.stream(stream):
+                yield torch.from_dlpack
+        elif interpreted():
             yield torch.from_dlpack
-    else:
-        yield torch.from_dlpack
+        else:
+            msg = (
+                "msssim's GPU kernels were given arrays on the CPU (a jit-compiled function whose inputs JAX "
+                "keeps on the host of a GPU machine); call it inside `with jax.default_device(jax.devices('cpu')[0]):`"
+                " for XLA's own operations there."
+            )
+            raise RuntimeError(msg)
+    except triton_kernels.COMPILE_ERRORS as error:
+        triton_kernels._NOT_COMPILED.append(error)
+        msg = (
+            f"msssim's Triton kernels did not compile for this GPU ({type(error).__name__}: {error}); JAX's "
+            "next trace of the call takes XLA's own operations (call it again, or jit it again)."
+        )
+        raise RuntimeError(msg) from error
 
 
 def scale_statistics(x, y, window, c1, c2, index_map=False, only_cs=False):
-    """Step 4. On a GPU, images in exact numerics with fixed constants: float32
-    about local values (:func:`_scale_means`), within 1e-6 of float64,
-    derivatives within 1e-4. Otherwise in the window's precision (float64,
+    """Step 4. On a GPU, images in exact numerics with fixed constants: the
+    torch engine's kernels where they are here (:func:`pyramid_statistics`),
+    else XLA's float32 about local values (:func:`_scale_means`), within 1e-6
+    of float64, derivatives within 1e-4. Otherwise in the window's precision (float64,
     with JAX's 64-bit mode on for the while, for ``numerics="exact"``); the
     results as float32."""
     from msssim._ssim import ScaleStatistics, filtered_statistics

@@ -88,6 +88,7 @@ _WARPS = 8  # per program
 _SQUARE = 64  # the first scale's pixels a side that a program of step 5 halves, scale after scale
 _INTERPRETED_PROGRAMS = 3  # on the CPU: a few, so that programs take several tiles
 _NOT_COMPILED: list[Exception] = []  # why Triton could not compile the kernels for this GPU, once
+COMPILE_ERRORS = (CompilationError, OutOfResources, PTXASError)  # (what Triton raises when it cannot)
 
 
 # Triton compiles a kernel again for each pattern of its integer arguments'
@@ -865,7 +866,7 @@ def pyramid_means(x, y, window: np.ndarray, c1: float, c2: float, levels: int, p
     try:
         grad = torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)
         out = _PyramidMeans.apply(*planes, taps, gain, symmetric, float(c1), float(c2), levels, weights, grad)
-    except (CompilationError, OutOfResources, PTXASError) as error:
+    except COMPILE_ERRORS as error:
         _NOT_COMPILED.append(error)
         msg = (
             f"msssim's Triton kernels did not compile for this GPU ({type(error).__name__}: {error}); "
