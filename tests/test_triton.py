@@ -433,8 +433,8 @@ def test_jax_reaches_the_kernels_through_xla_buffers():
     broadcast batch, its gradients with respect to x alone and to both, and
     single-scale SSIM, against the float64 oracle and its autograd; and the
     kernels, not XLA's operations, made them (y's gradient left out where y
-    is not differentiated); where XLA's buffers cannot reach torch, a warning
-    and XLA's own operations' value."""
+    is not differentiated); a second derivative refused, saying why; where
+    XLA's buffers cannot reach torch, a warning and XLA's own operations' value."""
     out = _python(
         """
         import numpy as np, jax, jax.numpy as jnp, torch
@@ -471,6 +471,10 @@ def test_jax_reaches_the_kernels_through_xla_buffers():
         print("gradients", relative(gx, xd.grad), relative(gx2, xd.grad), relative(gy, yd.grad),
               relative(each[:, 0], xd.grad), relative(s_gx, xs.grad))
         print("calls", " ".join(f"{name}:{no_y}" for name, no_y in calls))
+        try:  # a second derivative: the kernels give first derivatives only, and say so
+            jax.grad(lambda x: jax.grad(score)(x, jnp.asarray(b)).sum())(jnp.asarray(a))
+        except RuntimeError as error:
+            print("second", "first derivatives only" in str(error))
         # where XLA's buffers cannot reach torch: a warning, and XLA's own operations' value
         import warnings
         from msssim._engines import jax_engine
@@ -493,6 +497,7 @@ def test_jax_reaches_the_kernels_through_xla_buffers():
     # one trace each: jit(value_and_grad), jit(grad of both), vmap'd grad, then SSIM's value_and_grad
     no_y_grad = ("True", "False", "True", "True")  # (y's gradient wanted only in the second)
     assert values["calls"] == [call for flag in no_y_grad for call in ("forward:None", f"backward:{flag}")], out
+    assert values["second"] == ["True"], out
     warnings, named, error, calls = values["fallback"]
     assert (warnings, named, calls) == ("1", "True", "8") and float(error) <= 1e-6, out  # (no kernel call more)
 

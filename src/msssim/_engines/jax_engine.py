@@ -289,13 +289,26 @@ def _fused_backward(fused: _Fused, residuals, cotangents):
     image, moments = (jax.ShapeDtypeStruct(t.shape, jnp.float32) for t in (x, maps))
     outputs = (image, None if y_grad is None else image, moments)
     flat = [t is not None for t in operands[:5]], [t is not None for t in outputs[:2]]  # (None: no leaf)
-    gx, gy, _ = buffer_callback(
-        functools.partial(_backward_callback, fused),
-        outputs,
-        input_output_aliases={sum(flat[0]): sum(flat[1])},  # (the backward makes its maps of the moments in place)
-        vmap_method="broadcast_all",
-    )(*operands)
+    call = jax.custom_jvp(
+        buffer_callback(
+            functools.partial(_backward_callback, fused),
+            outputs,
+            input_output_aliases={sum(flat[0]): sum(flat[1])},  # (the backward makes its maps of the moments in place)
+            vmap_method="broadcast_all",
+        )
+    )
+    call.defjvp(_first_derivatives_only)
+    gx, gy, _ = call(*operands)
     return gx, gy
+
+
+def _first_derivatives_only(primals, tangents):
+    """The kernels' derivative, where the ``custom_vjp`` does not take it: a second one."""
+    msg = (
+        "msssim's GPU kernels give first derivatives only, and a derivative of their gradient was asked for (a "
+        "second derivative); score on the CPU, or with numerics='tensorflow-cpu', for one."
+    )
+    raise RuntimeError(msg)
 
 
 _fused_means.defvjp(_fused_forward, _fused_backward, symbolic_zeros=True)
@@ -320,6 +333,8 @@ def _forward(x, y, fused: _Fused, keep: bool):
     )
     out = tuple(None if s is None else jax.ShapeDtypeStruct(s, jnp.float32) for s in shapes)
     call = buffer_callback(functools.partial(_forward_callback, fused), out, vmap_method="broadcast_all")
+    call = jax.custom_jvp(call)  # (its derivative is asked for only by a derivative of the gradient)
+    call.defjvp(_first_derivatives_only)
     return call(x, y)
 
 
