@@ -167,9 +167,10 @@ def _check_jax(a, b, weights, reference, want) -> None:
         from msssim._engines import jax_engine
     except ImportError:
         return
-    if jax.default_backend() == "cpu" and jax_engine._kernels() is None:
+    kernels = jax_engine._kernels()
+    if jax.default_backend() == "cpu" and kernels is None:
         return  # (the NumPy engine's values: tests/test_backends.py checks them)
-    path = "the kernels" if jax_engine._kernels() is not None else "XLA's operations"
+    path = "the kernels" if kernels is not None else "XLA's operations"
     step = jax.jit(jax.value_and_grad(lambda p: msssim.ssim_multiscale(p, jnp.asarray(b), 1.0, weights)))
     value, grad = step(jnp.asarray(a))
     error = abs(float(value) - float(want.detach()))

@@ -94,6 +94,12 @@ class ScaleStatistics(NamedTuple):
     index_map: Any = None  # ``luminance * cs`` per pixel, ``[..., H', W', C]``
 
 
+def means_statistics(means) -> ScaleStatistics:
+    """The fused kernels' means ``[..., C, levels, 3]`` (SSIM, cs, luminance)
+    as statistics ``[..., levels, C]``, for channels-last arrays (CuPy's, JAX's)."""
+    return ScaleStatistics(*(means[..., term].swapaxes(-1, -2) for term in range(3)))
+
+
 def scale_statistics(engine, x, y, window, c1, c2, index_map=False, only_cs=False) -> ScaleStatistics:
     """SSIM, cs and luminance of one scale, averaged over H and W (step 4); with
     ``only_cs`` an engine may leave out the other two."""

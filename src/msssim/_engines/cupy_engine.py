@@ -127,10 +127,12 @@ def pyramid_statistics(x, y, window, c1, c2, levels: int, power_factors=None):
     levels, C]``; given ``power_factors``, step 6's product of each channel
     ``[..., C]`` too, first. None where there are none (the scales then take
     ``scale_statistics`` and ``downsample_2x``)."""
+    from msssim._ssim import means_statistics
+
     out = _pyramid_means(x, y, window, c1, c2, levels, power_factors)
     if out is None or power_factors is None:
-        return None if out is None else _statistics(out)
-    return out[1], _statistics(out[0])
+        return None if out is None else means_statistics(out)
+    return out[1], means_statistics(out[0])
 
 
 def _pyramid_means(x, y, window, c1, c2, levels: int, power_factors=None):
@@ -138,13 +140,6 @@ def _pyramid_means(x, y, window, c1, c2, levels: int, power_factors=None):
     if kernels is None:  # (no kernels here, or they did not compile for this GPU)
         return None
     return kernels.channels_last_means(x, y, window, c1, c2, levels, cupy, power_factors)
-
-
-def _statistics(means):
-    """Means ``[..., C, levels, 3]`` as statistics ``[..., levels, C]``."""
-    from msssim._ssim import ScaleStatistics
-
-    return ScaleStatistics(*(means[..., term].swapaxes(-1, -2) for term in range(3)))
 
 
 def scale_statistics(x, y, window, c1, c2, index_map=False, only_cs=False):

@@ -251,7 +251,7 @@ def pyramid_statistics(x, y, window, c1, c2, levels: int, power_factors=None):
     ``power_factors``, step 6's product of each channel ``[..., C]`` too
     (float32), first. None where the kernels are not here (XLA's operations
     then take the scales: ``scale_statistics``)."""
-    from msssim._ssim import ScaleStatistics
+    from msssim._ssim import means_statistics
 
     if window.ndim != 2 or window.dtype != np.float64 or _kernels(x, y) is None:
         return None
@@ -260,7 +260,7 @@ def pyramid_statistics(x, y, window, c1, c2, levels: int, power_factors=None):
     fused = _Fused(window.tobytes(), len(window), float(c1), float(c2), levels, factors)
     planes = [jnp.moveaxis(t.astype(jnp.float32), -1, -3) for t in jnp.broadcast_arrays(x, y)]  # [..., C, H, W]
     means, products = _fused_means(*planes, fused)  # [..., C, levels, 3], [..., C]
-    stats = ScaleStatistics(*(means[..., term].swapaxes(-1, -2) for term in range(3)))
+    stats = means_statistics(means)
     return stats if power_factors is None else (products, stats)
 
 
@@ -289,21 +289,26 @@ def _fused_backward(fused: _Fused, residuals, cotangents):
     image, moments = (jax.ShapeDtypeStruct(t.shape, jnp.float32) for t in (x, maps))
     outputs = (image, None if y_grad is None else image, moments)
     flat = [t is not None for t in operands[:5]], [t is not None for t in outputs[:2]]  # (None: no leaf)
-    call = jax.custom_jvp(
-        buffer_callback(
-            functools.partial(_backward_callback, fused),
-            outputs,
-            input_output_aliases={sum(flat[0]): sum(flat[1])},  # (the backward makes its maps of the moments in place)
-            vmap_method="broadcast_all",
-        )
+    call = buffer_callback(
+        functools.partial(_backward_callback, fused),
+        outputs,
+        input_output_aliases={sum(flat[0]): sum(flat[1])},  # (the backward makes its maps of the moments in place)
+        vmap_method="broadcast_all",
     )
-    call.defjvp(_first_derivatives_only)
-    gx, gy, _ = call(*operands)
+    gx, gy, _ = _first_order(call)(*operands)
     return gx, gy
 
 
+def _first_order(call):
+    """``call`` (a kernels' callback), whose own derivative is asked for only
+    by a derivative of the gradient (the ``custom_vjp`` takes the first): an
+    error that says so, not JAX's about callbacks."""
+    call = jax.custom_jvp(call)
+    call.defjvp(_first_derivatives_only)
+    return call
+
+
 def _first_derivatives_only(primals, tangents):
-    """The kernels' derivative, where the ``custom_vjp`` does not take it: a second one."""
     msg = (
         "msssim's GPU kernels give first derivatives only, and a derivative of their gradient was asked for (a "
         "second derivative); score on the CPU, or with numerics='tensorflow-cpu', for one."
@@ -323,19 +328,17 @@ def _forward(x, y, fused: _Fused, keep: bool):
 
     lead, (height, width) = x.shape[:-2], x.shape[-2:]
     k, levels = fused.size, fused.levels
-    kept = keep and levels > 1
+    scales = (*lead, triton_kernels._pyramid_shape((1, height, width), levels)[1]) if keep and levels > 1 else None
     shapes = (
         (*lead, levels, 3),
         None if fused.power_factors is None else lead,
-        (*lead, triton_kernels._pyramid_shape((1, height, width), levels)[1]) if kept else None,
-        (*lead, triton_kernels._pyramid_shape((1, height, width), levels)[1]) if kept else None,
+        scales,
+        scales,
         (*lead, triton_kernels._maps_size(height, width, levels, k)) if keep else None,
     )
     out = tuple(None if s is None else jax.ShapeDtypeStruct(s, jnp.float32) for s in shapes)
     call = buffer_callback(functools.partial(_forward_callback, fused), out, vmap_method="broadcast_all")
-    call = jax.custom_jvp(call)  # (its derivative is asked for only by a derivative of the gradient)
-    call.defjvp(_first_derivatives_only)
-    return call(x, y)
+    return _first_order(call)(x, y)
 
 
 def _forward_callback(fused: _Fused, ctx, out, x, y) -> None:
