@@ -213,6 +213,59 @@ def test_the_step_5_kernel_makes_every_scale_as_torch_engine_does():
     assert out.split() == ["5", "(3,", "7,", "5)", "True", "True"], out
 
 
+def test_the_maps_of_planes_past_2_31_elements_are_addressed_in_64_bits():
+    """The kernels' offsets into the maps (or moments) of large planes: two
+    24000x24000 planes' maps take 2 x 3.07e9 elements, past int32, which the
+    interpreter's integers wrap as a GPU's do. A probe kernel asks ``_scale``
+    and ``_map_size`` where each scale's first tile of the second plane puts
+    its maps, as the forward, maps and gradient kernels do, and the answer is
+    the host's layout (``_maps_size``). Planes whose pixels, all the scales'
+    together, reach 2**31 (the kernels number them in 32 bits) are left to
+    torch's operations: checked on a broadcast view, which takes no memory."""
+    out = _python(
+        """
+        import numpy as np, torch, triton
+        import triton.language as tl
+        from msssim._engines import torch_engine, triton_kernels as tk
+        from msssim._window import exact_window
+
+        @triton.jit
+        def probe(out_ptr, tile, H, W, planes, K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr,
+                  LEVELS: tl.constexpr):
+            level, plane, _, _, _, h, w, _, _, maps_at, maps_block = tk._scale(
+                tile, H, W, planes, K, BH, BW, LEVELS, 0, LEVELS, K - 1)
+            size = tk._map_size(h, w, K)
+            first = plane * maps_block + maps_at
+            tl.store(out_ptr, level.to(tl.int64))
+            tl.store(out_ptr + 1, first.to(tl.int64))
+            tl.store(out_ptr + 2, (first + 3 * size).to(tl.int64))  # (the scale's fourth map)
+
+        H = W = 24000
+        k, levels = 11, 5
+        sizes = tk._sizes(H, W, levels)
+        right, tile, before = [], 0, 0  # (tiles and maps of the scales before)
+        for level, (h, w) in enumerate(sizes):
+            tiles = tk._tiles([(h, w)], k - 1)
+            out = torch.zeros(3, dtype=torch.int64)
+            probe[(1,)](out, tile + tiles, H, W, 2, K=k, BH=tk.TILE[0], BW=tk.TILE[1], LEVELS=levels)
+            first = tk._maps_size(H, W, levels, k) + before  # (the second plane's)
+            size = (h - k + 1) * w + k - 1
+            right.append(out.tolist() == [level, first, first + 3 * size])
+            tile, before = tile + 2 * tiles, before + 4 * size
+        print(tk._maps_size(H, W, levels, k) > 2**31, all(right), len(right))
+
+        window = exact_window(11, 1.5)
+        big = torch.zeros(1, 1, 1, 1).expand(1, 1, 40153, 40153)
+        print(tk.takes(window, 40152, 40152, 5), tk.takes(window, 40153, 40153, 5), tk.takes(window, 46340, 46340, 1))
+        print(torch_engine.pyramid_statistics(big, big, window, 1e-4, 9e-4, 5))
+        """
+    )
+    offsets, takes, big = out.splitlines()
+    assert offsets == "True True 5", out
+    assert takes == "True False True", out
+    assert big == "None", out
+
+
 def test_ms_ssim_through_the_torch_engine_against_float64():
     out = _python(
         """

@@ -136,8 +136,8 @@ def pyramid_statistics(x, y, window, c1, c2, levels: int, power_factors=None):
 
 
 def _pyramid_means(x, y, window, c1, c2, levels: int, power_factors=None):
-    kernels = _kernels() if window.ndim == 2 and window.dtype == np.float64 else None
-    if kernels is None:  # (no kernels here, or they did not compile for this GPU)
+    kernels = _kernels()
+    if kernels is None or not kernels.takes(window, *x.shape[-3:-1], levels):  # (or they did not compile for this GPU)
         return None
     return kernels.channels_last_means(x, y, window, c1, c2, levels, cupy, power_factors)
 

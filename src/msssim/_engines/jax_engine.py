@@ -253,7 +253,8 @@ def pyramid_statistics(x, y, window, c1, c2, levels: int, power_factors=None):
     then take the scales: ``scale_statistics``)."""
     from msssim._ssim import means_statistics
 
-    if window.ndim != 2 or window.dtype != np.float64 or _kernels(x, y) is None:
+    kernels = _kernels(x, y)
+    if kernels is None or not kernels.takes(window, *x.shape[-3:-1], levels):
         return None
     window = np.ascontiguousarray(window)
     factors = None if power_factors is None else tuple(float(w) for w in power_factors)

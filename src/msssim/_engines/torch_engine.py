@@ -248,8 +248,10 @@ def pyramid_statistics(x, y, window, c1, c2, levels: int, power_factors=None):
 
 def _pyramid_means(x, y, window, c1, c2, levels: int, power_factors=None):
     """``triton_kernels.pyramid_means`` where the kernels are for these tensors, else None."""
-    kernels = _fused(x) if window.ndim == 2 and window.dtype == np.float64 else None
-    return None if kernels is None else kernels.pyramid_means(x, y, window, c1, c2, levels, power_factors)
+    kernels = _fused(x)
+    if kernels is None or not kernels.takes(window, *x.shape[-2:], levels):
+        return None
+    return kernels.pyramid_means(x, y, window, c1, c2, levels, power_factors)
 
 
 def _statistics(means):

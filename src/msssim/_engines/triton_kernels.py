@@ -105,6 +105,16 @@ def _tile(tile, tiles_w, tiles_per_plane, BH: tl.constexpr, BW: tl.constexpr):
 
 
 @triton.jit
+def _map_size(h, w, K: tl.constexpr):
+    """The elements of one map (or moment) of a ``[h, w]`` scale in the maps'
+    layout (:func:`_maps_size`): ``Ho`` rows of ``w`` and a ``K - 1`` border
+    after the last; in 64 bits, as every offset made from it (a plane's four
+    maps pass 2**31 elements from 400 million pixels on; a plane's pixels of
+    every scale are counted in 32 bits, :func:`takes`)."""
+    return ((h - K + 1) * w + K - 1).to(tl.int64)
+
+
+@triton.jit
 def _scale(
     tile, H, W, planes,
     K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, LEVELS: tl.constexpr, FIRST: tl.constexpr,
@@ -118,10 +128,10 @@ def _scale(
     scale's ``h`` and ``w``; the scale's first element in a plane's block of
     the coarser scales (``_pyramid``'s layout) and that block's size; and
     its first element in a plane's block of every scale's maps (4 per output
-    pixel, :func:`_maps_size`) and that block's size."""
+    pixel, :func:`_maps_size`) and that block's size, both in 64 bits."""
     h, w = H, W
-    start, block, maps_block = 0, 0, 0  # tiles, pixels and maps before the scale
-    level, first, tiles_w, tiles_per_plane, sh, sw, at, maps_at = 0, 0, 1, 1, H, W, 0, 0  # the tile's
+    start, block, quads = 0, 0, 0  # tiles, pixels and maps (a quarter of them) before the scale
+    level, first, tiles_w, tiles_per_plane, sh, sw, at, quads_at = 0, 0, 1, 1, H, W, 0, 0  # the tile's
     for scale in tl.static_range(LEVELS):
         if scale >= FIRST and scale < FIRST + COUNT:
             here = tile >= start  # (the last scale whose tiles start at or before it is the tile's)
@@ -129,13 +139,14 @@ def _scale(
             level, first = tl.where(here, scale, level), tl.where(here, start, first)
             tiles_w, tiles_per_plane = tl.where(here, across, tiles_w), tl.where(here, across * down, tiles_per_plane)
             sh, sw = tl.where(here, h, sh), tl.where(here, w, sw)
-            at, maps_at = tl.where(here, block, at), tl.where(here, maps_block, maps_at)
+            at, quads_at = tl.where(here, block, at), tl.where(here, quads, quads_at)
             start += planes * across * down
-        maps_block += 4 * ((h - K + 1) * w + K - 1)  # (``Ho`` rows of ``w``: ``Wo`` maps, a ``K - 1`` zero border)
+        quads += (h - K + 1) * w + K - 1
         if scale > 0:
             block += h * w
         h, w = (h + 1) // 2, (w + 1) // 2
     plane, row0, col0 = _tile(tile - first, tiles_w, tiles_per_plane, BH, BW)
+    maps_at, maps_block = 4 * quads_at.to(tl.int64), 4 * quads.to(tl.int64)
     return level, plane, row0, col0, (tile - first) % tiles_per_plane, sh, sw, at, block, maps_at, maps_block
 
 
@@ -286,7 +297,7 @@ def _forward_kernel(
         tl.store(out + 1, tl.sum(tl.sum(tl.where(valid, cs, 0.0), axis=1), axis=0) * scale)
         tl.store(out + 2, tl.sum(tl.sum(tl.where(valid, luminance, 0.0), axis=1), axis=0) * scale)
         if MOMENTS:
-            size = ho * w + K - 1
+            size = _map_size(h, w, K)
             at = maps_ptr + plane * maps_block + maps_at + rows * w + cols + K - 1
             tl.store(at, mu, mask=valid)
             tl.store(at + size, mv, mask=valid)
@@ -314,7 +325,7 @@ def _maps_kernel(
             tile, H, W, planes, K, BH, BW, LEVELS, 0, LEVELS, K - 1
         )
         ho, wo = h - K + 1, w - K + 1
-        size = ho * w + K - 1
+        size = _map_size(h, w, K)
         first = maps_ptr + plane * maps_block + maps_at  # (the scale's first map)
         # the means' gradients, over the scale's pixels (the maps come out divided by them)
         scale = (1.0 / (ho.to(tl.float64) * wo)).to(tl.float32)
@@ -379,7 +390,7 @@ def _gradient_kernel(
             tile, H, W, planes, K, BH, BW, LEVELS, FIRST, COUNT, 0
         )
         ho = h - K + 1
-        size = ho * w + K - 1  # (rows of ``w``: ``Wo`` maps and a zero border, no bounds to test tap by tap)
+        size = _map_size(h, w, K)  # (rows of ``w``: ``Wo`` maps and a zero border, no bounds to test tap by tap)
         cols = col0 + tl.arange(0, BW)[None, :]
         lanes = tl.arange(0, CH)[:, None] * BW + tl.arange(0, BW)[None, :]
         tl.debug_barrier()  # the scratch is free: the last tile's column pass has read it
@@ -827,6 +838,16 @@ def _maps_size(height: int, width: int, levels: int, k: int) -> int:
     The border lets the gradient kernel's row pass read ``K - 1`` columns
     past a row's ends with no bounds to test."""
     return sum(4 * ((h - k + 1) * w + k - 1) for h, w in _sizes(height, width, levels))
+
+
+def takes(window: np.ndarray, height: int, width: int, levels: int) -> bool:
+    """Whether the kernels score ``[height, width]`` images over ``levels``
+    scales with ``window``: a 2-D float64 window (exact numerics), and planes
+    whose pixels, all the scales' together, are numbered in 32 bits, as the
+    kernels number them (below 2**31: a square of up to 40152 pixels a side
+    over 5 scales; larger ones are left to the array library's operations)."""
+    pixels = sum(h * w for h, w in _sizes(height, width, levels))
+    return window.ndim == 2 and window.dtype == np.float64 and pixels < 2**31
 
 
 def compiled() -> bool:
