@@ -12,7 +12,9 @@ forward + backward (peak allocated above what was allocated before); the
 largest difference of msssim's GPU values from the float64 engine on the host;
 and, under torch's profiler, the kernels, host waits and host time of one call.
 First, the kernels' checks: a photo and its JPEG at odd sizes, value and
-gradient against float64 autograd of the oracle (``tests/oracle.py``).
+gradient against float64 autograd of the oracle (``tests/oracle.py``); on a
+GPU, a batch of two equal planes too large for 32-bit offsets into their
+moments, whose scores and gradients must be equal.
 """
 
 from __future__ import annotations
@@ -112,6 +114,8 @@ def check(device) -> None:
         relative = np.abs(grad).max() / np.abs(reference.grad.numpy()).max()
         print(f"# check, {len(weights)} scales: value {value:.1e} from float64, gradient {relative:.1e} (relative)")
         assert value <= 1e-6 and relative <= 1e-4
+    if device.type == "cuda":
+        _large_planes(device, msssim.MSSSIM_WEIGHTS)
     bad = b.copy()
     bad[30, 4, 1] = np.nan
     y_bad = torch.tensor(np.moveaxis(bad, -1, 0)[None], device=device)
@@ -133,6 +137,23 @@ def check(device) -> None:
         _named(lambda: msssim.ssim_multiscale(cupy.asarray(a), cupy.asarray(bad), 1.0, weights))
 
     _reported("CuPy", check_cupy)
+
+
+def _large_planes(device, weights, side: int = 20100) -> None:
+    """Two equal ``side``-square planes (their moments, 4 an output pixel of
+    every scale, pass 2**31 elements from the second plane on, where 32-bit
+    offsets wrapped before ddbcc7f): the second's score and gradient are
+    the first's, bit for bit. About 30 GB of GPU memory, a second."""
+    plane = torch.rand((1, 1, side, side), device=device)
+    x = plane.repeat(2, 1, 1, 1).requires_grad_()
+    y = (x.detach() + 0.1 * torch.randn_like(plane)).clamp(0, 1)
+    scores = msssim.ssim_multiscale(x, y, 1.0, weights, channel_axis=-3)
+    scores.sum().backward()
+    same = bool(scores[0] == scores[1]) and torch.equal(x.grad[0], x.grad[1])
+    print(f"# check, 2 planes of {side}x{side}: the second's score and gradient the first's: {same}")
+    del plane, x, y, scores
+    torch.cuda.empty_cache()
+    assert same
 
 
 def _reported(label: str, call, *args, **kwargs):
