@@ -578,6 +578,37 @@ def test_a_call_under_inference_mode_leaves_nothing_that_breaks_training_later()
     assert same == "True" and finite == "True" and float(largest) > 0, out
 
 
+def test_torch_compile_leaves_the_kernels_to_run_eagerly():
+    """A compiled loss on the kernels' path: TorchDynamo does not trace into
+    the kernels' host code (its syncs, NumPy and launches), which runs as it
+    does eagerly, so the value and gradient are eager's bit for bit. (Traced,
+    it failed under the interpreter on Triton's own pointer arithmetic.)"""
+    out = _python(
+        """
+        import torch, msssim
+        from msssim._engines import triton_kernels
+
+        calls = []
+        forward = triton_kernels.forward
+        triton_kernels.forward = lambda *args: calls.append(1) or forward(*args)
+        gen = torch.Generator().manual_seed(2)
+        x = torch.rand(2, 3, 45, 50, generator=gen, requires_grad=True)
+        y = torch.rand(2, 3, 45, 50, generator=gen)
+
+        def loss(a, b):
+            return 1 - msssim.ssim_multiscale(a, b, 1.0, (0.5, 0.5), 7, channel_axis=-3).mean()
+
+        eager = loss(x, y)
+        eager.backward()
+        want, x.grad = x.grad, None
+        compiled = torch.compile(loss)(x, y)
+        compiled.backward()
+        print(len(calls), torch.equal(compiled, eager), torch.equal(x.grad, want))
+        """
+    )
+    assert out.split() == ["2", "True", "True"], out
+
+
 def test_nan_and_inf_pixels_on_the_gpu_path_are_named_not_scored():
     """torch's GPU path looks for bad pixels only once the score is not
     finite: a NaN or Inf must reach the score or a term, through the kernels,

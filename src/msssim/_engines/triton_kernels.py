@@ -870,6 +870,7 @@ def _taps(window: bytes, size: int, device: torch.device) -> tuple[torch.Tensor,
     return torch_engine.constant(rounded, device), float(taps.sum()), symmetric
 
 
+@torch.compiler.disable  # (in a compiled model's loss, run as eagerly: host reads, NumPy and launches, nothing to fuse)
 def pyramid_means(x, y, window: np.ndarray, c1: float, c2: float, levels: int, power_factors=None):
     """Steps 4 and 5 of ``[..., C, H, W]`` images (broadcast against each
     other) over ``levels`` scales, TF's step 5 between them: the means of SSIM,
