@@ -71,6 +71,24 @@ def test_lossless_formats_decode_exactly_and_score_like_tensorflow(tmp_path, cap
     assert abs(result["ms_ssim"] - want) <= 1e-5
 
 
+def test_png_with_fewer_significant_bits_scores_its_16_bit_samples(tmp_path, capsys, tf):
+    """A 10-bit PNG, as pypng and camera or medical exporters write it (16-bit
+    samples and an sBIT chunk of 10): its samples as stored, as Pillow and
+    libpng decode them, against the 16-bit maximum (they were shifted down to
+    10 bits, which that maximum misjudged: 0.99998 where TF gives 0.98997)."""
+    ref, dist = (np.right_shift(a, 6) for a in _pair(np.uint16, 1))
+    for name, arr in (("ref", ref), ("dist", dist)):
+        with open(tmp_path / f"{name}.png", "wb") as f:
+            png.Writer(W, H, greyscale=True, bitdepth=10).write(f, arr[..., 0])
+    stored = [np.asarray(Image.open(tmp_path / f"{name}.png"))[..., None] for name in ("ref", "dist")]
+    assert stored[0].dtype == np.uint16 and stored[0].max() > 1023  # (the 10 bits scaled to 16)
+    np.testing.assert_array_equal(msssim.read_image(tmp_path / "ref.png"), stored[0])
+    code, document, _ = _json_run(capsys, tmp_path / "ref.png", tmp_path / "dist.png")
+    assert code == 0
+    want = float(tf.image.ssim_multiscale(tf.constant(stored[0]), tf.constant(stored[1]), 65535.0))
+    assert abs(document["results"][0]["ms_ssim"] - want) <= 1e-5
+
+
 def test_jpeg_scores_the_decoded_pixels(tmp_path, capsys, tf):
     ref, dist = _pair(np.uint8, 3)
     _save_pillow(tmp_path / "ref.jpg", ref, quality=95)

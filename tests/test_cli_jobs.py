@@ -4,6 +4,7 @@ resuming, local workers and a Dask cluster. Every file is made here."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import struct
 import subprocess
@@ -83,6 +84,27 @@ def test_folders_match_by_relative_path_and_report_unmatched(tmp_path, capsys, t
     assert set(doc["pooled"]) == {"count", "mean", "median", "min", "max", "stdev", "harmonic_mean", "p5", "p95"}
 
 
+def test_folders_follow_symlinked_subfolders_not_loops_and_sniff_unknown_names(tmp_path, capsys):
+    """An evaluation set gathered with symlinks: linked subfolders are
+    searched (a link back up is not followed round); a file whose name does
+    not say what it is is scored if Pillow knows it (AVIF), else skipped."""
+    store_ref, store_dist = _folders(tmp_path / "store", ["clip/f1.png", "clip/f2.png"])
+    ref_dir, dist_dir = _folders(tmp_path, ["own.png"])
+    (ref_dir / "clip").symlink_to(store_ref / "clip", target_is_directory=True)
+    (dist_dir / "clip").symlink_to(store_dist / "clip", target_is_directory=True)
+    (ref_dir / "clip_loop").mkdir()
+    (ref_dir / "clip_loop" / "up").symlink_to(ref_dir, target_is_directory=True)  # (a loop: ref/clip_loop/up/...)
+    for folder, seed in ((ref_dir, 0), (dist_dir, 1)):
+        Image.fromarray(_image(seed)).save(folder / "k.avif")
+        (folder / "notes.txt").write_text("not an image")
+    code, doc = _run_json(capsys, ref_dir, dist_dir)
+    assert code == 0, capsys.readouterr().err
+    names = sorted(Path(r["reference"]).relative_to(ref_dir).as_posix() for r in doc["results"])
+    assert names == ["clip/f1.png", "clip/f2.png", "k.avif", "own.png"]
+    assert all("ms_ssim" in r for r in doc["results"])
+    assert doc["skipped"] == [str(ref_dir / "notes.txt"), str(dist_dir / "notes.txt")]
+
+
 @pytest.mark.parametrize("kind", ["csv", "jsonl"])
 def test_manifest_paths_are_relative_to_it(tmp_path, capsys, kind):
     ref_dir, dist_dir = _folders(tmp_path / "data", ["x.png", "y.png"])
@@ -106,6 +128,77 @@ def test_bad_manifest_is_a_runtime_error(tmp_path, capsys):
     manifest.write_text("left,right\na.png,b.png\n")
     assert main(["--pairs", str(manifest)]) == 3
     assert "needs 'reference' and 'distorted'" in capsys.readouterr().err
+    for name, content, says in (
+        ("latin.csv", "reference,distorted\ncaf\xe9.png,b.png\n".encode("latin-1"), "is not UTF-8 text"),
+        ("number.jsonl", b'{"reference": 5, "distorted": "b.png"}\n', "entry 1 needs 'reference' and 'distorted'"),
+        ("broken.json", b'[{"reference": "a.png",', "not JSON"),
+    ):
+        (tmp_path / name).write_bytes(content)
+        assert main(["--pairs", str(tmp_path / name)]) == 3
+        assert says in capsys.readouterr().err
+
+
+def test_manifests_as_spreadsheets_and_editors_save_them(tmp_path, capsys):
+    """A CSV with a byte-order mark and spaces after the commas (Excel's
+    "CSV UTF-8"), a ``.json`` list, and JSON lines in a ``.json`` file: the
+    same pairs as a plain CSV."""
+    _folders(tmp_path, ["x.png", "y.png"])
+    rows = [("ref/x.png", "dist/x.png"), ("ref/y.png", "dist/y.png")]
+    entries = [{"reference": r, "distorted": d} for r, d in rows]
+    manifests = {
+        "plain.csv": "reference,distorted\n" + "".join(f"{r},{d}\n" for r, d in rows),
+        "excel.csv": "\ufeffreference, distorted\r\n" + "".join(f"{r}, {d}\r\n" for r, d in rows),
+        "list.json": json.dumps(entries, indent=2),
+        "lines.json": "".join(json.dumps(e) + "\n" for e in entries),
+    }
+    scores = {}
+    for name, text in manifests.items():
+        (tmp_path / name).write_text(text, encoding="utf-8", newline="")
+        code, doc = _run_json(capsys, "--pairs", tmp_path / name)
+        assert code == 0, name
+        scores[name] = [(Path(r["reference"]).name, r["ms_ssim"]) for r in doc["results"]]
+    assert len(scores["plain.csv"]) == 2 and all(v == scores["plain.csv"] for v in scores.values())
+
+
+def test_a_folder_against_a_path_that_is_not_there_names_it(tmp_path, capsys):
+    ref_dir, _ = _folders(tmp_path, ["a.png"])
+    assert main([str(ref_dir), str(tmp_path / "dist_typo")]) == 3
+    assert f"error: {tmp_path / 'dist_typo'}: no such file or folder" in capsys.readouterr().err
+
+
+def test_output_to_a_closed_pipe_and_file_names_that_are_not_utf8(tmp_path):
+    """``| head -1`` of JSON lines: no traceback, the status a command SIGPIPE
+    ends has; a CSV file of results whose file names are bytes that are not
+    UTF-8 (a Latin-1 system's): written, those bytes kept."""
+    ref_dir, dist_dir = _folders(tmp_path, [f"p{i}.png" for i in range(3)])
+    command = [sys.executable, "-m", "msssim.cli", str(ref_dir), str(dist_dir), "--format", "jsonl"]
+    run = subprocess.run(" ".join(command) + " | head -1; echo status ${PIPESTATUS[0]}", shell=True,
+                         executable="/bin/bash", capture_output=True, text=True, timeout=300)  # fmt: skip
+    first, status = run.stdout.splitlines()
+    assert "parameters" in json.loads(first) and status == "status 141", run.stdout
+    assert "Traceback" not in run.stderr, run.stderr
+    latin = os.fsdecode(b"caf\xe9.png")
+    for folder in (ref_dir, dist_dir):
+        (folder / "p0.png").rename(folder / latin)
+    out = tmp_path / "out.csv"
+    done = subprocess.run([*command[:-2], "-o", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert b"caf\xe9.png" in out.read_bytes() and out.read_bytes().count(b"\n") == 4
+
+
+def test_workers_take_no_more_threads_than_numba_starts(tmp_path, capsys, monkeypatch):
+    """``NUMBA_NUM_THREADS`` (an HPC job's setting) bounds each worker's share:
+    asking each for its cores' share above it failed every pair."""
+    from msssim._dataset import cores
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)  # (an 8-core node, of which the job may use all)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    assert cores() == 8
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "1")
+    assert cores() == 1
+    ref_dir, dist_dir = _folders(tmp_path, [f"p{i}.png" for i in range(3)])
+    code, doc = _run_json(capsys, ref_dir, dist_dir, "--workers", "2")
+    assert code == 0 and all("ms_ssim" in r for r in doc["results"])
 
 
 def _video(path: Path, frames: list[np.ndarray], codec: str = "rawvideo", pix_fmt: str = "yuv420p") -> Path:
@@ -379,20 +472,25 @@ def test_local_workers_equal_one_process(tmp_path, capsys):
     assert pool["results"] == alone["results"]
 
 
-def test_dask_cluster_on_loopback_equals_local_run(tmp_path, capsys):
+def test_dask_cluster_on_loopback_equals_local_run(tmp_path, capsys, monkeypatch):
+    """Folders named relative to this process's working folder, which is not
+    the workers': the same results, naming the files as given."""
     from distributed import LocalCluster
 
     ref_dir, dist_dir = _folders(tmp_path, [f"p{i}.png" for i in range(5)])
     _video(ref_dir / "clip.y4m", _clip(0, 3))
     _video(dist_dir / "clip.y4m", _clip(9, 3))
-    _, local = _run_json(capsys, ref_dir, dist_dir)
     with LocalCluster(
         host="127.0.0.1", n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
-        code, remote = _run_json(capsys, ref_dir, dist_dir, "--scheduler", cluster.scheduler_address)
+        monkeypatch.chdir(tmp_path)  # (after the workers started: theirs is another folder)
+        _, local = _run_json(capsys, "ref", "dist")
+        code, remote = _run_json(capsys, "ref", "dist", "--scheduler", cluster.scheduler_address)
     assert code == 0
     assert remote["results"] == local["results"]
+    assert len(local["results"]) == 6 and all("ms_ssim" in r for r in local["results"])
+    assert local["results"][0]["reference"].startswith("ref/")
 
 
 def test_unreachable_scheduler_is_a_runtime_error(tmp_path, capsys):

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from msssim._engines import DEFAULT_ENGINE, NUMERICS
-from msssim._io import IMAGE_SUFFIXES, ImageReadError
+from msssim._io import IMAGE_SUFFIXES, ImageReadError, looks_like_image
 from msssim._video import RAW_SUFFIXES, VIDEO_SUFFIXES, RawVideo
 
 
@@ -34,8 +34,6 @@ def media_kind(path: str, sniff: bool = True) -> str | None:
         return "video"
     if not sniff:
         return None
-    from msssim._io import looks_like_image
-
     return "image" if looks_like_image(path) else "video"
 
 
@@ -142,6 +140,8 @@ def pairs_from_folders(reference: Path, distorted: Path) -> tuple[list[Pair], li
     pairs, skipped = [], []
     for relative in sorted(ref_files | dist_files):
         kind = media_kind(str(relative), sniff=False)
+        if kind is None:  # (a name that does not say: an image if Pillow knows its header, as AVIF and APNG)
+            kind = "image" if looks_like_image((reference if relative in ref_files else distorted) / relative) else None
         if kind is None:
             skipped += [
                 str(root / relative)
@@ -155,7 +155,18 @@ def pairs_from_folders(reference: Path, distorted: Path) -> tuple[list[Pair], li
 
 
 def _files_below(folder: Path) -> set[Path]:
-    return {p.relative_to(folder) for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")}
+    """The files in ``folder`` and below, through symlinked folders too (the
+    usual way to gather an evaluation set), but not round a loop of links;
+    hidden files left out."""
+    found = set()
+    ancestors = {str(folder): (os.path.realpath(folder),)}  # (each folder's real path and its parents')
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        chain = ancestors.pop(root)
+        inside = [(d, os.path.realpath(os.path.join(root, d))) for d in dirs]
+        dirs[:] = [d for d, real in inside if real not in chain]
+        ancestors.update((os.path.join(root, d), (*chain, real)) for d, real in inside if real not in chain)
+        found.update(Path(root, name).relative_to(folder) for name in files if not name.startswith("."))
+    return {path for path in found if (folder / path).is_file()}
 
 
 def file_pair(reference: str, distorted: str) -> Pair:
@@ -167,17 +178,29 @@ def file_pair(reference: str, distorted: str) -> Pair:
     return Pair(reference, distorted, kind=kinds[0])
 
 
+SIDES = ("reference", "distorted")
+
+
 def pairs_from_manifest(path: Path) -> list[Pair]:
     """Pairs listed in a CSV (``reference,distorted`` header) or JSONL file
-    (``{"reference": ..., "distorted": ...}`` per line). Relative paths are
-    relative to the manifest's folder."""
+    (``{"reference": ..., "distorted": ...}`` per line; a ``.json`` file may
+    also hold a list of them). Relative paths are relative to the manifest's
+    folder."""
     base = path.parent
     rows: list[dict] = []
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8-sig")  # (a spreadsheet's CSV starts with a byte-order mark)
     except OSError as exc:
         raise PairError(f"{path}: cannot read the manifest ({exc.strerror or exc})") from None
-    if path.suffix.lower() in (".jsonl", ".ndjson"):
+    except UnicodeDecodeError:
+        raise PairError(f"{path}: the manifest is not UTF-8 text; save it as UTF-8") from None
+    suffix = path.suffix.lower()
+    if suffix == ".json" and text.lstrip().startswith("["):  # (one list of entries)
+        try:
+            rows = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PairError(f"{path}: not JSON ({exc.msg}, line {exc.lineno})") from None
+    elif suffix in (".jsonl", ".ndjson", ".json"):  # (an entry a line)
         for number, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
@@ -185,11 +208,12 @@ def pairs_from_manifest(path: Path) -> list[Pair]:
                 except json.JSONDecodeError as exc:
                     raise PairError(f"{path}:{number}: not JSON ({exc.msg})") from None
     else:
-        rows = list(csv.DictReader(text.splitlines()))
+        rows = list(csv.DictReader(text.splitlines(), skipinitialspace=True))
     pairs = []
     for number, row in enumerate(rows, 1):
-        if not isinstance(row, dict) or not row.get("reference") or not row.get("distorted"):
-            raise PairError(f"{path}: entry {number} needs 'reference' and 'distorted', got {row!r}")
+        named = isinstance(row, dict) and all(isinstance(row.get(side), str) and row[side] for side in SIDES)
+        if not named:
+            raise PairError(f"{path}: entry {number} needs 'reference' and 'distorted' file names, got {row!r}")
         pairs.append(file_pair(str(base / row["reference"]), str(base / row["distorted"])))
     return pairs
 
@@ -397,13 +421,21 @@ def run(
             on_result(result)
 
 
+def cores() -> int:
+    """The cores this process may use (its CPU affinity, as a batch system
+    sets it), and no more than the threads Numba starts with (``NUMBA_NUM_THREADS``)."""
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    numba = os.environ.get("NUMBA_NUM_THREADS", "")
+    return max(1, min(count, int(numba))) if numba.strip().isdigit() else count
+
+
 def _in_processes(chunks: list[list[Pair]], options: Options, workers: int) -> Iterator[list[dict]]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     # Spawned, not forked: Numba's thread pool does not survive a fork. Each
     # worker's share of the cores keeps the machine from being oversubscribed.
-    threads = options.threads or max(1, (os.cpu_count() or 1) // workers)
+    threads = options.threads or max(1, cores() // workers)
     options = replace(options, threads=threads)
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(score_partition, chunk, options) for chunk in chunks]
@@ -424,10 +456,19 @@ def _on_dask(chunks: list[list[Pair]], options: Options, address: str) -> Iterat
         client = Client(address, timeout="10s")
     except (OSError, TimeoutError) as exc:
         raise PairError(f"cannot reach the Dask scheduler at {address} ({exc})") from None
+    # The workers open the files from their own working folder (another
+    # machine's, or the scheduler's): they get absolute paths, and the results
+    # name the files as they were given (the keys a resumed run matches)
+    sent = [[replace(p, reference=os.path.abspath(p.reference), distorted=os.path.abspath(p.distorted)) for p in chunk]
+            for chunk in chunks]  # fmt: skip
     with client:
-        futures = client.map(score_partition, chunks, options=options, pure=False)
+        futures = client.map(score_partition, sent, options=options, pure=False)
+        given = {future.key: chunk for future, chunk in zip(futures, chunks)}
         try:
             for future in as_completed(futures):
-                yield future.result()
+                yield [
+                    dict(result, reference=pair.reference, distorted=pair.distorted)
+                    for result, pair in zip(future.result(), given[future.key])
+                ]
         finally:
             client.cancel(futures)

@@ -142,7 +142,10 @@ def _read_png16(path: Path) -> np.ndarray:
     import png
 
     with open(path, "rb") as f:
-        width, height, rows, info = png.Reader(file=f).asDirect()
+        # the samples as stored (as libpng and Pillow give them): ``asDirect``
+        # would shift them down to an sBIT chunk's depth (a 10-bit file's to
+        # 0..1023), which the 16-bit maximum then misjudges
+        width, height, rows, info = png.Reader(file=f).read()
         arr = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows])
     return arr.reshape(height, width, info["planes"])
 

@@ -3,7 +3,8 @@
 Exit status: 0 all pairs scored, 1 the pooled mean is below ``--fail-under``,
 2 usage error, 3 some pair could not be scored (each such pair has an ``error``
 entry and a line on stderr; the others are still scored and written), or
-nothing was scored at all.
+nothing was scored at all; 130 interrupted; 141 the reader of the standard
+output closed it (``| head``), as for a command that SIGPIPE ends.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from msssim._dataset import (
     Pair,
     PairError,
     SettingError,
+    cores,
     file_pair,
     pairs_from_folders,
     pairs_from_manifest,
@@ -32,7 +34,7 @@ from msssim._io import COLORS, SCALERS
 from msssim._report import FORMATS, JsonLines, SettingsMismatch, existing_format, pooled, render, with_decibels
 from msssim._video import PIXEL_FORMATS, RAW_SUFFIXES, RawVideo
 
-EXIT_OK, EXIT_BELOW, EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_BELOW, EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 3, 130, 141
 
 
 def _float_list(text: str) -> tuple[float, ...]:
@@ -83,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="msssim",
         description="MS-SSIM of distorted images or videos against their references: TensorFlow's formula, exactly.",
-        epilog="Exit status: 0 ok, 1 below --fail-under, 2 usage error, 3 some pair could not be scored.",
+        epilog="Exit status: 0 ok, 1 below --fail-under, 2 usage error, 3 some pair could not be scored, "
+        "130 interrupted, 141 the output's reader closed it.",
     )
     inputs = parser.add_argument_group("inputs")
     inputs.add_argument("reference", nargs="?", help="reference image, video or folder")
@@ -263,6 +266,9 @@ def _pairs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[l
     if reference.is_dir() and distorted.is_dir():
         return pairs_from_folders(reference, distorted)
     if reference.is_dir() or distorted.is_dir():
+        for path in (reference, distorted):
+            if not path.exists():
+                raise PairError(f"{path}: no such file or folder")
         parser.error("REFERENCE and DISTORTED must both be folders or both be files")
     return [file_pair(args.reference, args.distorted)], []
 
@@ -383,6 +389,14 @@ def _log_skipped(skipped: list[str]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # (``| head``: the reader has what it wanted; no traceback, nothing more written)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # exits with status 2 on a usage error
     options = _options(args, parser)
@@ -413,7 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     todo = [p for p in pairs if p.key not in finished]
     if finished:
         _log(f"{len(pairs) - len(todo)} pairs already in {args.output}; scoring the other {len(todo)}")
-    workers = args.workers or ((os.cpu_count() or 1) if len(todo) > 16 else 1)
+    workers = args.workers or (cores() if len(todo) > 16 else 1)
 
     results: dict[tuple[str, str], dict] = {}
     progress = _Progress(todo, options)
@@ -454,7 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if sink is None:
         text = render(everything, options.parameters(), options.metric, fmt, args.db, skipped)
         if args.output:
-            args.output.write_text(text)
+            args.output.write_text(text, encoding="utf-8", errors="surrogateescape")  # (file names as bytes)
         else:
             sys.stdout.write(text)
     stats = pooled(everything, options.metric)
