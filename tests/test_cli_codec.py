@@ -432,6 +432,20 @@ def test_offset_pairs_each_frame_with_the_one_n_later(tmp_path, capsys):
     frames = json.loads(out)["results"][0]["frames"]
     assert [(f["frame"], f["distorted_frame"]) for f in frames] == [(2, 0), (4, 2), (6, 4)]
     assert "frame counts differ" in _run(capsys, ref, dist, *size, "--offset", "1")[2]
+    # Files of one length: the offset's last frames have no partner, and that is no error (more is).
+    same = _write_raw(tmp_path / "same.yuv", dist_frames[:5])
+    code, out, err = _run(capsys, ref, same, *size, "--offset", "2", "--subsample", "2")
+    assert code == 0, err
+    assert [(f["frame"], f["distorted_frame"]) for f in json.loads(out)["results"][0]["frames"]] == [(0, 2), (2, 4)]
+    code, out, err = _run(capsys, same, ref, *size, "--offset", "-2")
+    assert code == 0, err
+    assert [(f["frame"], f["distorted_frame"]) for f in json.loads(out)["results"][0]["frames"]] == [
+        (2, 0),
+        (3, 1),
+        (4, 2),
+    ]
+    short = _write_raw(tmp_path / "short.yuv", dist_frames[:4])
+    assert "frame counts differ" in _run(capsys, ref, short, *size, "--offset", "2")[2]
 
 
 def test_subsample_scores_every_nth_frame(tmp_path, capsys):

@@ -419,6 +419,49 @@ def test_killed_run_resumes_with_every_pair_exactly_once(tmp_path):
     assert {r["distorted"]: r["ms_ssim"] for r in rows} == want
 
 
+def _workers(pid: int) -> list[int]:
+    """The process pool's workers that ``pid`` spawned (not its resource tracker)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue  # (a process that ended meanwhile)
+        if parent == pid and b"spawn_main" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_a_killed_worker_loses_only_its_pairs_and_a_rerun_retries_them(tmp_path):
+    """A worker killed mid-run (the out-of-memory killer, kill -9): the pairs
+    scored stand, the others get an error entry each (not a traceback and
+    nothing written), exit 3; the same command again scores only those."""
+    names = [f"img{i:02d}.png" for i in range(24)]
+    ref_dir, dist_dir = _folders(tmp_path, names, size=(720, 960))
+    out = tmp_path / "results.jsonl"
+    command = [sys.executable, "-m", "msssim.cli", str(ref_dir), str(dist_dir), "-o", str(out), "--workers", "2"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while _count_results(out) < 3 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    workers = _workers(process.pid)
+    assert workers and process.poll() is None, "killed part-way, with workers running"
+    os.kill(workers[0], signal.SIGKILL)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 3 and "Traceback" not in err, err
+    settings, *rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(Path(r["distorted"]).name for r in rows) == names  # (every pair, once)
+    lost = [r for r in rows if "error" in r]
+    assert lost and len(lost) < len(names) and all("worker process scoring it stopped" in r["error"] for r in lost)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"scoring the other {len(lost)} ({len(lost)} of them again: they failed before)" in done.stderr
+    assert f"{len(names)} of {len(names)} pairs scored" in done.stderr  # (each once in the pooled figures)
+    last = {r["distorted"]: r for r in (json.loads(line) for line in out.read_text().splitlines()[1:])}
+    assert len(last) == len(names) and all("ms_ssim" in r for r in last.values())
+
+
 def _jsonl_run(capsys, ref_dir: Path, dist_dir: Path, out: Path, *args) -> tuple[int, str]:
     code = main([str(ref_dir), str(dist_dir), "--format", "jsonl", "-o", str(out), *args])
     return code, capsys.readouterr().err

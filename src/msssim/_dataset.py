@@ -9,6 +9,7 @@ done, so results already computed survive an interruption.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -338,7 +339,8 @@ def _score_video(pair: Pair, options: Options, on_frame: Callable[[], None] | No
         with _blame("distorted"):
             dist = next(dist_frames, None)
         if ref is None or dist is None:
-            if ref is not dist and not options.shortest:
+            going_on = dist_frames if ref is None else ref_frames
+            if ref is not dist and not options.shortest and not _offset_explains(options, ref is None, going_on):
                 longer, shorter = ("reference", "distorted") if dist is None else ("distorted", "reference")
                 raise PairError(
                     f"frame counts differ: the {shorter} ends after {len(frames)} scored frames while the "
@@ -357,6 +359,19 @@ def _score_video(pair: Pair, options: Options, on_frame: Callable[[], None] | No
         raise PairError("no frames to score (check --frames and --offset)")
     mean = float(str(np.float32(np.mean([f[options.metric] for f in frames]))))
     return {options.metric: mean, "frames": frames}
+
+
+def _offset_explains(options: Options, reference_ended: bool, going_on: Iterator) -> bool:
+    """Whether the frames left in the video that goes on are those the offset
+    leaves without a partner in two files of one length: a distorted ``N``
+    frames late (``--offset N``) ends ``N`` frames before the reference; one
+    early (``-N``), ``N`` after it. (Read to find out: at most that many frames.)"""
+    if not options.offset or reference_ended != (options.offset < 0):
+        return False
+    unpartnered = -(-abs(options.offset) // options.selected_frames().step)  # (of the frames scored)
+    with _blame("distorted" if reference_ended else "reference"):
+        left = 1 + sum(1 for _ in itertools.islice(going_on, unpartnered))  # (its next frame is read already)
+    return left <= unpartnered
 
 
 def score_pair(pair: Pair, options: Options, on_frame: Callable[[], None] | None = None) -> dict:
@@ -432,19 +447,34 @@ def cores() -> int:
 def _in_processes(chunks: list[list[Pair]], options: Options, workers: int) -> Iterator[list[dict]]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
     # Spawned, not forked: Numba's thread pool does not survive a fork. Each
     # worker's share of the cores keeps the machine from being oversubscribed.
     threads = options.threads or max(1, cores() // workers)
     options = replace(options, threads=threads)
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(score_partition, chunk, options) for chunk in chunks]
+        futures = {pool.submit(score_partition, chunk, options): chunk for chunk in chunks}
         try:
             for future in as_completed(futures):
-                yield future.result()
+                try:
+                    yield future.result()
+                except BrokenProcessPool:  # (a worker killed: the out-of-memory killer, kill -9)
+                    yield [_lost(pair) for pair in futures[future]]
         finally:
             for future in futures:
                 future.cancel()
+
+
+def _lost(pair: Pair) -> dict:
+    """The result of a pair whose worker process died before it was scored
+    (the others' results stand, and a resumed run tries it again)."""
+    why = "the worker process scoring it stopped (killed, perhaps for lack of memory); run again to retry it"
+    return {
+        "reference": pair.reference,
+        "distorted": pair.distorted,
+        "error": f"{pair.distorted} vs {pair.reference}: {why}",
+    }
 
 
 def _on_dask(chunks: list[list[Pair]], options: Options, address: str) -> Iterator[list[dict]]:

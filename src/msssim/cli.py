@@ -423,10 +423,14 @@ def _main(argv: Sequence[str] | None) -> int:
             parser.error(_mismatch_message(exc))
         if sink is None:
             sink = JsonLines.start(sys.stdout, options.parameters())
-    finished = {(r.get("reference"), r.get("distorted")) for r in sink.previous} if sink else set()
+    # a pair's last row in the file (a pair that failed, and was tried again, has two)
+    previous = {(r.get("reference"), r.get("distorted")): r for r in (sink.previous if sink else [])}
+    finished = {key for key, r in previous.items() if "error" not in r}  # (failed pairs are tried again)
     todo = [p for p in pairs if p.key not in finished]
-    if finished:
-        _log(f"{len(pairs) - len(todo)} pairs already in {args.output}; scoring the other {len(todo)}")
+    if previous:
+        again = sum(p.key in previous for p in todo)
+        retried = f" ({again} of them again: they failed before)" if again else ""
+        _log(f"{len(pairs) - len(todo)} pairs already in {args.output}; scoring the other {len(todo)}{retried}")
     workers = args.workers or (cores() if len(todo) > 16 else 1)
 
     results: dict[tuple[str, str], dict] = {}
@@ -461,7 +465,10 @@ def _main(argv: Sequence[str] | None) -> int:
             sink.close()
     progress.close()
 
-    everything = (sink.previous if sink else []) + [results[p.key] for p in todo if p.key in results]
+    tried = {p.key for p in todo if p.key in results}
+    everything = [r for key, r in previous.items() if key not in tried] + [
+        results[p.key] for p in todo if p.key in tried
+    ]
     if args.db:
         for result in everything:
             with_decibels(result, options.metric)
