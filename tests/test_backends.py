@@ -127,6 +127,35 @@ def test_tensorflow_function_and_variables(tf):
     assert float(msssim.ssim_multiscale(half, half, 1.0)) == 1.0
 
 
+def test_tensorflow_function_with_an_unknown_batch_and_nan_pixels(tf):
+    """A ``tf.function`` whose batch dim is None (Keras' and ``tf.data``'s last
+    batch): eager's values and gradients (they were refused: "a fully known
+    shape"); a NaN pixel, unchecked there, scores NaN as in TF (it scored 0, a
+    clamped term); an unknown image size is refused, naming what to give."""
+    rng = np.random.default_rng(6)
+    a = tf.constant(rng.random((3, 176, 179, 3), dtype=np.float32))
+    b = tf.clip_by_value(a + tf.constant(0.1 * rng.standard_normal(a.shape, dtype=np.float32)), 0, 1)
+    spec = [tf.TensorSpec([None, 176, 179, 3], tf.float32)] * 2
+    for numerics in ("exact", "tensorflow-cpu"):
+
+        def step(x, y, numerics=numerics):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                scores = msssim.ssim_multiscale(x, y, 1.0, numerics=numerics)
+                total = tf.reduce_sum(scores)
+            return scores, tape.gradient(total, x)
+
+        traced, eager = tf.function(step, input_signature=spec)(a, b), step(a, b)
+        np.testing.assert_allclose(traced[0].numpy(), eager[0].numpy(), rtol=0, atol=1e-6)
+        assert np.abs(traced[1] - eager[1]).max() <= 1e-4 * np.abs(eager[1]).max()  # (graph-mode float32 rewrites)
+    bad = tf.tensor_scatter_nd_update(a, [[0, 100, 100, 1]], [float("nan")])
+    scores = tf.function(lambda x, y: msssim.ssim_multiscale(x, y, 1.0), input_signature=spec)(bad, b).numpy()
+    assert np.isnan(scores[0]) and np.isfinite(scores[1:]).all()
+    unknown = [tf.TensorSpec([None, None, None, 3], tf.float32)] * 2
+    with pytest.raises(ValueError, match="need a known height, width and channels inside tf.function"):
+        tf.function(lambda x, y: msssim.ssim_multiscale(x, y, 1.0), input_signature=unknown)(a, b)
+
+
 def test_jax_grad_jit_and_vmap(tf):
     rng = np.random.default_rng(6)
     img1 = rng.random((176, 181, 3), dtype=np.float32)

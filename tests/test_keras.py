@@ -27,3 +27,31 @@ def test_keras_loss_values_and_a_training_step(tf):
     history = model.fit(noisy, target, epochs=5, batch_size=4, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert history.history["loss"][-1] < history.history["loss"][0]
+    # Three images in batches of two: the last batch is smaller, and Keras traces an unknown batch dim.
+    history = model.fit(noisy[:3], target[:3], epochs=2, batch_size=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    np.testing.assert_allclose(
+        model.evaluate(noisy[:3], target[:3], batch_size=2, verbose=0),
+        float(MSSSIMLoss()(target[:3], model.predict(noisy[:3], verbose=0))),
+        rtol=0,
+        atol=1e-5,
+    )
+
+
+def test_a_saved_model_loads_with_its_loss_parameters(tf, tmp_path):
+    """``model.save`` and ``keras.models.load_model``: the loss comes back with
+    its parameters (it came back with the defaults, max_val 1 for images in
+    [0, 255]), without ``custom_objects``."""
+    import keras
+
+    from msssim.keras import MSSSIMLoss
+
+    loss = MSSSIMLoss(255.0, (0.5, 0.5), 7, 1.2, 0.02, 0.04, numerics="tensorflow-cpu", reduction="sum")
+    assert MSSSIMLoss.from_config(loss.get_config()).parameters_ == loss.parameters_
+    inputs = keras.Input((64, 64, 3))
+    model = keras.Model(inputs, keras.layers.Conv2D(3, 3, padding="same")(inputs))
+    model.compile(optimizer="adam", loss=loss)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    assert isinstance(loaded.loss, MSSSIMLoss) and loaded.loss.parameters_ == loss.parameters_
+    assert loaded.loss.reduction == "sum"

@@ -66,3 +66,29 @@ def test_exact_kernels_on_narrow_and_wide_images():
         got = msssim.ssim(a, b, 1.0, return_index_map=True)
         want = msssim.ssim(a, b, 1.0, return_index_map=True, engine="reference")
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-6, err_msg=str(shape))
+
+
+def test_forked_children_score_after_the_parent_did():
+    """A fork after a call (a multiprocessing pool's workers, a torch
+    DataLoader's): the children score as the parent did. The exact engine's
+    threads do not survive a fork; its pool was inherited, and the children
+    waited for ever on jobs no thread would run."""
+    code = """
+    import multiprocessing, numpy as np, msssim
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (2, 300, 301, 3), dtype=np.uint8)
+    b = np.clip(a + rng.integers(-30, 30, a.shape), 0, 255).astype(np.uint8)
+    parent = [float(v) for v in msssim.ssim_multiscale(a, b, 255, threads=2)]
+    parent += [float(v) for v in msssim.ssim_multiscale(a, b, 255, numerics="tensorflow-cpu", threads=2)]
+
+    def score(i):
+        exact = float(msssim.ssim_multiscale(a[i % 2], b[i % 2], 255, threads=2))
+        return exact if i < 2 else float(msssim.ssim_multiscale(a[i % 2], b[i % 2], 255, numerics="tensorflow-cpu", threads=2))
+
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        print(pool.map(score, range(4)) == parent)
+    """
+    import textwrap
+
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=300)
+    assert done.stdout.split() == ["True"], done.stderr[-3000:]

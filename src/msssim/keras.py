@@ -14,6 +14,7 @@ import keras
 from msssim._ssim import MSSSIM_WEIGHTS, LossParameters
 
 
+@keras.saving.register_keras_serializable(package="msssim")
 class MSSSIMLoss(keras.losses.Loss):
     """``1 - MS-SSIM`` per image, TensorFlow's formula, finite gradients.
 
@@ -44,3 +45,20 @@ class MSSSIMLoss(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         return self.parameters_.loss(y_pred, y_true)
+
+    def get_config(self) -> dict:
+        """The parameters, so that a saved model's loss is this one when loaded
+        (``keras.models.load_model``; the class is registered as ``msssim>MSSSIMLoss``)."""
+        p = self.parameters_
+        return {
+            **super().get_config(),
+            "max_val": p.max_val,
+            "power_factors": list(p.power_factors),
+            "filter_size": p.filter_size,
+            "filter_sigma": p.filter_sigma,
+            "k1": p.k1,
+            "k2": p.k2,
+            "channel_axis": p.channel_axis,
+            "numerics": p.numerics,
+            "convention": p.convention,
+        }

@@ -21,6 +21,7 @@ go to a map, and a second pass sums it in order.
 
 from __future__ import annotations
 
+import os
 import threading
 from contextlib import contextmanager
 from typing import NamedTuple
@@ -50,6 +51,24 @@ from msssim._window import gaussian_window as make_window  # noqa: F401  (TF's, 
 # Numba's default thread pool (workqueue) must not be entered from two threads
 # at once; one call at a time also keeps the cores from being oversubscribed.
 _LOCK = threading.Lock()
+
+
+def _forked() -> None:
+    """A forked child's own lock (the parent's may have been held at the fork)."""
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
+
+# A threading layer that survives a fork, unless the user chose one: GNU
+# OpenMP's, Numba's pick where TBB is not installed, ends a forked child that
+# uses it ("Terminating: fork() called from a process already using GNU
+# OpenMP"), and a multiprocessing pool then waits for ever. (Where another
+# layer is running already, it stays: Numba fixes its layer when it starts it.)
+if numba.config.THREADING_LAYER == "default":
+    numba.config.THREADING_LAYER = "forksafe"
 
 
 @contextmanager

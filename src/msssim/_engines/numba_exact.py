@@ -27,6 +27,7 @@ rows it read into the next scale.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -96,6 +97,18 @@ def _run(jobs) -> list:
     if _pool is None or _pool._max_workers < _threads:
         _pool = ThreadPoolExecutor(max_workers=numba.config.NUMBA_NUM_THREADS, thread_name_prefix="msssim")
     return [future.result() for future in [_pool.submit(job) for job in jobs]]
+
+
+def _forked() -> None:
+    """In a forked child (a multiprocessing pool, a DataLoader's workers), the
+    parent's pool has no threads and its lock may be held: new ones, made on
+    first use (the jobs submitted to the old pool waited for ever)."""
+    global _pool, _LOCK
+    _pool, _LOCK = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
 
 
 # -- Reading: any input into float32 rows ----------------------------------------------------

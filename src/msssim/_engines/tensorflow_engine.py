@@ -6,7 +6,9 @@ It applies the same ops ``tf.image.ssim_multiscale`` does (a depthwise 2-D
 convolution, SYMMETRIC padding and average pooling, ``reduce_mean``), so its
 numbers are TF's, with TF's window (``msssim._window``). The clamp ``relu(t) ** w`` has gradient 0 where
 ``t <= 0``, where TF's is NaN. Inside ``tf.function`` the NaN/Inf check of the
-pixels is skipped (the values are not known when tracing).
+pixels is skipped (the values are not known when tracing): such an image
+scores NaN, as in TF. There the batch dims may be unknown (None); the
+images' height, width and channels must be known.
 """
 
 from __future__ import annotations
@@ -25,12 +27,24 @@ def arrays(img1, img2) -> tuple[tf.Tensor, tf.Tensor]:
 
 
 def meta(x: tf.Tensor) -> np.ndarray:
-    """A NumPy stand-in with the tensor's shape and dtype, for the checks."""
-    if not x.shape.is_fully_defined():
-        msg = f"images need a fully known shape inside tf.function, got {x.shape}; set input_signature shapes."
+    """A NumPy stand-in with the tensor's shape and dtype, for the checks.
+    Inside ``tf.function`` the batch dims may be unknown (a last batch that
+    is smaller, Keras' and ``tf.data``'s): they stand as 1 (the images' own
+    dims, the last three, must be known; TF's ops check the batch dims'
+    broadcast when they run)."""
+    if x.shape.rank is None or not x.shape[-3:].is_fully_defined():
+        msg = (
+            f"images need a known height, width and channels inside tf.function, got shape {x.shape}; "
+            "give them in the input_signature (the batch dims may be None)."
+        )
         raise ValueError(msg)
     dtype = np.dtype(x.dtype.as_numpy_dtype) if x.dtype != tf.string else np.dtype(object)
-    return stand_in(x.shape, dtype)
+    return stand_in([1 if n is None else n for n in x.shape], dtype)
+
+
+def _leading(x: tf.Tensor) -> tf.Tensor:
+    """The batch dims of ``x``, known or not (a dynamic batch inside tf.function)."""
+    return tf.shape(x)[:-3]
 
 
 def moveaxis(x: tf.Tensor, source: int, destination: int) -> tf.Tensor:
@@ -61,7 +75,7 @@ def filter_valid(x: tf.Tensor, window: np.ndarray) -> tf.Tensor:
     channels = x.shape[-1]
     kernel = tf.constant(np.tile(window[:, :, None, None], (1, 1, channels, 1)))
     out = tf.nn.depthwise_conv2d(_flat(x), kernel, strides=[1, 1, 1, 1], padding="VALID")
-    return tf.reshape(out, [*x.shape[:-3], *out.shape[-3:]])
+    return tf.reshape(out, tf.concat([_leading(x), out.shape[-3:]], 0))
 
 
 def downsample_2x(x: tf.Tensor, dims: int) -> tf.Tensor:
@@ -70,7 +84,7 @@ def downsample_2x(x: tf.Tensor, dims: int) -> tf.Tensor:
     if height % 2 or width % 2:
         flat = tf.pad(flat, [[0, 0], [0, height % 2], [0, width % 2], [0, 0]], mode="SYMMETRIC")
     out = tf.nn.avg_pool2d(flat, ksize=2, strides=2, padding="VALID")
-    return tf.reshape(out, [*x.shape[:-3], *out.shape[-3:]])
+    return tf.reshape(out, tf.concat([_leading(x), out.shape[-3:]], 0))
 
 
 def mean_hw(x: tf.Tensor, dims: int) -> tf.Tensor:
@@ -114,11 +128,13 @@ def stack(tensors, axis: int) -> tf.Tensor:
 
 
 def power(x: tf.Tensor, exponents) -> tf.Tensor:
-    """``x ** w`` for ``x >= 0``, with gradient 0 (not NaN) at ``x = 0``."""
+    """``x ** w`` for ``x >= 0``, with gradient 0 (not NaN) at ``x = 0``; a
+    NaN stays NaN (inside tf.function, where the pixels are not checked, the
+    score of a NaN pixel is NaN, as TF's, not the 0 of a clamped term)."""
     w = tf.constant(exponents, dtype=x.dtype)
-    positive = x > 0
-    base = tf.where(positive, x, tf.ones_like(x))
-    return tf.where(positive | (w == 0), base**w, tf.zeros_like(x))
+    kept = (x > 0) | tf.math.is_nan(x)
+    base = tf.where(kept, x, tf.ones_like(x))
+    return tf.where(kept | (w == 0), base**w, tf.zeros_like(x))
 
 
 def prod(x: tf.Tensor, axis: int) -> tf.Tensor:
