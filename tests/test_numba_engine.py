@@ -82,8 +82,8 @@ def test_forked_children_score_after_the_parent_did():
     parent += [float(v) for v in msssim.ssim_multiscale(a, b, 255, numerics="tensorflow-cpu", threads=2)]
 
     def score(i):
-        exact = float(msssim.ssim_multiscale(a[i % 2], b[i % 2], 255, threads=2))
-        return exact if i < 2 else float(msssim.ssim_multiscale(a[i % 2], b[i % 2], 255, numerics="tensorflow-cpu", threads=2))
+        numerics = "exact" if i < 2 else "tensorflow-cpu"
+        return float(msssim.ssim_multiscale(a[i % 2], b[i % 2], 255, numerics=numerics, threads=2))
 
     with multiprocessing.get_context("fork").Pool(2) as pool:
         print(pool.map(score, range(4)) == parent)
