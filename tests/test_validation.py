@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -154,6 +156,24 @@ def test_non_finite_pixels_are_located(function, bad, which):
         ValueError, match=rf"{which} has 1 NaN or infinite pixel value\(s\), the first at index \(100, 7, 2\)"
     ):
         function(images["img1"], images["img2"])
+
+
+@pytest.mark.parametrize("library", ["numpy", "torch"])
+@pytest.mark.parametrize("channel_axis", [-1, 0])
+def test_non_finite_pixels_are_located_in_the_layout_given(library, channel_axis):
+    """The index is the pixel's in the array as given, whatever the channel
+    axis and whatever layout the engine scores in (torch's channels-first
+    named a channels-last tensor's NaN at (1, 5, 7), not (5, 7, 1))."""
+    import torch
+
+    image = np.moveaxis(IMG, -1, channel_axis)
+    broken = image.copy()
+    at = (5, 7, 1) if channel_axis == -1 else (1, 5, 7)
+    broken[at] = np.nan
+    wrap = torch.from_numpy if library == "torch" else np.asarray
+    index = re.escape(str(at))
+    with pytest.raises(ValueError, match=rf"img2 has 1 NaN or infinite pixel value\(s\), the first at index {index}"):
+        msssim.ssim_multiscale(wrap(image), wrap(broken), 1.0, channel_axis=channel_axis)
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)

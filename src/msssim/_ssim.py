@@ -200,7 +200,7 @@ def _prepare(
     is None for SSIM."""
     dims = _validate.spatial_dims(dims)
     eng, host = engine_for(img1, img2, engine, numerics, dims)
-    x, y = eng.arrays(img1, img2) if hasattr(eng, "arrays") else (img1, img2)
+    x, y = given = eng.arrays(img1, img2) if hasattr(eng, "arrays") else (img1, img2)
     meta_x, meta_y = _validate.images(eng.meta(x), eng.meta(y), channel_axis, dims)
     if hasattr(eng, "arrays"):  # a framework's tensors: the same move, on them, into the engine's form
         channel = _layout(eng, dims)[1]
@@ -220,7 +220,9 @@ def _prepare(
     # the score, so the pixels are searched only if the score is not finite
     # (saving a pass over the images, and, on a GPU, a wait for it); another
     # framework's clamp could hide them, so they are searched first.
-    unchecked = ((x, "img1"), (y, "img2"))
+    # (a bad pixel is named at its index in the array given, not in the engine's layout)
+    given = given if hasattr(eng, "arrays") else [np.moveaxis(a, -1, channel_axis) for a in (meta_x, meta_y)]
+    unchecked = ((given[0], "img1"), (given[1], "img2"))
     if hasattr(eng, "arrays") and not getattr(eng, "CARRIES_NAN", False):
         for arr, name in unchecked:
             _validate.finite(eng, arr, name)
