@@ -236,6 +236,30 @@ def test_a_compiled_training_step_gives_eager_values_and_gradients():
         assert (ours - want).abs().max() <= 1e-5 * want.abs().max()
 
 
+def test_tensor_subclasses_of_other_packages_are_torchs():
+    """A ``torch.Tensor`` subclass defined in another package (MONAI's
+    ``MetaTensor``, torchvision's ``tv_tensors.Image``) is scored by torch,
+    with gradients (it was taken for a NumPy array: a NumPy result, or
+    "Can't call numpy() on Tensor that requires grad")."""
+
+    class MetaTensor(torch.Tensor):
+        pass
+
+    MetaTensor.__module__ = "monai.data.meta_tensor"
+    rng = torch.Generator().manual_seed(1)
+    a = torch.rand(2, 3, 64, 72, generator=rng)
+    b = (a + 0.1 * torch.randn(a.shape, generator=rng)).clamp(0, 1)
+    x = a.clone().as_subclass(MetaTensor).requires_grad_()
+    score = msssim.ssim_multiscale(x, b.as_subclass(MetaTensor), 1.0, (0.5, 0.5), channel_axis=-3)
+    assert isinstance(score, torch.Tensor) and score.shape == (2,)
+    score.sum().backward()
+    plain = a.clone().requires_grad_()
+    want = msssim.ssim_multiscale(plain, b, 1.0, (0.5, 0.5), channel_axis=-3)
+    want.sum().backward()
+    assert torch.equal(score.detach().as_subclass(torch.Tensor), want.detach())
+    assert torch.equal(x.grad.as_subclass(torch.Tensor), plain.grad)
+
+
 def test_torch_func_transforms_work_on_the_cpu(tf):
     """Inside ``torch.func`` tensors have no storage to hand to the NumPy engine:
     torch's own float64 ops give the value there (the exact value, as NumPy

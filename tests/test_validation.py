@@ -480,3 +480,14 @@ if _gpu_scalars():  # collected only where a GPU exists (CI has none): never a s
     @pytest.mark.parametrize("make", _gpu_scalars())
     def test_gpu_scalar_max_val(make):
         np.testing.assert_array_equal(_ms(U8, U8[::-1].copy(), make()), _ms(U8, U8[::-1].copy(), 255))
+
+
+def test_channels_first_images_without_channel_axis_are_told_how():
+    """torch's NCHW with the default channel_axis reads as 3-pixel-high images:
+    the error says to pass channel_axis=-3 (and says nothing of it for images
+    that are simply small)."""
+    with pytest.raises(ValueError, match=r"too small.*pass channel_axis=-3"):
+        msssim.ssim_multiscale(np.zeros((2, 3, 176, 176), np.float32), np.zeros((2, 3, 176, 176), np.float32), 1.0)
+    with pytest.raises(ValueError, match="too small") as small:
+        msssim.ssim_multiscale(np.zeros((100, 100, 3), np.float32), np.zeros((100, 100, 3), np.float32), 1.0)
+    assert "channel_axis" not in str(small.value)

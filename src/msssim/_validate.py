@@ -319,6 +319,8 @@ def size(shape: tuple[int, ...], filter_size: int, scales: int, dims: int = 2) -
             f"((filter_size - 1) * 2**(scales - 1) + 1 a side). Use larger {things}, a smaller "
             f"filter_size{hint}."
         )
+        if dims == 2 and len(shape) >= 3 and shape[-3] <= 4 and min(shape[-2:]) >= need:  # [..., C, H, W]
+            msg += " If the channels come first ([..., C, H, W], as torch's NCHW), pass channel_axis=-3."
         raise ValueError(msg)
     if shape[-1] == 0:
         msg = f"images have shape {shape}: zero channels. Expected [..., {SPATIAL_NAMES[dims]}, C] with C >= 1."

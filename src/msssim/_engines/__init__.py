@@ -68,8 +68,8 @@ def engine_for(img1, img2, name: str | None, numerics: str, dims: int = 2) -> tu
     engine called ``name``, twice. ``dims`` is 3 for volumes."""
     host = get_engine(name, numerics, dims)
     for img in (img1, img2):
-        framework = type(img).__module__.split(".")[0]
-        if framework in FRAMEWORKS:
+        framework = _framework(img)
+        if framework is not None:
             if name is not None:
                 msg = f"engine={name!r} applies to NumPy inputs; {framework} tensors are scored by {framework}."
                 raise ValueError(msg)
@@ -81,6 +81,17 @@ def engine_for(img1, img2, name: str | None, numerics: str, dims: int = 2) -> tu
                 raise TypeError(msg)
             return importlib.import_module(FRAMEWORKS[framework]), host
     return host, host
+
+
+def _framework(img) -> str | None:
+    """The array library of ``img`` (a key of :data:`FRAMEWORKS`), by its
+    class's package or a base class's (a tensor subclass defined elsewhere:
+    MONAI's ``MetaTensor``, torchvision's ``tv_tensors.Image``); None for others."""
+    for cls in type(img).__mro__:
+        framework = cls.__module__.split(".")[0]
+        if framework in FRAMEWORKS:
+            return framework
+    return None
 
 
 def get_engine(name: str | None, numerics: str = "exact", dims: int = 2) -> ModuleType:
