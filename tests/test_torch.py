@@ -260,6 +260,25 @@ def test_tensor_subclasses_of_other_packages_are_torchs():
     assert torch.equal(x.grad.as_subclass(torch.Tensor), plain.grad)
 
 
+def test_torch_func_vmap_and_per_sample_gradients():
+    """``torch.func.vmap``, and ``vmap(grad(...))`` (per-sample gradients): the
+    scores and gradients of the batch as a whole (they raised, calling
+    ``.item()`` under vmap for the finite check, which cannot read there)."""
+    rng = torch.Generator().manual_seed(3)
+    target = torch.rand(2, 3, 176, 176, generator=rng)
+    noisy = (target + 0.1 * torch.randn(target.shape, generator=rng)).clamp(0, 1)
+
+    def score(a, b):
+        return msssim.ssim_multiscale(a, b, 1.0, channel_axis=-3)
+
+    x = noisy.clone().requires_grad_()
+    want = score(x, target)
+    want.sum().backward()
+    assert (torch.func.vmap(score)(noisy, target) - want.detach()).abs().max() <= 1e-6
+    per_sample = torch.func.vmap(torch.func.grad(score))(noisy, target)
+    assert (per_sample - x.grad).abs().max() <= 1e-5 * x.grad.abs().max()
+
+
 def test_torch_func_transforms_work_on_the_cpu(tf):
     """Inside ``torch.func`` tensors have no storage to hand to the NumPy engine:
     torch's own float64 ops give the value there (the exact value, as NumPy

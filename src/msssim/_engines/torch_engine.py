@@ -327,5 +327,16 @@ def mean(x: torch.Tensor, axis: int) -> torch.Tensor:
 def all_finite(*arrays: torch.Tensor) -> bool:
     """One read on the host for all of them (each read waits for the GPU):
     whether the sum of their sums is finite, as it is exactly when they all
-    are (scores and their terms, at most 1 in size)."""
-    return math.isfinite(functools.reduce(torch.add, [x.sum() for x in arrays]).item())
+    are (scores and their terms, at most 1 in size). Under ``torch.func.vmap``
+    nothing can be read: True, and a NaN pixel scores NaN, as in traced code."""
+    total = functools.reduce(torch.add, [x.sum() for x in arrays])
+    return _batched(total) or math.isfinite(total.item())
+
+
+def _batched(x: torch.Tensor) -> bool:
+    """Whether ``x`` is inside ``torch.func.vmap`` (at any level of nested transforms)."""
+    while _functorch.is_functorch_wrapped_tensor(x):
+        if _functorch.is_batchedtensor(x):
+            return True
+        x = _functorch.get_unwrapped(x)
+    return False
