@@ -14,6 +14,7 @@ import tifffile
 from PIL import Image
 
 import msssim
+from msssim._io import to_color
 from msssim.cli import main
 
 RNG = np.random.default_rng(5)
@@ -87,6 +88,23 @@ def test_png_with_fewer_significant_bits_scores_its_16_bit_samples(tmp_path, cap
     assert code == 0
     want = float(tf.image.ssim_multiscale(tf.constant(stored[0]), tf.constant(stored[1]), 65535.0))
     assert abs(document["results"][0]["ms_ssim"] - want) <= 1e-5
+
+
+def test_a_grey_image_against_a_colour_one(tmp_path, capsys):
+    """Grey against colour: the default (rgb) and --color y refuse, saying to
+    pass --color gray (y maps colour to limited-range luma and left the grey
+    side full-range: a biased score); --color gray scores both as grey."""
+    ref, dist = _pair(np.uint8, 3)
+    _save_pillow(tmp_path / "ref.png", ref)
+    Image.fromarray(dist).convert("L").save(tmp_path / "dist_grey.png")
+    Image.fromarray(to_color(ref, "gray")[..., 0]).save(tmp_path / "ref_grey.png")  # (what --color gray makes)
+    for color in ("rgb", "y"):
+        code, document, err = _json_run(capsys, tmp_path / "ref.png", tmp_path / "dist_grey.png", "--color", color)
+        assert code == 3 and "pass --color gray" in document["results"][0]["error"], err
+    code, mixed, _ = _json_run(capsys, tmp_path / "ref.png", tmp_path / "dist_grey.png", "--color", "gray")
+    code_grey, grey, _ = _json_run(capsys, tmp_path / "ref_grey.png", tmp_path / "dist_grey.png")
+    assert code == code_grey == 0
+    assert mixed["results"][0]["ms_ssim"] == grey["results"][0]["ms_ssim"]
 
 
 def test_jpeg_scores_the_decoded_pixels(tmp_path, capsys, tf):

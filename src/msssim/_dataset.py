@@ -258,7 +258,8 @@ def _matched(ref: np.ndarray, dist: np.ndarray, options: Options, what: str = ""
     if ref.dtype != dist.dtype:
         raise PairError(f"bit depths differ{what}: reference is {ref.dtype}, distorted is {dist.dtype}")
     if ref.shape[-1] != dist.shape[-1]:
-        raise PairError(f"channels differ{what}: reference has {ref.shape[-1]}, distorted {dist.shape[-1]}")
+        hint = "; pass --color gray to compare their luma" if 1 in (ref.shape[-1], dist.shape[-1]) else ""
+        raise PairError(f"channels differ{what}: reference has {ref.shape[-1]}, distorted {dist.shape[-1]}{hint}")
     if ref.shape != dist.shape:
         if options.scale is None:
             raise PairError(
@@ -295,9 +296,16 @@ def _image_pair(pair: Pair, options: Options) -> tuple[np.ndarray, np.ndarray, f
 
     read = read_volume if options.volume else read_image
     with _blame("reference"):
-        ref = to_color(read(pair.reference), options.color)
+        ref = read(pair.reference)
     with _blame("distorted"):
-        dist = to_color(read(pair.distorted), options.color)
+        dist = read(pair.distorted)
+    if options.color == "y" and (ref.shape[-1] == 1) != (dist.shape[-1] == 1):
+        grey, colour = ("reference", "distorted") if ref.shape[-1] == 1 else ("distorted", "reference")
+        raise PairError(
+            f"the {grey} is grey and the {colour} colour: --color y maps colour to limited-range luma (16-235 "
+            "for 8 bits), which grey pixels are not; pass --color gray to compare full-range luma"
+        )
+    ref, dist = to_color(ref, options.color), to_color(dist, options.color)
     if options.volume and ref.shape[:-1] != dist.shape[:-1]:
         sizes = ["x".join(map(str, a.shape[:-1])) for a in (ref, dist)]
         raise PairError(f"sizes differ: reference is {sizes[0]}, distorted is {sizes[1]} (D x H x W)")

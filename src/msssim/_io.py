@@ -10,6 +10,7 @@ files hold images or volumes as they are.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -36,9 +37,7 @@ def looks_like_image(path: str | os.PathLike) -> bool:
     """Whether Pillow recognises the file's header as an image (for files whose
     name does not say what they are)."""
     try:
-        from PIL import Image
-
-        with Image.open(path):
+        with _open_pillow(path):
             return True
     except Exception:  # not an image, unreadable, or no Pillow: let the caller try video
         return False
@@ -173,17 +172,33 @@ def _read_tiff(path: Path, stack: bool = False) -> np.ndarray:
     return arr
 
 
-def _read_pillow(path: Path) -> np.ndarray:
-    import warnings
+MAX_PIXELS = 2**30  # a file claiming more is refused (a decompression bomb); 3 GiB as 8-bit RGB
+_PILLOW_LIMIT = threading.Lock()
 
+
+def _open_pillow(path):
+    """``Image.open``, without Pillow's limit of 89.5 million pixels (a
+    100-megapixel camera's JPEG, a panorama): msssim reads up to MAX_PIXELS,
+    as it reads TIFF and 16-bit PNG, and refuses a file that claims more
+    itself (:func:`_read_pillow`)."""
     from PIL import Image
 
-    with warnings.catch_warnings():
-        # Pillow only warns between MAX_IMAGE_PIXELS and twice that; a file
-        # claiming that many pixels is refused either way.
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        with Image.open(path) as im:
-            return _pillow_pixels(im, path)
+    with _PILLOW_LIMIT:
+        limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            return Image.open(path)
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
+
+
+def _read_pillow(path: Path) -> np.ndarray:
+    with _open_pillow(path) as im:
+        if im.width * im.height > MAX_PIXELS:
+            raise ImageReadError(
+                path,
+                f"{im.width}x{im.height} is more than the {MAX_PIXELS} pixels msssim decodes (a decompression bomb?)",
+            )
+        return _pillow_pixels(im, path)
 
 
 def _pillow_pixels(im, path: Path) -> np.ndarray:
