@@ -107,6 +107,22 @@ def test_a_grey_image_against_a_colour_one(tmp_path, capsys):
     assert mixed["results"][0]["ms_ssim"] == grey["results"][0]["ms_ssim"]
 
 
+def test_float_files_past_one_need_their_range(tmp_path, capsys, tf):
+    """Float TIFFs of 0-255 data: their range is asked for (max_val 1, the
+    float default, gave a plausible, wrong score); given, TF's score. Floats in
+    [0, 1] need nothing."""
+    ref, dist = (a.astype(np.float32) for a in _pair(np.uint8, 3))
+    for name, arr in (("ref", ref), ("dist", dist), ("ref1", ref / 255), ("dist1", dist / 255)):
+        tifffile.imwrite(tmp_path / f"{name}.tif", arr)
+    code, document, err = _json_run(capsys, tmp_path / "ref.tif", tmp_path / "dist.tif")
+    assert code == 3 and "float pixels reach 255, far past 1" in document["results"][0]["error"], err
+    code, document, _ = _json_run(capsys, tmp_path / "ref.tif", tmp_path / "dist.tif", "--max-val", "255")
+    want = float(tf.image.ssim_multiscale(tf.constant(ref), tf.constant(dist), 255.0))
+    assert code == 0 and abs(document["results"][0]["ms_ssim"] - want) <= 1e-5
+    code, document, _ = _json_run(capsys, tmp_path / "ref1.tif", tmp_path / "dist1.tif")
+    assert code == 0 and abs(document["results"][0]["ms_ssim"] - want) <= 1e-5
+
+
 def test_jpeg_scores_the_decoded_pixels(tmp_path, capsys, tf):
     ref, dist = _pair(np.uint8, 3)
     _save_pillow(tmp_path / "ref.jpg", ref, quality=95)

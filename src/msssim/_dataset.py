@@ -310,6 +310,13 @@ def _image_pair(pair: Pair, options: Options) -> tuple[np.ndarray, np.ndarray, f
         sizes = ["x".join(map(str, a.shape[:-1])) for a in (ref, dist)]
         raise PairError(f"sizes differ: reference is {sizes[0]}, distorted is {sizes[1]} (D x H x W)")
     dist = _matched(ref, dist, options)
+    if options.max_val is None and ref.dtype.kind == "f":
+        top = max(float(np.nanmax(ref, initial=0)), float(np.nanmax(dist, initial=0)))
+        if top > 1.5:  # (float files are taken to hold [0, 1], as TF takes float images)
+            raise PairError(
+                f"float pixels reach {top:g}, far past 1, the range a float file is taken to have; pass --max-val "
+                "with their real range (255 for 0-255 data)"
+            )
     return ref, dist, _max_val(options, ref.dtype, default_max_val(ref.dtype))
 
 
