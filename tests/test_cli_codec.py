@@ -292,10 +292,19 @@ def test_picture_without_an_extension_is_refused_before_scoring(tmp_path, capsys
     assert "--map" in captured.err and "has no extension" in captured.err
 
 
-def test_max_val_too_large_for_8_bit_is_a_usage_error_in_command_line_terms(tmp_path, capsys):
+def test_max_val_too_large_for_8_bit_is_that_pairs_error_in_command_line_terms(tmp_path, capsys):
+    """A folder may mix 8- and 16-bit files: --max-val 1023 (10-bit samples in
+    16-bit PNG) fits the 16-bit pair, which is scored; the 8-bit pair gets an
+    error entry that names the option, and the run exits 3 having scored the rest."""
     ref_dir, dist_dir = _folders(tmp_path, ["a.png"])
-    err = _usage_error(capsys, ref_dir / "a.png", dist_dir / "a.png", "--max-val", "300")
-    assert "--max-val 300 does not fit 8-bit pixels" in err and "max_val=" not in err
+    deep = [np.round(_image(seed).astype(np.float64) * 1023 / 255).astype(np.uint16) for seed in (1, 2)]
+    for folder, arr in zip((ref_dir, dist_dir), deep):
+        png.from_array(arr.reshape(H, -1), "RGB;16").save(str(folder / "b.png"))
+    code, out, err = _run(capsys, ref_dir, dist_dir, "--max-val", "1023", "--format", "json")
+    assert code == 3 and "--max-val 1023 does not fit 8-bit pixels" in err and "max_val=" not in err
+    scored, failed = sorted(json.loads(out)["results"], key=lambda r: r["reference"], reverse=True)
+    assert "--max-val 1023 does not fit" in failed["error"] and "ms_ssim" not in failed
+    assert scored["ms_ssim"] == pytest.approx(_oracle(*deep, 1023.0), abs=1e-6)
 
 
 def test_progress_counts_video_frames(tmp_path, capsys, monkeypatch):

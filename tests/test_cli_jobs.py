@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import struct
 import subprocess
@@ -19,8 +20,9 @@ import pytest
 from PIL import Image
 
 import msssim
+import msssim._dataset
 from msssim._video import read_frames
-from msssim.cli import main
+from msssim.cli import Terminated, main
 
 RNG = np.random.default_rng(21)
 H, W = 176, 181
@@ -463,6 +465,61 @@ def test_a_killed_worker_loses_only_its_pairs_and_a_rerun_retries_them(tmp_path)
     assert f"{len(names)} of {len(names)} pairs scored" in done.stderr  # (each once in the pooled figures)
     last = {r["distorted"]: r for r in (json.loads(line) for line in out.read_text().splitlines()[1:])}
     assert len(last) == len(names) and all("ms_ssim" in r for r in last.values())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def test_sigterm_stops_the_workers_and_keeps_what_they_scored(tmp_path):
+    """``kill`` or a batch system's time limit ends the run as Ctrl-C does:
+    exit 143, the results so far kept and counted, and no worker process left
+    running (they were orphans that went on scoring)."""
+    names = [f"img{i:02d}.png" for i in range(24)]
+    ref_dir, dist_dir = _folders(tmp_path, names, size=(720, 960))
+    out = tmp_path / "results.jsonl"
+    command = [sys.executable, "-m", "msssim.cli", str(ref_dir), str(dist_dir), "-o", str(out), "--workers", "2"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while _count_results(out) < 3 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    workers = _workers(process.pid)
+    assert workers and process.poll() is None, "terminated part-way, with workers running"
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143 and "Traceback" not in err, err
+    done = re.search(r"terminated after (\d+) of 24 pairs; their results are in (.*); run the same command", err)
+    assert done and int(done[1]) == _count_results(out) and done[2] == str(out), err
+    deadline = time.monotonic() + 10
+    while any(map(_alive, workers)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(map(_alive, workers))
+
+
+@pytest.mark.parametrize("stop, code, said", [(KeyboardInterrupt, 130, "interrupted"), (Terminated, 143, "terminated")])
+def test_a_stopped_run_still_writes_the_table_of_what_it_scored(tmp_path, capsys, monkeypatch, stop, code, said):
+    """Ctrl-C or SIGTERM during a run that writes a table to stdout: the pairs
+    scored so far are written (they were lost), and stderr says how many."""
+    names = [f"img{i}.png" for i in range(5)]
+    ref_dir, dist_dir = _folders(tmp_path, names)
+    scored = []
+
+    def score_pair(pair, options, on_frame=None):
+        if len(scored) == 3:
+            raise stop
+        scored.append(pair.distorted)
+        return real(pair, options, on_frame)
+
+    real = msssim._dataset.score_pair
+    monkeypatch.setattr(msssim._dataset, "score_pair", score_pair)
+    assert main([str(ref_dir), str(dist_dir), "--format", "csv"]) == code
+    out, err = capsys.readouterr()
+    rows = out.splitlines()[1:]
+    assert [row.split(",")[1] for row in rows] == scored and all(float(row.split(",")[2]) > 0 for row in rows)
+    assert f"{said} after 3 of 5 pairs; their results are written" in err
 
 
 def _jsonl_run(capsys, ref_dir: Path, dist_dir: Path, out: Path, *args) -> tuple[int, str]:

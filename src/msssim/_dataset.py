@@ -124,11 +124,6 @@ class FileError(PairError):
     """A pair that cannot be scored because of one of its files, which the message names."""
 
 
-class SettingError(Exception):
-    """A setting that cannot apply to the files given (a usage error, found
-    once they are read): the whole run stops."""
-
-
 # What the pairs are -----------------------------------------------------------
 
 
@@ -275,11 +270,12 @@ def _matched(ref: np.ndarray, dist: np.ndarray, options: Options, what: str = ""
 
 def _max_val(options: Options, dtype: np.dtype, implied: float) -> float:
     """``--max-val``, or the range the pixels' bit depth implies; a ``--max-val``
-    that integer pixels cannot hold is a :class:`SettingError`."""
+    that integer pixels cannot hold is that pair's error (a folder may mix
+    8- and 16-bit files: the others are scored)."""
     if options.max_val is None:
         return implied
     if dtype.kind in "iu" and not 1 <= options.max_val <= np.iinfo(dtype).max:
-        raise SettingError(
+        raise PairError(
             f"--max-val {options.max_val:g} does not fit {dtype.itemsize * 8}-bit pixels, whose largest value is "
             f"{np.iinfo(dtype).max}; give --max-val between 1 and {np.iinfo(dtype).max}, or leave it out "
             "to take the range from the bit depth"
@@ -445,10 +441,13 @@ def run(
     elif workers > 1:
         results = _in_processes(chunks, options, workers)
     else:
-        results = (score_partition(chunk, options, on_frame) for chunk in chunks)
-    for partition_results in results:
-        for result in partition_results:
-            on_result(result)
+        results = ([score_pair(pair, options, on_frame)] for chunk in chunks for pair in chunk)  # (each as it is done)
+    try:
+        for partition_results in results:
+            for result in partition_results:
+                on_result(result)
+    finally:
+        results.close()  # (stopped early: the workers are stopped now, not when the generator is collected)
 
 
 def cores() -> int:
@@ -468,6 +467,7 @@ def _in_processes(chunks: list[list[Pair]], options: Options, workers: int) -> I
     # worker's share of the cores keeps the machine from being oversubscribed.
     threads = options.threads or max(1, cores() // workers)
     options = replace(options, threads=threads)
+    others = set(multiprocessing.active_children())
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {pool.submit(score_partition, chunk, options): chunk for chunk in chunks}
         try:
@@ -476,9 +476,11 @@ def _in_processes(chunks: list[list[Pair]], options: Options, workers: int) -> I
                     yield future.result()
                 except BrokenProcessPool:  # (a worker killed: the out-of-memory killer, kill -9)
                     yield [_lost(pair) for pair in futures[future]]
-        finally:
-            for future in futures:
-                future.cancel()
+        except BaseException:  # (Ctrl-C, SIGTERM, the caller stopped): the workers stop too, mid-pair,
+            # and the pool, broken, fails the futures left (cancelling them first races its thread)
+            for worker in set(multiprocessing.active_children()) - others:
+                worker.terminate()
+            raise
 
 
 def _lost(pair: Pair) -> dict:

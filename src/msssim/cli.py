@@ -3,15 +3,19 @@
 Exit status: 0 all pairs scored, 1 the pooled mean is below ``--fail-under``,
 2 usage error, 3 some pair could not be scored (each such pair has an ``error``
 entry and a line on stderr; the others are still scored and written), or
-nothing was scored at all; 130 interrupted; 141 the reader of the standard
-output closed it (``| head``), as for a command that SIGPIPE ends.
+nothing was scored at all; 130 interrupted (Ctrl-C), 143 terminated (``kill``,
+a batch system's time limit), the results so far kept either way; 141 the
+reader of the standard output closed it (``| head``), as for a command that
+SIGPIPE ends.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,7 +26,6 @@ from msssim._dataset import (
     Options,
     Pair,
     PairError,
-    SettingError,
     cores,
     file_pair,
     pairs_from_folders,
@@ -34,7 +37,7 @@ from msssim._io import COLORS, SCALERS
 from msssim._report import FORMATS, JsonLines, SettingsMismatch, existing_format, pooled, render, with_decibels
 from msssim._video import PIXEL_FORMATS, RAW_SUFFIXES, RawVideo
 
-EXIT_OK, EXIT_BELOW, EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 3, 130, 141
+EXIT_OK, EXIT_BELOW, EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PIPE, EXIT_TERMINATED = 0, 1, 2, 3, 130, 141, 143
 
 
 def _float_list(text: str) -> tuple[float, ...]:
@@ -388,12 +391,29 @@ def _log_skipped(skipped: list[str]) -> None:
         _log(f"skipped {len(skipped)} files that are neither images nor videos: {shown}")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a batch system's time limit), handled as Ctrl-C is:
+    the results so far are kept and the worker processes stopped."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    main_thread = threading.current_thread() is threading.main_thread()  # (only it may set a handler)
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         return _main(argv)
+    except KeyboardInterrupt as exc:  # (before or after the scoring: reading folders, writing a table)
+        _log("terminated" if isinstance(exc, Terminated) else "interrupted")
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
     except BrokenPipeError:  # (``| head``: the reader has what it wanted; no traceback, nothing more written)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_PIPE
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -446,20 +466,15 @@ def _main(argv: Sequence[str] | None) -> int:
             _log(f"error: {result['error']}")
         progress.done(result)
 
+    stopped: KeyboardInterrupt | None = None
     try:
         run(todo, options, on_result, workers=workers, scheduler=args.scheduler, on_frame=progress.frame)
-    except KeyboardInterrupt:
-        progress.close()
-        where = f"; {len(results)} results are in {args.output}, run the same command to finish" if sink else ""
-        _log(f"interrupted{where}")
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:  # (Ctrl-C, or SIGTERM: the results so far are still written)
+        stopped = exc
     except PairError as exc:
         progress.close()
         _log(f"error: {exc}")
         return EXIT_FAILED
-    except SettingError as exc:
-        progress.close()
-        parser.error(str(exc))
     finally:
         if sink:
             sink.close()
@@ -478,6 +493,8 @@ def _main(argv: Sequence[str] | None) -> int:
             args.output.write_text(text, encoding="utf-8", errors="surrogateescape")  # (file names as bytes)
         else:
             sys.stdout.write(text)
+    if stopped is not None:
+        return _stopped(stopped, len(results), len(todo), args.output if fmt == "jsonl" else None)
     stats = pooled(everything, options.metric)
     if stats["count"] and (sink is not None or args.output):
         _log(f"{stats['count']} of {len(everything)} pairs scored; mean {stats['mean']:.6f}")
@@ -496,6 +513,14 @@ def _main(argv: Sequence[str] | None) -> int:
         _log(f"pooled mean {stats['mean']:.6f} is below --fail-under {args.fail_under}")
         return EXIT_BELOW
     return EXIT_OK
+
+
+def _stopped(stop: KeyboardInterrupt, done: int, todo: int, resumable: Path | None) -> int:
+    """Say that the run was stopped, and how much of it is kept, and return its exit status."""
+    how = "terminated" if isinstance(stop, Terminated) else "interrupted"
+    finish = f" are in {resumable}; run the same command to finish" if resumable else " are written"
+    _log(f"{how} after {done} of {todo} pairs; their results{finish}")
+    return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
 
 
 class _Progress:
