@@ -38,6 +38,19 @@ def _save_png16(path: Path, arr: np.ndarray) -> None:
     png.from_array(arr.reshape(arr.shape[0], -1), mode).save(str(path))
 
 
+def _save_pnm(path: Path, arr: np.ndarray, maxval: int = 65535, plain: bool = False) -> None:
+    """PGM or PPM as netpbm defines it: a header (a comment in it), then
+    big-endian 16-bit samples, or decimal ones in the plain format."""
+    magic = {(1, False): "P5", (3, False): "P6", (1, True): "P2", (3, True): "P3"}[arr.shape[-1], plain]
+    header = f"{magic}\n# written by the tests\n{arr.shape[1]} {arr.shape[0]}\n{maxval}\n".encode()
+    path.write_bytes(header + (" ".join(map(str, arr.ravel())).encode() if plain else arr.astype(">u2").tobytes()))
+
+
+def _save_planar_tiff(path: Path, arr: np.ndarray) -> None:
+    """Colour planes one after another: [C, H, W] in the file."""
+    tifffile.imwrite(path, np.moveaxis(arr, -1, 0), planarconfig="separate", photometric="rgb")
+
+
 WRITERS = {
     "png8-rgb": (".png", np.uint8, 3, _save_pillow),
     "png8-grey": (".png", np.uint8, 1, _save_pillow),
@@ -47,6 +60,10 @@ WRITERS = {
     "webp-lossless": (".webp", np.uint8, 3, lambda p, a: _save_pillow(p, a, lossless=True)),
     "tiff8": (".tif", np.uint8, 3, lambda p, a: tifffile.imwrite(p, a)),
     "tiff16": (".tiff", np.uint16, 1, lambda p, a: tifffile.imwrite(p, a[..., 0])),
+    "tiff16-planar": (".tif", np.uint16, 3, _save_planar_tiff),
+    "pgm16": (".pgm", np.uint16, 1, _save_pnm),  # (Pillow read them as int32)
+    "ppm16": (".ppm", np.uint16, 3, _save_pnm),  # (Pillow reduced them to 8 bits)
+    "ppm16-plain": (".ppm", np.uint16, 3, lambda p, a: _save_pnm(p, a, plain=True)),
 }
 
 
@@ -88,6 +105,40 @@ def test_png_with_fewer_significant_bits_scores_its_16_bit_samples(tmp_path, cap
     assert code == 0
     want = float(tf.image.ssim_multiscale(tf.constant(stored[0]), tf.constant(stored[1]), 65535.0))
     assert abs(document["results"][0]["ms_ssim"] - want) <= 1e-5
+
+
+def test_pgm_and_ppm_of_10_bits_are_scaled_to_16_as_pillow_reads_them(tmp_path, capsys, tf):
+    """A maxval of 1023: the samples scaled to 0-65535 and rounded, as Pillow
+    reads a PGM (and FFmpeg both), so the bit depth implies the range; the
+    score is then within the rounding of the 10-bit samples' own."""
+    ten_bit = [np.right_shift(a, 6) for a in _pair(np.uint16, 3)]
+    for name, arr in zip(("ref", "dist"), ten_bit):
+        _save_pnm(tmp_path / f"{name}.ppm", arr, maxval=1023)
+        _save_pnm(tmp_path / f"{name}.pgm", arr[..., :1], maxval=1023)
+    np.testing.assert_array_equal(msssim.read_image(tmp_path / "ref.pgm")[..., 0], Image.open(tmp_path / "ref.pgm"))
+    scaled = [np.round(a * (65535 / 1023)).astype(np.uint16) for a in ten_bit]
+    np.testing.assert_array_equal(msssim.read_image(tmp_path / "ref.ppm"), scaled[0])
+    code, document, _ = _json_run(capsys, tmp_path / "ref.ppm", tmp_path / "dist.ppm")
+    assert code == 0
+    want = float(tf.image.ssim_multiscale(tf.constant(scaled[0]), tf.constant(scaled[1]), 65535.0))
+    assert abs(document["results"][0]["ms_ssim"] - want) <= 1e-5
+    own = float(tf.image.ssim_multiscale(tf.constant(ten_bit[0]), tf.constant(ten_bit[1]), 1023.0))
+    assert abs(document["results"][0]["ms_ssim"] - own) <= 1e-4
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [(lambda a: a.astype(">u2").tobytes()[:-7], "truncated"), (lambda a: (a + 2000).astype(">u2").tobytes(), "past")],
+    ids=["truncated", "past-maxval"],
+)
+def test_broken_16_bit_ppm_exits_3_naming_the_file(tmp_path, capsys, body, message):
+    ref, _ = _pair(np.uint16, 3)
+    _save_pnm(tmp_path / "ref.ppm", ref)
+    ten_bit = np.right_shift(ref, 6)
+    (tmp_path / "bad.ppm").write_bytes(f"P6 {W} {H} 1023\n".encode() + body(ten_bit))
+    assert main([str(tmp_path / "ref.ppm"), str(tmp_path / "bad.ppm")]) == 3
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'bad.ppm'}" in err and message in err and err.count("\n") == 1
 
 
 def test_a_grey_image_against_a_colour_one(tmp_path, capsys):

@@ -4,12 +4,14 @@
 Pillow decodes the common formats; pypng decodes 16-bit PNG (Pillow reduces
 16-bit colour PNG to 8 bits); tifffile decodes TIFF (and TIFF stacks). All
 three are the optional ``files`` extra, imported on first use. NumPy's ``.npy``
-files hold images or volumes as they are.
+files hold images or volumes as they are, and 16-bit PGM and PPM files
+(Pillow reduces the colour ones to 8 bits too) are read here.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -71,6 +73,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
             arr = _read_tiff(path)
         elif _is_16bit_png(path):
             arr = _read_png16(path)
+        elif _deep_pnm(path):
+            arr = _read_pnm16(path)
         else:
             arr = _read_pillow(path)
     except ImageReadError:
@@ -98,7 +102,7 @@ def read_volume(path: str | os.PathLike) -> np.ndarray:
     if not path.is_file():
         raise ImageReadError(path, "no such file")
     try:
-        arr = _read_npy(path) if path.suffix.lower() == ".npy" else _read_tiff(path, stack=True)
+        arr = _read_npy(path) if path.suffix.lower() == ".npy" else _read_tiff(path)
     except ImageReadError:
         raise
     except ImportError as exc:
@@ -149,22 +153,66 @@ def _read_png16(path: Path) -> np.ndarray:
     return arr.reshape(height, width, info["planes"])
 
 
-def _read_tiff(path: Path, stack: bool = False) -> np.ndarray:
+_GAP = rb"(?:\s|#[^\r\n]*[\r\n])+"  # whitespace and comments
+_PNM_HEADER = re.compile(rb"(P[2356])" + 3 * (_GAP + rb"(\d+)") + rb"\s")  # magic, width, height, maxval
+
+
+def _pnm_header(data: bytes) -> tuple[bytes, int, int, int, int] | None:
+    """A PGM or PPM header (plain P2/P3 or binary P5/P6): the magic number,
+    width, height, maxval and where the samples start; None if it is not one."""
+    found = _PNM_HEADER.match(data)
+    return found and (found[1], int(found[2]), int(found[3]), int(found[4]), found.end())
+
+
+def _deep_pnm(path: Path) -> bool:
+    """Whether the file is a PGM or PPM with samples past 8 bits (maxval > 255)."""
+    with open(path, "rb") as f:
+        header = _pnm_header(f.read(4096))
+    return header is not None and header[3] > 255
+
+
+def _read_pnm16(path: Path) -> np.ndarray:
+    """A 16-bit PGM or PPM as uint16 ``[H, W, C]``. Samples of a maxval below
+    65535 (1023 for 10 bits) are scaled to the full 16-bit range, rounded, as
+    Pillow and FFmpeg read them, so that the bit depth implies the range."""
+    data = path.read_bytes()
+    magic, width, height, maxval, start = _pnm_header(data)
+    channels = 3 if magic in (b"P3", b"P6") else 1
+    count = width * height * channels
+    if maxval > 65535:
+        raise ImageReadError(path, f"a maxval of {maxval} is past the 65535 that PGM and PPM allow")
+    if magic in (b"P5", b"P6"):
+        if len(data) - start < 2 * count:
+            raise ImageReadError(path, f"truncated: {width}x{height} 16-bit samples need {2 * count} bytes")
+        samples = np.frombuffer(data, ">u2", count, start).astype(np.uint32)
+    else:
+        words = data[start - 1 :].split()
+        if len(words) < count:
+            raise ImageReadError(path, f"truncated: {count} samples expected, {len(words)} found")
+        samples = np.array(words[:count], dtype=np.uint32)
+    if samples.max(initial=0) > maxval:
+        raise ImageReadError(path, f"a sample of {samples.max()} is past the file's maxval, {maxval}")
+    if maxval != 65535:
+        samples = (samples * 65535 + maxval // 2) // maxval
+    return samples.astype(np.uint16).reshape(height, width, channels)
+
+
+def _read_tiff(path: Path) -> np.ndarray:
     """Uncompressed TIFF is memory-mapped (a gigapixel file is streamed, not
-    loaded); other TIFF is decoded. A ``stack`` is every page, with the
-    channels, where the file says where they are, moved last."""
+    loaded); other TIFF is decoded. The channels, where the file says where
+    they are (planar colour stores them first), are moved last; a stack's
+    pages are the first axis."""
     import tifffile
 
     try:
         arr = tifffile.memmap(path, mode="r")
     except ValueError:  # compressed or tiled: not mappable
         arr = tifffile.imread(path)
-    if stack:
-        with tifffile.TiffFile(path) as tif:
-            axes = tif.series[0].axes
-        channel = next((axes.index(a) for a in "CS" if a in axes), None)
-        if channel is not None and len(axes) == arr.ndim:
-            arr = np.moveaxis(arr, channel, -1)
+    with tifffile.TiffFile(path) as tif:
+        axes = tif.series[0].axes
+    channel = next((axes.index(a) for a in "CS" if a in axes), None)
+    if channel is not None and len(axes) == arr.ndim:  # (planar colour, [C, H, W], and stacks' channels)
+        arr = np.moveaxis(arr, channel, -1)
     if arr.dtype.kind == "f":
         arr = arr.astype(np.float32, copy=False)
     elif arr.dtype not in (np.uint8, np.uint16):
