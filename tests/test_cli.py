@@ -8,13 +8,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import oracle
 import png
 import pytest
 import tifffile
 from PIL import Image
 
 import msssim
-from msssim._io import to_color
+from msssim._io import ImageReadError, to_color
 from msssim.cli import main
 
 RNG = np.random.default_rng(5)
@@ -139,6 +140,34 @@ def test_broken_16_bit_ppm_exits_3_naming_the_file(tmp_path, capsys, body, messa
     assert main([str(tmp_path / "ref.ppm"), str(tmp_path / "bad.ppm")]) == 3
     err = capsys.readouterr().err
     assert f"{tmp_path / 'bad.ppm'}" in err and message in err and err.count("\n") == 1
+
+
+def _animation(seed: int, frames: int) -> list[np.ndarray]:
+    """Frames of 216 colours (6 levels a channel), which a GIF's palette holds exactly."""
+    rng = np.random.default_rng(seed)
+    return [(rng.integers(0, 6, (H, W, 3)) * 51).astype(np.uint8) for _ in range(frames)]
+
+
+@pytest.mark.parametrize(("suffix", "options"), [(".gif", {"loop": 0}), (".png", {}), (".webp", {"lossless": True})])
+def test_animated_images_are_scored_frame_by_frame(tmp_path, capsys, suffix, options):
+    """An animated GIF, PNG or WebP was scored by its first frame alone."""
+    ref = _animation(1, 4)
+    dist = [np.where(RNG.random((H, W, 1)) < 0.1, 255 - f, f) for f in ref]
+    for name, frames in (("ref", ref), ("dist", dist)):
+        first, *rest = (Image.fromarray(f) for f in frames)
+        first.save(tmp_path / f"{name}{suffix}", save_all=True, append_images=rest, duration=100, **options)
+    code, document, err = _json_run(capsys, tmp_path / f"ref{suffix}", tmp_path / f"dist{suffix}")
+    assert code == 0, err
+    (result,) = document["results"]
+    want = [oracle.ssim_multiscale(r, d, 255.0) for r, d in zip(ref, dist)]
+    assert [f["frame"] for f in result["frames"]] == [0, 1, 2, 3]
+    np.testing.assert_allclose([f["ms_ssim"] for f in result["frames"]], want, rtol=0, atol=1e-6)
+    assert result["ms_ssim"] == pytest.approx(np.mean(want), abs=1e-6)
+    _save_pillow(tmp_path / "still.png", ref[0])
+    assert main([str(tmp_path / "still.png"), str(tmp_path / f"dist{suffix}")]) == 3
+    assert "the distorted is an animation of 4 frames, the reference a still image" in capsys.readouterr().err
+    with pytest.raises(ImageReadError, match="an animation of 4 frames, not one image"):
+        msssim.read_image(tmp_path / f"ref{suffix}")
 
 
 def test_a_grey_image_against_a_colour_one(tmp_path, capsys):
@@ -312,6 +341,26 @@ def test_size_mismatch_exits_3(tmp_path, capsys):
     assert f"{pair}: sizes differ: reference is {W}x{H}, distorted is {W}x{H - 1}" in captured.err
     assert "--scale bicubic" in captured.err
     assert captured.out == ""
+
+
+def test_a_photo_turned_by_its_exif_orientation_is_named_not_resized(tmp_path, capsys):
+    """A phone's JPEG, stored sideways with EXIF orientation 6, against a copy
+    saved as shown (turned): the sizes are each other's transposed, and the
+    error says why instead of suggesting --scale."""
+    ref, _ = _pair(np.uint8, 3)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(ref).save(tmp_path / "phone.jpg", exif=exif, quality=90)
+    _save_pillow(tmp_path / "shown.jpg", np.rot90(ref, -1).copy(), quality=50)
+    _save_pillow(tmp_path / "turned.png", np.rot90(ref).copy())
+    _save_pillow(tmp_path / "ref.png", ref)
+    assert main([str(tmp_path / "phone.jpg"), str(tmp_path / "shown.jpg")]) == 3
+    err = capsys.readouterr().err
+    assert f"reference is {W}x{H}, distorted is {H}x{W}: one is turned a quarter" in err
+    assert "the reference's EXIF orientation is 6" in err and "--scale" not in err
+    assert main([str(tmp_path / "ref.png"), str(tmp_path / "turned.png")]) == 3
+    err = capsys.readouterr().err
+    assert "one is turned a quarter; save both as stored or both as shown" in err and "EXIF" not in err
 
 
 def test_bit_depth_mismatch_exits_3(tmp_path, capsys):

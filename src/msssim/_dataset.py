@@ -302,6 +302,8 @@ def _image_pair(pair: Pair, options: Options) -> tuple[np.ndarray, np.ndarray, f
             "for 8 bits), which grey pixels are not; pass --color gray to compare full-range luma"
         )
     ref, dist = to_color(ref, options.color), to_color(dist, options.color)
+    if not options.volume and ref.shape[:2] != dist.shape[:2] and ref.shape[:2] == dist.shape[1::-1]:
+        _turned(pair, ref.shape)
     if options.volume and ref.shape[:-1] != dist.shape[:-1]:
         sizes = ["x".join(map(str, a.shape[:-1])) for a in (ref, dist)]
         raise PairError(f"sizes differ: reference is {sizes[0]}, distorted is {sizes[1]} (D x H x W)")
@@ -314,6 +316,20 @@ def _image_pair(pair: Pair, options: Options) -> tuple[np.ndarray, np.ndarray, f
                 "with their real range (255 for 0-255 data)"
             )
     return ref, dist, _max_val(options, ref.dtype, default_max_val(ref.dtype))
+
+
+def _turned(pair: Pair, shape: tuple[int, ...]) -> None:
+    """The error for images whose sizes are each other's turned a quarter
+    (a photo's EXIF orientation applied to one of them): resizing is no fix."""
+    from msssim._io import exif_orientation
+
+    tags = {"reference": exif_orientation(pair.reference), "distorted": exif_orientation(pair.distorted)}
+    why = "; ".join(f"the {side}'s EXIF orientation is {tag}" for side, tag in tags.items() if tag != 1)
+    raise PairError(
+        f"sizes differ: reference is {shape[1]}x{shape[0]}, distorted is {shape[0]}x{shape[1]}: one is turned a "
+        f"quarter{f' ({why}, which msssim, like TensorFlow, does not apply)' if why else ''}; save both as stored "
+        "or both as shown (ImageOps.exif_transpose in Pillow, exiftran -a) and score them again"
+    )
 
 
 def score_index_map(pair: Pair, options: Options) -> np.ndarray:
@@ -337,12 +353,33 @@ def score_index_map(pair: Pair, options: Options) -> np.ndarray:
     )
 
 
-def _score_video(pair: Pair, options: Options, on_frame: Callable[[], None] | None = None) -> dict:
+def _animated(pair: Pair) -> bool:
+    """Whether the pair is of animated images (GIF, PNG, WebP), scored frame
+    by frame as videos are; one animated and one still is an error."""
+    from msssim._io import frame_count
+
+    counts = frame_count(pair.reference), frame_count(pair.distorted)
+    if (counts[0] > 1) != (counts[1] > 1):
+        animated, still = ("reference", "distorted") if counts[0] > 1 else ("distorted", "reference")
+        raise PairError(f"the {animated} is an animation of {max(counts)} frames, the {still} a still image")
+    return counts[0] > 1
+
+
+def _animation_frames(path: str, color: str, frames: slice, raw=None) -> Iterator[tuple[int, np.ndarray, float]]:
+    """An animation's frames as :func:`msssim._video.read_frames` gives a video's."""
+    from msssim._io import read_animation, to_color
+
+    for number, pixels in read_animation(path, frames):
+        yield number, to_color(pixels, color), 255.0
+
+
+def _score_video(pair: Pair, options: Options, on_frame: Callable[[], None] | None = None, read=None) -> dict:
     from msssim._video import offset_ranges, read_frames
 
+    read = read or read_frames
     ref_range, dist_range = offset_ranges(options.selected_frames(), options.offset)
-    ref_frames = read_frames(pair.reference, options.color, ref_range, options.raw)
-    dist_frames = read_frames(pair.distorted, options.color, dist_range, options.raw)
+    ref_frames = read(pair.reference, options.color, ref_range, options.raw)
+    dist_frames = read(pair.distorted, options.color, dist_range, options.raw)
     frames = []
     while True:
         with _blame("reference"):
@@ -397,7 +434,12 @@ def score_pair(pair: Pair, options: Options, on_frame: Callable[[], None] | None
             raise FileError(f"{path} ({pair.missing}): no such file, though the {other} exists")
         if pair.kind == "mixed":
             raise PairError("one file is an image and the other a video")
-        result.update(_score_video(pair, options, on_frame) if pair.is_video else _score_image(pair, options))
+        if pair.is_video:
+            result.update(_score_video(pair, options, on_frame))
+        elif not options.volume and _animated(pair):
+            result.update(_score_video(pair, options, read=_animation_frames))  # (the bar counts it as one pair)
+        else:
+            result.update(_score_image(pair, options))
     except FileError as exc:
         result["error"] = str(exc)
     except (PairError, ValueError, TypeError) as exc:  # also msssim's own checks: size, parameters

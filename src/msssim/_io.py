@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,40 @@ def looks_like_image(path: str | os.PathLike) -> bool:
 def default_max_val(dtype: np.dtype) -> float:
     """The dynamic range a file's dtype implies: 255 for 8-bit, 65535 for 16-bit."""
     return float(np.iinfo(dtype).max) if dtype.kind in "iu" else 1.0
+
+
+def frame_count(path: str | os.PathLike) -> int:
+    """How many frames an image file holds: more than one for an animated
+    GIF, PNG or WebP, else one (also for files Pillow does not read)."""
+    try:
+        with _open_pillow(path) as im:
+            return getattr(im, "n_frames", 1)
+    except Exception:  # (not Pillow's to read: read_image says why, if anything is wrong)
+        return 1
+
+
+def exif_orientation(path: str | os.PathLike) -> int:
+    """The EXIF orientation a file is tagged with (1 to 8; 5 to 8 show it
+    turned a quarter), 1 where it has none. msssim scores pixels as stored, as
+    TensorFlow's and scikit-image's decoders give them, and does not apply it."""
+    try:
+        with _open_pillow(path) as im:
+            return int(im.getexif().get(0x0112, 1))
+    except Exception:  # (no EXIF, or not Pillow's to read)
+        return 1
+
+
+def read_animation(path: str | os.PathLike, frames: slice = slice(None)) -> Iterator[tuple[int, np.ndarray]]:
+    """``(frame number, [H, W, 3] uint8 pixels)`` of an animated GIF, PNG or
+    WebP, the frames ``frames`` selects, composited as a viewer shows them
+    (RGB throughout: a GIF's later frames are RGB, whatever its first is)."""
+    try:
+        with _open_pillow(path) as im:
+            for number in range(im.n_frames)[frames]:
+                im.seek(number)
+                yield number, np.asarray(im.convert("RGB"))
+    except Exception as exc:  # decoders raise many types for broken files
+        raise ImageReadError(path, f"cannot decode the animation ({type(exc).__name__}: {exc})") from None
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -246,6 +281,9 @@ def _read_pillow(path: Path) -> np.ndarray:
                 path,
                 f"{im.width}x{im.height} is more than the {MAX_PIXELS} pixels msssim decodes (a decompression bomb?)",
             )
+        if getattr(im, "n_frames", 1) > 1:  # (its first frame alone is not the image)
+            why = f"an animation of {im.n_frames} frames, not one image (msssim's command line scores each)"
+            raise ImageReadError(path, why)
         return _pillow_pixels(im, path)
 
 

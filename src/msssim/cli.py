@@ -529,6 +529,7 @@ class _Progress:
 
     def __init__(self, todo: list[Pair], options: Options):
         self.bar, self.frames = None, 0
+        self.videos = {p.key for p in todo if p.is_video and not p.missing}  # (an animated GIF counts one)
         if not sys.stderr.isatty():
             return
         try:
@@ -552,7 +553,8 @@ class _Progress:
     def done(self, result: dict) -> None:
         """A pair scored: an image counts one, a video its frames not yet counted."""
         if self.bar is not None:
-            self.bar.update(max(0, len(result["frames"]) - self.frames) if "frames" in result else 1)
+            video = (result["reference"], result["distorted"]) in self.videos and "frames" in result
+            self.bar.update(max(0, len(result["frames"]) - self.frames) if video else 1)
             self.frames = 0
 
     def close(self) -> None:
