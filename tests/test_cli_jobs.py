@@ -225,7 +225,7 @@ def test_videos_scored_per_frame_like_tensorflow(tmp_path, capsys, tf, suffix, c
     code, doc = _run_json(capsys, ref, dist)
     assert code == 0
     (result,) = doc["results"]
-    decoded = [(px_r, px_d) for (_, px_r, _), (_, px_d, _) in zip(read_frames(ref, "rgb"), read_frames(dist, "rgb"))]
+    decoded = [(px_r, px_d) for (_, px_r, *_), (_, px_d, *_) in zip(read_frames(ref, "rgb"), read_frames(dist, "rgb"))]
     assert [f["frame"] for f in result["frames"]] == [0, 1, 2, 3]
     for frame, (px_r, px_d) in zip(result["frames"], decoded):
         assert abs(frame["ms_ssim"] - _tf_score(tf, px_r, px_d)) <= 1e-5
@@ -251,6 +251,69 @@ def test_video_luma_plane_frames_and_lengths(tmp_path, capsys, tf):
     for frame in frames:
         y_ref, y_dist = planes[frame["frame"]]
         assert abs(frame["ms_ssim"] - _tf_score(tf, y_ref[..., None], y_dist[..., None])) <= 1e-5
+
+
+def _turned(path: Path) -> Path:
+    """An MP4 whose track header's display matrix turns the picture a quarter
+    clockwise: a phone's portrait video, stored sideways."""
+    data = bytearray(path.read_bytes())
+    at = data.find(b"tkhd")
+    matrix = at + 8 + (32 if data[at + 4] == 1 else 20) + 16  # (version 1 has 64-bit times)
+    struct.pack_into(">9i", data, matrix, 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)
+    path.write_bytes(data)
+    return path
+
+
+def test_a_phone_video_stored_sideways_is_scored_as_shown(tmp_path, capsys, tf):
+    """The reference is tagged to be shown turned (a display matrix); the
+    distorted, re-encoded as FFmpeg shows it, is stored turned. Both are
+    scored as shown: this was a size error whose --scale advice gave 0.06."""
+    clip = _clip(0, 3)
+    ref = _turned(_video(tmp_path / "ref.mp4", clip, "libx264"))
+    shown = [np.ascontiguousarray(np.rot90(np.clip(f.astype(int) + 12, 0, 255).astype(np.uint8), -1)) for f in clip]
+    dist = _video(tmp_path / "dist.mp4", shown, "libx264")
+    with av.open(str(ref)) as c_ref, av.open(str(dist)) as c_dist:
+        decoded = list(zip(c_ref.decode(video=0), c_dist.decode(video=0)))
+    assert decoded[0][0].rotation == -90  # (counter-clockwise degrees)
+    code, doc = _run_json(capsys, ref, dist)
+    assert code == 0
+    for frame, (f_ref, f_dist) in zip(doc["results"][0]["frames"], decoded):
+        want = _tf_score(tf, np.rot90(f_ref.to_ndarray(format="rgb24"), -1), f_dist.to_ndarray(format="rgb24"))
+        assert abs(frame["ms_ssim"] - want) <= 1e-5 and want > 0.9
+
+
+def test_video_planes_of_other_depths_or_kinds_and_pipes_are_refused(tmp_path, capsys):
+    """--color y scores Y planes as coded: 10- against 12-bit ones (both
+    uint16) and a grey video's full-range plane against a colour one's
+    limited-range Y were scored silently (0.42, 0.98); a big-endian 16-bit
+    plane was read byte-swapped (0.09); a pipe was "no such file"."""
+    clip = _clip(0, 2)
+    ten, twelve = (_video(tmp_path / f"{b}.mkv", clip, "ffv1", f"yuv420p{b}le") for b in (10, 12))
+    assert main([str(ten), str(twelve), "--color", "y"]) == 3
+    assert "bit depths differ at frame 0: the reference's samples reach 1023, the distorted's 4095" in (
+        capsys.readouterr().err
+    )
+    assert main([str(ten), str(twelve)]) == 0  # (RGB: both converted to 16 bits)
+    grey, colour = _video(tmp_path / "grey.mkv", clip, "ffv1", "gray"), _video(tmp_path / "yuv.mkv", clip, "ffv1")
+    assert main([str(grey), str(colour), "--color", "y"]) == 3
+    assert "the reference is grey and the distorted colour" in capsys.readouterr().err
+    noisy = [np.clip(f.astype(int) + RNG.integers(-30, 31, f.shape), 0, 255).astype(np.uint8) for f in clip]
+    deep = [_video(tmp_path / f"{name}.mov", frames, "png", "gray16be") for name, frames in (("a", clip), ("b", noisy))]
+    scores = [_run_json(capsys, *deep, "--color", color)[1]["results"][0]["ms_ssim"] for color in ("y", "gray")]
+    assert scores[0] == scores[1] and scores[0] > 0.5
+    os.mkfifo(tmp_path / "pipe")
+    assert main([str(ten), str(tmp_path / "pipe")]) == 3
+    assert "pipe (distorted): not a regular file (a pipe or a device?)" in capsys.readouterr().err
+
+
+def test_videos_without_frames_to_score_say_which(tmp_path, capsys):
+    empty = tmp_path / "empty.y4m"
+    empty.write_bytes(b"YUV4MPEG2 W180 H176 F25:1 Ip A1:1 C420jpeg\n")  # (a header, no frame)
+    assert main([str(empty), str(empty)]) == 3
+    assert "no frames to score: the reference and the distorted have none\n" in capsys.readouterr().err
+    ref, dist = (_video(tmp_path / f"{name}.y4m", _clip(seed, 2)) for name, seed in (("ref", 0), ("dist", 1)))
+    assert main([str(ref), str(dist), "--frames", "5:"]) == 3
+    assert "the reference and the distorted have none that --frames and --offset select" in capsys.readouterr().err
 
 
 def test_output_formats_db_and_fail_under(tmp_path, capsys):

@@ -268,16 +268,24 @@ def _matched(ref: np.ndarray, dist: np.ndarray, options: Options, what: str = ""
     return dist
 
 
+def _grey_and_colour(reference_grey: bool) -> None:
+    grey, colour = ("reference", "distorted") if reference_grey else ("distorted", "reference")
+    raise PairError(
+        f"the {grey} is grey and the {colour} colour: --color y maps colour to limited-range luma (16-235 "
+        "for 8 bits), which grey pixels are not; pass --color gray to compare full-range luma"
+    )
+
+
 def _max_val(options: Options, dtype: np.dtype, implied: float) -> float:
     """``--max-val``, or the range the pixels' bit depth implies; a ``--max-val``
     that integer pixels cannot hold is that pair's error (a folder may mix
     8- and 16-bit files: the others are scored)."""
     if options.max_val is None:
         return implied
-    if dtype.kind in "iu" and not 1 <= options.max_val <= np.iinfo(dtype).max:
+    if dtype.kind in "iu" and not 1 <= options.max_val <= implied:  # (a 10-bit Y plane's is 1023)
         raise PairError(
-            f"--max-val {options.max_val:g} does not fit {dtype.itemsize * 8}-bit pixels, whose largest value is "
-            f"{np.iinfo(dtype).max}; give --max-val between 1 and {np.iinfo(dtype).max}, or leave it out "
+            f"--max-val {options.max_val:g} does not fit {int(implied).bit_length()}-bit pixels, whose largest "
+            f"value is {implied:g}; give --max-val between 1 and {implied:g}, or leave it out "
             "to take the range from the bit depth"
         )
     return options.max_val
@@ -296,11 +304,7 @@ def _image_pair(pair: Pair, options: Options) -> tuple[np.ndarray, np.ndarray, f
     with _blame("distorted"):
         dist = read(pair.distorted)
     if options.color == "y" and (ref.shape[-1] == 1) != (dist.shape[-1] == 1):
-        grey, colour = ("reference", "distorted") if ref.shape[-1] == 1 else ("distorted", "reference")
-        raise PairError(
-            f"the {grey} is grey and the {colour} colour: --color y maps colour to limited-range luma (16-235 "
-            "for 8 bits), which grey pixels are not; pass --color gray to compare full-range luma"
-        )
+        _grey_and_colour(ref.shape[-1] == 1)
     ref, dist = to_color(ref, options.color), to_color(dist, options.color)
     if not options.volume and ref.shape[:2] != dist.shape[:2] and ref.shape[:2] == dist.shape[1::-1]:
         _turned(pair, ref.shape)
@@ -365,12 +369,12 @@ def _animated(pair: Pair) -> bool:
     return counts[0] > 1
 
 
-def _animation_frames(path: str, color: str, frames: slice, raw=None) -> Iterator[tuple[int, np.ndarray, float]]:
+def _animation_frames(path: str, color: str, frames: slice, raw=None) -> Iterator[tuple[int, np.ndarray, float, bool]]:
     """An animation's frames as :func:`msssim._video.read_frames` gives a video's."""
     from msssim._io import read_animation, to_color
 
     for number, pixels in read_animation(path, frames):
-        yield number, to_color(pixels, color), 255.0
+        yield number, to_color(pixels, color), 255.0, False
 
 
 def _score_video(pair: Pair, options: Options, on_frame: Callable[[], None] | None = None, read=None) -> dict:
@@ -395,7 +399,14 @@ def _score_video(pair: Pair, options: Options, on_frame: Callable[[], None] | No
                     f"{longer} goes on; pass --shortest to score the common frames"
                 )
             break
-        (number, ref_px, max_val), (dist_number, dist_px, _) = ref, dist
+        (number, ref_px, max_val, ref_grey), (dist_number, dist_px, dist_max, dist_grey) = ref, dist
+        if options.color == "y" and ref_grey != dist_grey:
+            _grey_and_colour(ref_grey)
+        if max_val != dist_max:  # (Y planes of 10 and 12 bits: both uint16)
+            raise PairError(
+                f"bit depths differ at frame {number}: the reference's samples reach {max_val:g}, the "
+                f"distorted's {dist_max:g}; --color rgb or gray convert both to 16 bits"
+            )
         dist_px = _matched(ref_px, dist_px, options, f" at frame {number}")
         value = score_arrays(ref_px, dist_px, _max_val(options, ref_px.dtype, max_val), options)
         frames.append({"frame": number, options.metric: value})
@@ -403,8 +414,10 @@ def _score_video(pair: Pair, options: Options, on_frame: Callable[[], None] | No
             frames[-1]["distorted_frame"] = dist_number
         if on_frame:
             on_frame()
-    if not frames:
-        raise PairError("no frames to score (check --frames and --offset)")
+    if not frames:  # (one ended at once: both, or the other under --shortest)
+        empty = " and the ".join(side for side, frame in (("reference", ref), ("distorted", dist)) if frame is None)
+        where = " that --frames and --offset select" if options.frames != slice(None) or options.offset else ""
+        raise PairError(f"no frames to score: the {empty} {'have' if ' and ' in empty else 'has'} none{where}")
     mean = float(str(np.float32(np.mean([f[options.metric] for f in frames]))))
     return {options.metric: mean, "frames": frames}
 

@@ -36,9 +36,25 @@ class ImageReadError(Exception):
         self.path, self.reason = Path(path), reason
 
 
+def regular_file(path: str | os.PathLike) -> Path:
+    """``path``, if it is a file with something in it; else the error that says what it is."""
+    path = Path(path)
+    if path.is_dir():
+        raise ImageReadError(path, "a folder, not a file")
+    if path.exists() and not path.is_file():  # (``<(ffmpeg ...)``: read more than once, which a pipe cannot be)
+        raise ImageReadError(path, "not a regular file (a pipe or a device?); write it to a file first")
+    if not path.is_file():
+        raise ImageReadError(path, "no such file")
+    if path.stat().st_size == 0:
+        raise ImageReadError(path, "the file is empty")
+    return path
+
+
 def looks_like_image(path: str | os.PathLike) -> bool:
     """Whether Pillow recognises the file's header as an image (for files whose
-    name does not say what they are)."""
+    name does not say what they are; a pipe is not opened: it would wait for a writer)."""
+    if not os.path.isfile(path):
+        return False
     try:
         with _open_pillow(path):
             return True
@@ -96,11 +112,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     ImageReadError
         The file is missing, empty, truncated, not an image, or too large.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ImageReadError(path, "no such file")
-    if path.stat().st_size == 0:
-        raise ImageReadError(path, "the file is empty")
+    path = regular_file(path)
     try:
         if path.suffix.lower() == ".npy":
             arr = _read_npy(path)
@@ -134,8 +146,7 @@ def read_volume(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     if path.suffix.lower() not in VOLUME_SUFFIXES:
         raise ImageReadError(path, "volumes are read from .npy files and TIFF stacks (.tif, .tiff)")
-    if not path.is_file():
-        raise ImageReadError(path, "no such file")
+    regular_file(path)
     try:
         arr = _read_npy(path) if path.suffix.lower() == ".npy" else _read_tiff(path)
     except ImageReadError:

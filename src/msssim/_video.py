@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from msssim._io import ImageReadError, to_color
+from msssim._io import ImageReadError, regular_file, to_color
 
 VIDEO_SUFFIXES = frozenset(
     ".mp4 .m4v .mov .mkv .webm .avi .y4m .mpg .mpeg .m2v .ts .m2ts .mts .flv .wmv .asf .ivf .obu "
@@ -90,19 +90,10 @@ def _open(path: Path, raw: RawVideo | None):
     return av.open(str(path), format="rawvideo", options=options)
 
 
-def _checked(path: str | os.PathLike) -> Path:
-    path = Path(path)
-    if not path.is_file():
-        raise ImageReadError(path, "no such file")
-    if path.stat().st_size == 0:
-        raise ImageReadError(path, "the file is empty")
-    return path
-
-
 def frame_count(path: str | os.PathLike, raw: RawVideo | None = None) -> int | None:
     """How many frames the file holds, from its size or header; None if unknown."""
     try:
-        path = _checked(path)
+        path = regular_file(path)
         with _open(path, raw) as container:
             stream = container.streams.video[0]
             if stream.frames:
@@ -116,8 +107,10 @@ def frame_count(path: str | os.PathLike, raw: RawVideo | None = None) -> int | N
 
 def read_frames(
     path: str | os.PathLike, color: str, frames: slice = slice(None), raw: RawVideo | None = None
-) -> Iterator[tuple[int, np.ndarray, float]]:
-    """``(frame number, pixels, max_val)`` for the frames ``frames`` selects, in order.
+) -> Iterator[tuple[int, np.ndarray, float, bool]]:
+    """``(frame number, pixels, max_val, grey)`` for the frames ``frames``
+    selects, in order, turned as the video's display matrix says (as players
+    and FFmpeg show them); ``grey``: a grey video.
 
     8-bit video gives uint8 pixels, deeper video uint16. ``color="y"`` takes the
     Y plane as coded (no conversion; ``max_val`` is ``2**bits - 1``, 1023 for
@@ -128,7 +121,7 @@ def read_frames(
         import av  # noqa: F401
     except ImportError:
         raise ImageReadError(path, _NEEDS_PYAV) from None
-    path = _checked(path)
+    path = regular_file(path)
     start, stop, step = frames.start or 0, frames.stop, frames.step or 1
     try:
         with _open(path, raw) as container:
@@ -138,19 +131,30 @@ def read_frames(
                 if stop is not None and number >= stop:
                     break
                 if number >= start and (number - start) % step == 0:
-                    yield (number, *_pixels(frame, color))
+                    pixels, max_val, grey = _pixels(frame, color)
+                    yield number, _shown(pixels, frame), max_val, grey
     except ImageReadError:
         raise
     except Exception as exc:  # PyAV raises many types for broken files
         raise ImageReadError(path, f"cannot decode the video ({type(exc).__name__}: {exc})") from None
 
 
-def _pixels(frame, color: str) -> tuple[np.ndarray, float]:
-    bits = frame.format.components[0].bits
-    if color == "y" and frame.format.name.startswith(("yuv", "nv12", "gray")):
+def _pixels(frame, color: str) -> tuple[np.ndarray, float, bool]:
+    """A frame's pixels in ``color``, their ``max_val``, and whether the video
+    is grey (its plane full-range luma, where a colour video's Y is limited)."""
+    name, bits = frame.format.name, frame.format.components[0].bits
+    grey = name.startswith(("gray", "ya"))
+    if color == "y" and name.startswith(("yuv", "nv12", "gray")):
         plane = frame.planes[0]
-        dtype = np.dtype("<u2") if bits > 8 else np.dtype(np.uint8)
+        dtype = np.dtype(">u2" if name.endswith("be") else "<u2") if bits > 8 else np.dtype(np.uint8)
         rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size).view(dtype)
-        return rows[:, : plane.width].astype(dtype.newbyteorder("="))[..., None], float(2**bits - 1)
+        return rows[:, : plane.width].astype(dtype.newbyteorder("="))[..., None], float(2**bits - 1), grey
     rgb = frame.to_ndarray(format="rgb48le" if bits > 8 else "rgb24")
-    return to_color(rgb, color), float(np.iinfo(rgb.dtype).max)
+    return to_color(rgb, color), float(np.iinfo(rgb.dtype).max), grey
+
+
+def _shown(pixels: np.ndarray, frame) -> np.ndarray:
+    """A frame as players show it: turned as the stream's display matrix says
+    (a phone's portrait video is stored sideways), as FFmpeg does by default."""
+    turns = round(getattr(frame, "rotation", 0) / 90) % 4  # (counter-clockwise degrees)
+    return np.ascontiguousarray(np.rot90(pixels, turns)) if turns else pixels
