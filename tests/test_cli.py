@@ -170,6 +170,19 @@ def test_animated_images_are_scored_frame_by_frame(tmp_path, capsys, suffix, opt
         msssim.read_image(tmp_path / f"ref{suffix}")
 
 
+def test_a_cameras_jpeg_with_a_second_picture_is_one_image(tmp_path, capsys):
+    """A camera's or phone's JPEG often carries a second picture (MPO: a
+    preview, a depth map), which Pillow counts as a frame: not an animation."""
+    ref, dist = _pair(np.uint8, 3)
+    for name, arr in (("ref", ref), ("dist", dist)):
+        preview = Image.fromarray(arr[::4, ::4])
+        Image.fromarray(arr).save(tmp_path / f"{name}.jpg", format="MPO", save_all=True, append_images=[preview])
+    assert Image.open(tmp_path / "ref.jpg").n_frames == 2
+    assert msssim.read_image(tmp_path / "ref.jpg").shape == (H, W, 3)
+    code, document, err = _json_run(capsys, tmp_path / "ref.jpg", tmp_path / "dist.jpg")
+    assert code == 0 and "frames" not in document["results"][0], err
+
+
 def test_a_grey_image_against_a_colour_one(tmp_path, capsys):
     """Grey against colour: the default (rgb) and --color y refuse, saying to
     pass --color gray (y maps colour to limited-range luma and left the grey

@@ -67,14 +67,23 @@ def default_max_val(dtype: np.dtype) -> float:
     return float(np.iinfo(dtype).max) if dtype.kind in "iu" else 1.0
 
 
+_ANIMATED = ("GIF", "PNG", "WEBP")  # (not a camera's JPEG with a preview, MPO, nor a TIFF's pages)
+
+
 def frame_count(path: str | os.PathLike) -> int:
     """How many frames an image file holds: more than one for an animated
     GIF, PNG or WebP, else one (also for files Pillow does not read)."""
+    if not os.path.isfile(path):  # (a pipe would wait for a writer; read_image says what is wrong)
+        return 1
     try:
         with _open_pillow(path) as im:
-            return getattr(im, "n_frames", 1)
+            return _frames(im)
     except Exception:  # (not Pillow's to read: read_image says why, if anything is wrong)
         return 1
+
+
+def _frames(im) -> int:
+    return getattr(im, "n_frames", 1) if im.format in _ANIMATED else 1
 
 
 def exif_orientation(path: str | os.PathLike) -> int:
@@ -292,7 +301,7 @@ def _read_pillow(path: Path) -> np.ndarray:
                 path,
                 f"{im.width}x{im.height} is more than the {MAX_PIXELS} pixels msssim decodes (a decompression bomb?)",
             )
-        if getattr(im, "n_frames", 1) > 1:  # (its first frame alone is not the image)
+        if _frames(im) > 1:  # (its first frame alone is not the image)
             why = f"an animation of {im.n_frames} frames, not one image (msssim's command line scores each)"
             raise ImageReadError(path, why)
         return _pillow_pixels(im, path)
