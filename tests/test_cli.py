@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -420,3 +422,93 @@ def test_installed_command_prints_no_traceback(tmp_path):
     )
     assert done.returncode == 3
     assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+
+
+# TIFF as scanners, Macs and print shops write it ------------------------------
+
+
+def _grey(bits: int) -> np.ndarray:
+    """The same smooth grey picture with noise at each depth."""
+    y, x = np.mgrid[0:H, 0:W]
+    level = 0.5 + 0.3 * np.sin(x / 9) * np.cos(y / 13) + 0.1 * np.random.default_rng(3).standard_normal((H, W))
+    deep = np.round(np.clip(level, 0, 1) * 65535).astype(np.uint16)[..., None]
+    return (deep >> (16 - bits)).astype(np.uint8 if bits <= 8 else np.uint16)
+
+
+def _pillow_rgb(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def _tiff_case(path: Path, name: str) -> np.ndarray:
+    """Write the TIFF ``name`` to ``path``; return the pixels it shows."""
+    rgb, _ = _pair(np.uint8, 3)
+    if name == "white-is-zero":
+        tifffile.imwrite(path, 255 - _grey(8), photometric="miniswhite")
+        return _grey(8)
+    if name == "white-is-zero-16":
+        tifffile.imwrite(path, 65535 - _grey(16), photometric="miniswhite")
+        return _grey(16)
+    if name in ("12-bit", "10-bit"):
+        bits = int(name[:2])
+        tifffile.imwrite(path, _grey(bits), bitspersample=bits)  # (packed: tifffile decodes it)
+        return np.round(_grey(bits) * (65535 / (2**bits - 1))).astype(np.uint16)
+    if name == "big-endian-16":
+        tifffile.imwrite(path, _grey(16), byteorder=">")
+        return _grey(16)
+    if name == "16-bit-named-png":
+        deep, _ = _pair(np.uint16, 3)
+        tifffile.imwrite(path.with_suffix(".png"), deep)
+        return deep
+    image = {
+        "palette": lambda: Image.fromarray(rgb).quantize(64),
+        "cmyk": lambda: Image.fromarray(rgb).convert("CMYK"),
+        "ycbcr": lambda: Image.fromarray(rgb).convert("YCbCr"),
+        "1-bit": lambda: Image.fromarray(rgb[..., 0] > 128),
+    }[name]()
+    image.save(path, compression="tiff_lzw" if name == "ycbcr" else None)
+    return _pillow_rgb(path) if name != "1-bit" else (rgb[..., :1] > 128).astype(np.uint8) * 255
+
+
+TIFF_CASES = ["white-is-zero", "white-is-zero-16", "12-bit", "10-bit", "big-endian-16", "16-bit-named-png",
+              "palette", "cmyk", "ycbcr", "1-bit"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", TIFF_CASES)
+def test_tiff_colour_types_depths_and_byte_orders_read_as_shown(tmp_path, capsys, name):
+    """Each was scored with exit 0 as raw samples (white-is-zero against its
+    PNG: 0.0; CMYK's K dropped; palette indices as grey; 12-bit against
+    65535: inflated), refused (big-endian, 1-bit), or cut to 8 bits by Pillow
+    (a TIFF named .png). Read as shown, each scores as its pixels do."""
+    path = tmp_path / "ref.tif"
+    shown = _tiff_case(path, name)
+    path = path if path.exists() else path.with_suffix(".png")
+    np.testing.assert_array_equal(msssim.read_image(path), shown.reshape(shown.shape[0], shown.shape[1], -1))
+    dist = np.clip(shown.astype(np.int64) + RNG.integers(-9, 10, shown.shape) * (shown.max() // 255), 0, None)
+    dist = dist.astype(shown.dtype)
+    np.save(tmp_path / "dist.npy", dist)
+    code, document, err = _json_run(capsys, path, tmp_path / "dist.npy")
+    assert code == 0, err
+    want = oracle.ssim_multiscale(shown, dist, float(np.iinfo(shown.dtype).max))
+    assert document["results"][0]["ms_ssim"] == pytest.approx(want, abs=1e-6)
+
+
+def test_wide_integers_need_their_range_and_deep_animations_and_bombs_are_refused(tmp_path, capsys):
+    """int32 arrays of 0-255 data scored 1.0 against 2**31 - 1; a 16-bit
+    animated PNG's frames were clipped at 255; a 16-bit PNG claiming 33000
+    pixels a side was decoded until memory ran out."""
+    ref, dist = _pair(np.uint8, 3)
+    np.save(tmp_path / "ref.npy", ref.astype(np.int32))
+    np.save(tmp_path / "dist.npy", dist.astype(np.int32))
+    assert main([str(tmp_path / "ref.npy"), str(tmp_path / "dist.npy")]) == 3
+    assert "int32 pixels have no usual range" in capsys.readouterr().err
+    code, document, _ = _json_run(capsys, tmp_path / "ref.npy", tmp_path / "dist.npy", "--max-val", "255")
+    assert code == 0 and document["results"][0]["ms_ssim"] == pytest.approx(oracle.ssim_multiscale(ref, dist, 255.0))
+    frames = [Image.fromarray(_grey(16)[..., 0] - 300 * i) for i in range(3)]
+    frames[0].save(tmp_path / "deep.png", save_all=True, append_images=frames[1:])
+    assert main([str(tmp_path / "deep.png"), str(tmp_path / "deep.png")]) == 3
+    assert "a 16-bit animated PNG, whose frames msssim cannot read at 16 bits" in capsys.readouterr().err
+    header = struct.pack(">II5B", 33000, 33000, 16, 0, 0, 0, 0)
+    chunk = struct.pack(">I", 13) + b"IHDR" + header + struct.pack(">I", zlib.crc32(b"IHDR" + header))
+    (tmp_path / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk + b"\0" * 64)
+    assert main([str(tmp_path / "bomb.png"), str(tmp_path / "bomb.png")]) == 3
+    assert "33000x33000 is more than the 1073741824 pixels msssim decodes" in capsys.readouterr().err

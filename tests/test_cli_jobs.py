@@ -437,6 +437,10 @@ def test_map_and_plot_pictures(tmp_path, capsys):
     assert Image.open(plot).size == (900, 400)
     with pytest.raises(SystemExit):
         main([str(ref), str(dist), "--map", str(out)])
+    capsys.readouterr()
+    short = _video(tmp_path / "short.y4m", _clip(5, 2))
+    assert main([str(ref), str(short), "--plot", str(tmp_path / "none.png")]) == 3  # (frame counts differ)
+    assert "no video was scored: " in capsys.readouterr().err and not (tmp_path / "none.png").exists()
 
 
 def _count_results(path: Path) -> int:

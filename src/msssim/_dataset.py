@@ -312,6 +312,11 @@ def _image_pair(pair: Pair, options: Options) -> tuple[np.ndarray, np.ndarray, f
         sizes = ["x".join(map(str, a.shape[:-1])) for a in (ref, dist)]
         raise PairError(f"sizes differ: reference is {sizes[0]}, distorted is {sizes[1]} (D x H x W)")
     dist = _matched(ref, dist, options)
+    if options.max_val is None and ref.dtype.kind in "iu" and ref.dtype.itemsize > 2:
+        raise PairError(
+            f"{ref.dtype} pixels have no usual range ({np.iinfo(ref.dtype).max} would score 0-255 data near 1); "
+            "pass --max-val with theirs"
+        )
     if options.max_val is None and ref.dtype.kind == "f":
         top = max(float(np.nanmax(ref, initial=0)), float(np.nanmax(dist, initial=0)))
         if top > 1.5:  # (float files are taken to hold [0, 1], as TF takes float images)

@@ -1,9 +1,9 @@
 """Image files in, ``[H, W, C]`` arrays out, in the file's own dtype (volumes:
 ``[D, H, W, C]``); and the colour conversions the command line offers.
 
-Pillow decodes the common formats; pypng decodes 16-bit PNG (Pillow reduces
-16-bit colour PNG to 8 bits); tifffile decodes TIFF (and TIFF stacks). All
-three are the optional ``files`` extra, imported on first use. NumPy's ``.npy``
+Pillow decodes the common formats; imagecodecs decodes 16-bit PNG (Pillow
+reduces 16-bit colour PNG to 8 bits); tifffile decodes TIFF (and TIFF stacks).
+All three are the optional ``files`` extra, imported on first use. NumPy's ``.npy``
 files hold images or volumes as they are, and 16-bit PGM and PPM files
 (Pillow reduces the colour ones to 8 bits too) are read here.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,6 +102,8 @@ def read_animation(path: str | os.PathLike, frames: slice = slice(None)) -> Iter
     """``(frame number, [H, W, 3] uint8 pixels)`` of an animated GIF, PNG or
     WebP, the frames ``frames`` selects, composited as a viewer shows them
     (RGB throughout: a GIF's later frames are RGB, whatever its first is)."""
+    if _is_16bit_png(Path(path)):  # (Pillow gives its frames at 8 bits, or clips them)
+        raise ImageReadError(path, "a 16-bit animated PNG, whose frames msssim cannot read at 16 bits")
     try:
         with _open_pillow(path) as im:
             for number in range(im.n_frames)[frames]:
@@ -125,8 +128,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     try:
         if path.suffix.lower() == ".npy":
             arr = _read_npy(path)
-        elif path.suffix.lower() in (".tif", ".tiff"):
-            arr = _read_tiff(path)
+        elif path.suffix.lower() in (".tif", ".tiff") or _is_tiff(path):  # (also misnamed: Pillow cuts 16-bit colour)
+            arr = _read_tiff(path, image=True)
         elif _is_16bit_png(path):
             arr = _read_png16(path)
         elif _deep_pnm(path):
@@ -173,7 +176,7 @@ def read_volume(path: str | os.PathLike) -> np.ndarray:
 
 def _read_npy(path: Path) -> np.ndarray:
     """An array file, memory-mapped: integers and floats only."""
-    arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    arr = _native(np.load(path, mmap_mode="r", allow_pickle=False))
     if arr.dtype.kind not in "iuf":
         raise ImageReadError(path, f"holds {arr.dtype} values; expected integer or floating pixels")
     return arr
@@ -197,15 +200,15 @@ def _is_16bit_png(path: Path) -> bool:
 
 
 def _read_png16(path: Path) -> np.ndarray:
-    import png
+    """The samples as stored, as libpng gives them (not shifted down to an
+    sBIT chunk's depth, a 10-bit file's to 0..1023, which the 16-bit maximum
+    would then misjudge); the size is checked from the header first."""
+    import imagecodecs
 
-    with open(path, "rb") as f:
-        # the samples as stored (as libpng and Pillow give them): ``asDirect``
-        # would shift them down to an sBIT chunk's depth (a 10-bit file's to
-        # 0..1023), which the 16-bit maximum then misjudges
-        width, height, rows, info = png.Reader(file=f).read()
-        arr = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows])
-    return arr.reshape(height, width, info["planes"])
+    data = path.read_bytes()
+    width, height = struct.unpack(">II", data[16:24])  # (IHDR)
+    _bounded(path, height, width)
+    return imagecodecs.png_decode(data)
 
 
 _GAP = rb"(?:\s|#[^\r\n]*[\r\n])+"  # whitespace and comments
@@ -232,6 +235,7 @@ def _read_pnm16(path: Path) -> np.ndarray:
     Pillow and FFmpeg read them, so that the bit depth implies the range."""
     data = path.read_bytes()
     magic, width, height, maxval, start = _pnm_header(data)
+    _bounded(path, height, width)
     channels = 3 if magic in (b"P3", b"P6") else 1
     count = width * height * channels
     if maxval > 65535:
@@ -252,26 +256,58 @@ def _read_pnm16(path: Path) -> np.ndarray:
     return samples.astype(np.uint16).reshape(height, width, channels)
 
 
-def _read_tiff(path: Path) -> np.ndarray:
+_TIFF_SIGNATURES = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # (classic and BigTIFF, either byte order)
+
+
+def _is_tiff(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) in _TIFF_SIGNATURES
+
+
+def _native(arr: np.ndarray) -> np.ndarray:
+    """Samples in this machine's byte order (a Mac's big-endian TIFF or ``.npy``)."""
+    return arr if arr.dtype.isnative else arr.astype(arr.dtype.newbyteorder("="))
+
+
+def _read_tiff(path: Path, image: bool = False) -> np.ndarray:
     """Uncompressed TIFF is memory-mapped (a gigapixel file is streamed, not
     loaded); other TIFF is decoded. The channels, where the file says where
     they are (planar colour stores them first), are moved last; a stack's
-    pages are the first axis."""
+    pages are the first axis. White-is-zero grey is inverted, and 10- or
+    12-bit samples are scaled to 16 bits, as for PGM. An ``image`` of colour
+    types Pillow converts (palette, CMYK, YCbCr, Lab) or of 1 to 4 bits is
+    read by Pillow, at 8 bits; deeper ones are refused."""
     import tifffile
 
+    kinds = tifffile.PHOTOMETRIC
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        axes, shape, page = series.axes, series.shape, series.keyframe
+        kind, bits = page.photometric, page.bitspersample
+        decoded_rgb = kind == kinds.YCBCR and page.compression == tifffile.COMPRESSION.JPEG  # (tifffile: RGB)
+    if kind not in (kinds.MINISBLACK, kinds.MINISWHITE, kinds.RGB) and not decoded_rgb or bits < 8:
+        if image and bits <= 8:
+            return _read_pillow(path)
+        raise ImageReadError(path, f"{bits}-bit {kind.name} TIFF is not supported; save it as 8/16-bit RGB or grey")
+    if image:
+        _bounded(path, *[n for n, axis in zip(shape, axes) if axis in "YX"])
     try:
         arr = tifffile.memmap(path, mode="r")
     except ValueError:  # compressed or tiled: not mappable
         arr = tifffile.imread(path)
-    with tifffile.TiffFile(path) as tif:
-        axes = tif.series[0].axes
+    arr = _native(arr)
     channel = next((axes.index(a) for a in "CS" if a in axes), None)
     if channel is not None and len(axes) == arr.ndim:  # (planar colour, [C, H, W], and stacks' channels)
         arr = np.moveaxis(arr, channel, -1)
-    if arr.dtype.kind == "f":
-        arr = arr.astype(np.float32, copy=False)
-    elif arr.dtype not in (np.uint8, np.uint16):
-        raise ImageReadError(path, f"TIFF sample type {arr.dtype} is not supported; use 8/16-bit or float")
+    if arr.dtype.kind == "f" and kind != kinds.MINISWHITE:
+        return arr.astype(np.float32, copy=False)
+    if arr.dtype not in (np.uint8, np.uint16):
+        why = f"TIFF sample type {arr.dtype} ({kind.name}) is not supported; use 8/16-bit or float"
+        raise ImageReadError(path, why)
+    if kind == kinds.MINISWHITE:  # (0 is white)
+        arr = np.iinfo(arr.dtype).max - arr if bits in (8, 16) else (2**bits - 1) - arr
+    if arr.dtype == np.uint16 and bits < 16:  # (10 or 12 bits: to the 16-bit range the dtype implies)
+        arr = ((arr.astype(np.uint32) * 65535 + (2**bits - 1) // 2) // (2**bits - 1)).astype(np.uint16)
     return arr
 
 
@@ -294,13 +330,16 @@ def _open_pillow(path):
             Image.MAX_IMAGE_PIXELS = limit
 
 
+def _bounded(path: Path, height: int, width: int) -> None:
+    """Refuse, from its header, a file that claims more than MAX_PIXELS pixels."""
+    if width * height > MAX_PIXELS:
+        why = f"{width}x{height} is more than the {MAX_PIXELS} pixels msssim decodes (a decompression bomb?)"
+        raise ImageReadError(path, why)
+
+
 def _read_pillow(path: Path) -> np.ndarray:
     with _open_pillow(path) as im:
-        if im.width * im.height > MAX_PIXELS:
-            raise ImageReadError(
-                path,
-                f"{im.width}x{im.height} is more than the {MAX_PIXELS} pixels msssim decodes (a decompression bomb?)",
-            )
+        _bounded(path, im.height, im.width)
         if _frames(im) > 1:  # (its first frame alone is not the image)
             why = f"an animation of {im.n_frames} frames, not one image (msssim's command line scores each)"
             raise ImageReadError(path, why)

@@ -412,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_PIPE
     finally:
-        if main_thread:
+        if previous is not None:  # (None: a handler set outside Python, which cannot be put back)
             signal.signal(signal.SIGTERM, previous)
 
 
@@ -583,8 +583,10 @@ def _pictures(args, pairs: list[Pair], options: Options, results: list[dict]) ->
         index_map = score_index_map(pairs[0], options)
         title = f"SSIM map, {Path(pairs[0].distorted).name}: mean {float(index_map.mean()):.4f}"
         _pictures.save_index_map(index_map, args.map, title)
-    if args.plot:
+    if args.plot and any(r.get("frames") for r in results):
         _pictures.save_frame_plot(results, options.metric, args.plot)
+    elif args.plot:
+        _log(f"no video was scored: {args.plot} is not written")
 
 
 if __name__ == "__main__":
