@@ -505,10 +505,9 @@ def _workers(pid: int) -> list[int]:
     return found
 
 
-def test_a_killed_worker_loses_only_its_pairs_and_a_rerun_retries_them(tmp_path):
-    """A worker killed mid-run (the out-of-memory killer, kill -9): the pairs
-    scored stand, the others get an error entry each (not a traceback and
-    nothing written), exit 3; the same command again scores only those."""
+def _busy_run(tmp_path: Path):
+    """24 pairs scored by 2 workers to a JSONL file, caught once 3 results are
+    written: the names, the command, the file, the process and its workers."""
     names = [f"img{i:02d}.png" for i in range(24)]
     ref_dir, dist_dir = _folders(tmp_path, names, size=(720, 960))
     out = tmp_path / "results.jsonl"
@@ -517,7 +516,14 @@ def test_a_killed_worker_loses_only_its_pairs_and_a_rerun_retries_them(tmp_path)
     deadline = time.monotonic() + 120
     while _count_results(out) < 3 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
-    workers = _workers(process.pid)
+    return names, command, out, process, _workers(process.pid)
+
+
+def test_a_killed_worker_loses_only_its_pairs_and_a_rerun_retries_them(tmp_path):
+    """A worker killed mid-run (the out-of-memory killer, kill -9): the pairs
+    scored stand, the others get an error entry each (not a traceback and
+    nothing written), exit 3; the same command again scores only those."""
+    names, command, out, process, workers = _busy_run(tmp_path)
     assert workers and process.poll() is None, "killed part-way, with workers running"
     os.kill(workers[0], signal.SIGKILL)
     _, err = process.communicate(timeout=300)
@@ -545,15 +551,7 @@ def test_sigterm_stops_the_workers_and_keeps_what_they_scored(tmp_path):
     """``kill`` or a batch system's time limit ends the run as Ctrl-C does:
     exit 143, the results so far kept and counted, and no worker process left
     running (they were orphans that went on scoring)."""
-    names = [f"img{i:02d}.png" for i in range(24)]
-    ref_dir, dist_dir = _folders(tmp_path, names, size=(720, 960))
-    out = tmp_path / "results.jsonl"
-    command = [sys.executable, "-m", "msssim.cli", str(ref_dir), str(dist_dir), "-o", str(out), "--workers", "2"]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while _count_results(out) < 3 and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    workers = _workers(process.pid)
+    names, command, out, process, workers = _busy_run(tmp_path)
     assert workers and process.poll() is None, "terminated part-way, with workers running"
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=60)
