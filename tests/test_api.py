@@ -217,15 +217,18 @@ def test_other_floats_are_cast_to_float32(dtype):
     np.testing.assert_array_equal(got, want)
 
 
-def test_import_is_light_and_fast():
+def test_import_is_light():
+    """``import msssim`` loads nothing beyond NumPy and the standard library:
+    frameworks, Numba and the file readers wait until a call needs them.
+    (How long the import takes is measured by benchmarks/bench_startup.py,
+    not asserted here: a shared CI machine's timing is not the code's.)"""
     code = (
-        "import sys, time; t = time.perf_counter(); import msssim; t = time.perf_counter() - t; "
-        "heavy = [m for m in ('tensorflow', 'torch', 'jax', 'cupy', 'dask', 'PIL', 'numba') if m in sys.modules]; "
-        "print(heavy, t)"
+        "import sys; import numpy; before = set(sys.modules); import msssim; "
+        "new = {m.split('.')[0] for m in set(sys.modules) - before}; "
+        "print(' '.join(sorted(n for n in new if n not in sys.stdlib_module_names)))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(" ", 1)
-    assert out[0] == "[]", out
-    assert float(out[1]) < 0.5
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["msssim"], out
 
 
 @pytest.mark.parametrize("numerics", ["exact", "tensorflow-cpu"])
