@@ -14,6 +14,7 @@ import oracle
 import png
 import pytest
 import tifffile
+from photos import photo
 from PIL import Image
 
 import msssim
@@ -490,6 +491,44 @@ def test_tiff_colour_types_depths_and_byte_orders_read_as_shown(tmp_path, capsys
     assert code == 0, err
     want = oracle.ssim_multiscale(shown, dist, float(np.iinfo(shown.dtype).max))
     assert document["results"][0]["ms_ssim"] == pytest.approx(want, abs=1e-6)
+
+
+@pytest.mark.parametrize(("bits", "channels", "form"), [(12, 3, "jp2"), (16, 3, "j2k"), (10, 1, "jp2")])
+def test_deep_jpeg2000_is_read_at_its_precision(tmp_path, capsys, bits, channels, form):
+    """Pillow cut 10- to 16-bit colour JPEG 2000 to 8 bits (a digital
+    cinema frame is 12-bit) and shifted grey up by bits, not to the full
+    range. A photo at ``bits`` against its lossy copy scores as their
+    samples, scaled to 16 bits as PGM's are, do."""
+    import imagecodecs
+
+    top = 2**bits - 1
+    image = photo("coffee")[:176, :200, :channels]
+    ref = np.round(image.astype(np.float64) * top / 255).astype(np.uint16)
+    coded = {"ref": imagecodecs.jpeg2k_encode(ref, level=0, bitspersample=bits, codecformat=form)}
+    coded["dist"] = imagecodecs.jpeg2k_encode(ref, level=45, bitspersample=bits, codecformat=form)
+    shown = {}
+    for name, data in coded.items():
+        (tmp_path / f"{name}.{form}").write_bytes(data)
+        samples = imagecodecs.jpeg2k_decode(data).reshape(176, 200, channels).astype(np.int64)
+        shown[name] = (samples * 65535 + top // 2) // top  # (to the 16-bit range, rounded)
+    np.testing.assert_array_equal(msssim.read_image(tmp_path / f"ref.{form}"), shown["ref"])
+    assert not np.array_equal(shown["ref"], shown["dist"])
+    code, document, err = _json_run(capsys, tmp_path / f"ref.{form}", tmp_path / f"dist.{form}")
+    assert code == 0, err
+    want = oracle.ssim_multiscale(shown["ref"], shown["dist"], 65535.0)
+    assert document["results"][0]["ms_ssim"] == pytest.approx(want, abs=1e-6)
+
+
+def test_jpeg2000_headers_past_the_pixel_limit_or_signed_are_refused(tmp_path, capsys):
+    """A codestream claiming 40000x40000 16-bit pixels is refused from its
+    SIZ marker, before decoding; signed samples are refused by name."""
+    for name, (size, precision) in {"bomb": (40000, 0x0F), "signed": (64, 0x8F)}.items():
+        siz = struct.pack(">HH8IH", 41, 0, size, size, 0, 0, size, size, 0, 0, 1) + bytes([precision, 1, 1])
+        (tmp_path / f"{name}.j2k").write_bytes(b"\xff\x4f\xff\x51" + siz + b"\0" * 64)
+    assert main([str(tmp_path / "bomb.j2k"), str(tmp_path / "bomb.j2k")]) == 3
+    assert "40000x40000 is more than the 1073741824 pixels msssim decodes" in capsys.readouterr().err
+    assert main([str(tmp_path / "signed.j2k"), str(tmp_path / "signed.j2k")]) == 3
+    assert "signed JPEG 2000 samples are not supported" in capsys.readouterr().err
 
 
 def test_wide_integers_need_their_range_and_deep_animations_and_bombs_are_refused(tmp_path, capsys):

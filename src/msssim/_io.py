@@ -134,6 +134,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
             arr = _read_png16(path)
         elif _deep_pnm(path):
             arr = _read_pnm16(path)
+        elif (header := _deep_jpeg2k(path)) is not None:
+            arr = _read_jpeg2k(path, *header)
         else:
             arr = _read_pillow(path)
     except ImageReadError:
@@ -251,9 +253,61 @@ def _read_pnm16(path: Path) -> np.ndarray:
         samples = np.array(words[:count], dtype=np.uint32)
     if samples.max(initial=0) > maxval:
         raise ImageReadError(path, f"a sample of {samples.max()} is past the file's maxval, {maxval}")
-    if maxval != 65535:
-        samples = (samples * 65535 + maxval // 2) // maxval
-    return samples.astype(np.uint16).reshape(height, width, channels)
+    return _full_range(samples, maxval).reshape(height, width, channels)
+
+
+def _full_range(samples: np.ndarray, maxval) -> np.ndarray:
+    """Unsigned samples of ``0..maxval`` (1023 for 10 bits; one per channel, last
+    axis, or one for all) scaled to the 16-bit range and rounded, as Pillow
+    (PGM) and FFmpeg read them, so that the bit depth implies the range."""
+    maxval = np.asarray(maxval, np.uint32)
+    if (maxval == 65535).all():
+        return samples.astype(np.uint16, copy=False)
+    return ((samples.astype(np.uint32) * 65535 + maxval // 2) // maxval).astype(np.uint16)
+
+
+_JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"  # (the JP2 file's first box)
+_SIZ = b"\xff\x4f\xff\x51"  # a codestream's start (SOC), then its image and tile size (SIZ)
+
+
+def _deep_jpeg2k(path: Path) -> tuple[int, int, list[int]] | None:
+    """A JPEG 2000 file (JP2 or a bare codestream) with samples past 8 bits,
+    which Pillow cuts to 8 for colour: its height, width and each component's
+    bits, from the codestream's SIZ marker; None for any other file."""
+    with open(path, "rb") as f:
+        head = f.read(len(_JP2_SIGNATURE))
+    if not (head.startswith(_SIZ) or head == _JP2_SIGNATURE):
+        return None
+    data = path.read_bytes()
+    at = data.find(_SIZ)
+    if at < 0 or len(data) < at + 42:
+        return None  # (Pillow says what is wrong)
+    x, y, x0, y0 = struct.unpack(">4I", data[at + 8 : at + 24])
+    (count,) = struct.unpack(">H", data[at + 40 : at + 42])
+    components = data[at + 42 : at + 42 + 3 * count]  # each: precision and sign, then its subsampling
+    if len(components) < 3 * count:
+        return None
+    if any(components[i] & 0x80 for i in range(0, len(components), 3)):
+        raise ImageReadError(path, "signed JPEG 2000 samples are not supported; save it unsigned")
+    bits = [(components[i] & 0x7F) + 1 for i in range(0, len(components), 3)]
+    if max(bits) <= 8:
+        return None
+    if any(components[i] != 1 for i in range(len(components)) if i % 3):
+        raise ImageReadError(path, f"{max(bits)}-bit JPEG 2000 with subsampled components is not supported")
+    if max(bits) > 16:
+        raise ImageReadError(path, f"{max(bits)}-bit JPEG 2000 is not supported; msssim reads up to 16 bits")
+    return y - y0, x - x0, bits
+
+
+def _read_jpeg2k(path: Path, height: int, width: int, bits: list[int]) -> np.ndarray:
+    """Samples of 9 to 16 bits at their own precision (decoded by OpenJPEG,
+    through imagecodecs), scaled to the 16-bit range as PGM's are."""
+    import imagecodecs
+
+    _bounded(path, height, width)
+    arr = imagecodecs.jpeg2k_decode(path.read_bytes())
+    arr = arr if arr.ndim == 3 else arr[..., None]
+    return _full_range(arr, [2**b - 1 for b in bits][: arr.shape[-1]])
 
 
 _TIFF_SIGNATURES = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # (classic and BigTIFF, either byte order)
@@ -307,7 +361,7 @@ def _read_tiff(path: Path, image: bool = False) -> np.ndarray:
     if kind == kinds.MINISWHITE:  # (0 is white)
         arr = np.iinfo(arr.dtype).max - arr if bits in (8, 16) else (2**bits - 1) - arr
     if arr.dtype == np.uint16 and bits < 16:  # (10 or 12 bits: to the 16-bit range the dtype implies)
-        arr = ((arr.astype(np.uint32) * 65535 + (2**bits - 1) // 2) // (2**bits - 1)).astype(np.uint16)
+        arr = _full_range(arr, 2**bits - 1)
     return arr
 
 
