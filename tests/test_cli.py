@@ -493,23 +493,32 @@ def test_tiff_colour_types_depths_and_byte_orders_read_as_shown(tmp_path, capsys
     assert document["results"][0]["ms_ssim"] == pytest.approx(want, abs=1e-6)
 
 
-@pytest.mark.parametrize(("bits", "channels", "form"), [(12, 3, "jp2"), (16, 3, "j2k"), (10, 1, "jp2")])
-def test_deep_jpeg2000_is_read_at_its_precision(tmp_path, capsys, bits, channels, form):
-    """Pillow cut 10- to 16-bit colour JPEG 2000 to 8 bits (a digital
-    cinema frame is 12-bit) and shifted grey up by bits, not to the full
-    range. A photo at ``bits`` against its lossy copy scores as their
-    samples, scaled to 16 bits as PGM's are, do."""
+@pytest.mark.parametrize(
+    ("bits", "channels", "form"), [(12, 3, "jp2"), (16, 3, "j2k"), (10, 1, "jp2"), (10, 3, "avif"), (12, 3, "avif")]
+)
+def test_deep_jpeg2000_and_avif_are_read_at_their_precision(tmp_path, capsys, bits, channels, form):
+    """Pillow cut 10- to 16-bit colour JPEG 2000 (a digital cinema frame is
+    12-bit) and 10/12-bit AVIF (an HDR photo) to 8 bits, and shifted grey
+    JPEG 2000 up by bits, not to the full range. A photo at ``bits`` against
+    its lossy copy scores as their samples, scaled to 16 bits as PGM's are, do."""
     import imagecodecs
 
     top = 2**bits - 1
     image = photo("coffee")[:176, :200, :channels]
     ref = np.round(image.astype(np.float64) * top / 255).astype(np.uint16)
-    coded = {"ref": imagecodecs.jpeg2k_encode(ref, level=0, bitspersample=bits, codecformat=form)}
-    coded["dist"] = imagecodecs.jpeg2k_encode(ref, level=45, bitspersample=bits, codecformat=form)
+    if form == "avif":
+        encode, decode = (
+            (lambda a, level: imagecodecs.avif_encode(a, level, bitspersample=bits)),
+            imagecodecs.avif_decode,
+        )
+    else:
+        encode = lambda a, level: imagecodecs.jpeg2k_encode(a, level, bitspersample=bits, codecformat=form)  # noqa: E731
+        decode = imagecodecs.jpeg2k_decode
+    coded = {"ref": encode(ref, 100 if form == "avif" else 0), "dist": encode(ref, 45)}
     shown = {}
     for name, data in coded.items():
         (tmp_path / f"{name}.{form}").write_bytes(data)
-        samples = imagecodecs.jpeg2k_decode(data).reshape(176, 200, channels).astype(np.int64)
+        samples = decode(data).reshape(176, 200, channels).astype(np.int64)
         shown[name] = (samples * 65535 + top // 2) // top  # (to the 16-bit range, rounded)
     np.testing.assert_array_equal(msssim.read_image(tmp_path / f"ref.{form}"), shown["ref"])
     assert not np.array_equal(shown["ref"], shown["dist"])
@@ -517,6 +526,31 @@ def test_deep_jpeg2000_is_read_at_its_precision(tmp_path, capsys, bits, channels
     assert code == 0, err
     want = oracle.ssim_multiscale(shown["ref"], shown["dist"], 65535.0)
     assert document["results"][0]["ms_ssim"] == pytest.approx(want, abs=1e-6)
+
+
+def test_avif_sequences_are_scored_frame_by_frame_and_deep_ones_refused(tmp_path, capsys):
+    """An AVIF sequence was scored by its first frame alone, silently."""
+    import imagecodecs
+    from PIL import ImageSequence
+
+    frames = {"ref": _animation(1, 3)}
+    frames["dist"] = [np.where(RNG.random((H, W, 1)) < 0.1, 255 - f, f) for f in frames["ref"]]
+    shown = {}
+    for name, arrays in frames.items():
+        first, *rest = (Image.fromarray(f) for f in arrays)
+        first.save(tmp_path / f"{name}.avif", save_all=True, append_images=rest, quality=90)
+        shown[name] = [
+            np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(Image.open(tmp_path / f"{name}.avif"))
+        ]
+    code, document, err = _json_run(capsys, tmp_path / "ref.avif", tmp_path / "dist.avif")
+    assert code == 0, err
+    want = [oracle.ssim_multiscale(r, d, 255.0) for r, d in zip(shown["ref"], shown["dist"])]
+    assert len(want) == 3
+    np.testing.assert_allclose([f["ms_ssim"] for f in document["results"][0]["frames"]], want, rtol=0, atol=1e-6)
+    deep = (RNG.random((3, H, W, 3)) * 1023).astype(np.uint16)
+    (tmp_path / "deep.avif").write_bytes(imagecodecs.avif_encode(deep, 90, bitspersample=10))
+    assert main([str(tmp_path / "deep.avif"), str(tmp_path / "deep.avif")]) == 3
+    assert "a 10-bit AVIF sequence, whose frames msssim cannot read at 10 bits" in capsys.readouterr().err
 
 
 def test_jpeg2000_headers_past_the_pixel_limit_or_signed_are_refused(tmp_path, capsys):

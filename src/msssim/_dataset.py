@@ -363,7 +363,7 @@ def score_index_map(pair: Pair, options: Options) -> np.ndarray:
 
 
 def _animated(pair: Pair) -> bool:
-    """Whether the pair is of animated images (GIF, PNG, WebP), scored frame
+    """Whether the pair is of animated images (GIF, PNG, WebP, AVIF), scored frame
     by frame as videos are; one animated and one still is an error."""
     from msssim._io import frame_count
 

@@ -68,12 +68,12 @@ def default_max_val(dtype: np.dtype) -> float:
     return float(np.iinfo(dtype).max) if dtype.kind in "iu" else 1.0
 
 
-_ANIMATED = ("GIF", "PNG", "WEBP")  # (not a camera's JPEG with a preview, MPO, nor a TIFF's pages)
+_ANIMATED = ("GIF", "PNG", "WEBP", "AVIF")  # (not a camera's JPEG with a preview, MPO, nor a TIFF's pages)
 
 
 def frame_count(path: str | os.PathLike) -> int:
     """How many frames an image file holds: more than one for an animated
-    GIF, PNG or WebP, else one (also for files Pillow does not read)."""
+    GIF, PNG, WebP or AVIF, else one (also for files Pillow does not read)."""
     if not os.path.isfile(path):  # (a pipe would wait for a writer; read_image says what is wrong)
         return 1
     try:
@@ -99,11 +99,13 @@ def exif_orientation(path: str | os.PathLike) -> int:
 
 
 def read_animation(path: str | os.PathLike, frames: slice = slice(None)) -> Iterator[tuple[int, np.ndarray]]:
-    """``(frame number, [H, W, 3] uint8 pixels)`` of an animated GIF, PNG or
-    WebP, the frames ``frames`` selects, composited as a viewer shows them
+    """``(frame number, [H, W, 3] uint8 pixels)`` of an animated GIF, PNG,
+    WebP or AVIF, the frames ``frames`` selects, composited as a viewer shows them
     (RGB throughout: a GIF's later frames are RGB, whatever its first is)."""
     if _is_16bit_png(Path(path)):  # (Pillow gives its frames at 8 bits, or clips them)
         raise ImageReadError(path, "a 16-bit animated PNG, whose frames msssim cannot read at 16 bits")
+    if (bits := _deep_avif(Path(path), b"avis")) is not None:  # (Pillow: 8 bits)
+        raise ImageReadError(path, f"a {bits}-bit AVIF sequence, whose frames msssim cannot read at {bits} bits")
     try:
         with _open_pillow(path) as im:
             for number in range(im.n_frames)[frames]:
@@ -136,6 +138,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
             arr = _read_pnm16(path)
         elif (header := _deep_jpeg2k(path)) is not None:
             arr = _read_jpeg2k(path, *header)
+        elif (bits := _deep_avif(path)) is not None:
+            arr = _read_avif(path, bits)
         else:
             arr = _read_pillow(path)
     except ImageReadError:
@@ -297,6 +301,42 @@ def _deep_jpeg2k(path: Path) -> tuple[int, int, list[int]] | None:
     if max(bits) > 16:
         raise ImageReadError(path, f"{max(bits)}-bit JPEG 2000 is not supported; msssim reads up to 16 bits")
     return y - y0, x - x0, bits
+
+
+def _deep_avif(path: Path, brand: bytes = b"avif") -> int | None:
+    """An AVIF of 10 or 12 bits (a still image; with ``brand`` "avis", a
+    sequence), which Pillow reads at 8: its bits, from the AV1 configuration
+    (``av1C``: high bit depth, twelve bit) of its items (the picture's and its
+    alpha's); None for any other file."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+    if head[4:8] != b"ftyp" or head[8:12] != brand:
+        return None
+    data = path.read_bytes()
+    flags = [data[at + 6] for at in _boxes(data, b"av1C", 7)]  # (its third byte: tier, high bit depth, twelve bit)
+    bits = max((8 + 2 * bool(f & 0x40) + 2 * bool(f & 0x40 and f & 0x20) for f in flags), default=8)
+    return bits if bits > 8 else None
+
+
+def _boxes(data: bytes, kind: bytes, size: int) -> Iterator[int]:
+    """Where each ``kind`` box's type is in ``data`` with ``size`` bytes after it."""
+    at = data.find(kind)
+    while 0 <= at <= len(data) - 4 - size:
+        yield at
+        at = data.find(kind, at + 1)
+
+
+def _read_avif(path: Path, bits: int) -> np.ndarray:
+    """A 10- or 12-bit AVIF at its precision (libavif, through imagecodecs),
+    scaled to the 16-bit range as PGM's samples are; its size (``ispe``) is
+    checked against the pixel limit first."""
+    import imagecodecs
+
+    data = path.read_bytes()
+    for at in _boxes(data, b"ispe", 12):  # (version and flags, then width and height)
+        _bounded(path, *reversed(struct.unpack(">II", data[at + 8 : at + 16])))
+    arr = imagecodecs.avif_decode(data)
+    return _full_range(arr, 2**bits - 1)
 
 
 def _read_jpeg2k(path: Path, height: int, width: int, bits: list[int]) -> np.ndarray:
