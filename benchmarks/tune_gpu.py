@@ -3,9 +3,10 @@
     python benchmarks/tune_gpu.py               # on a CUDA machine, about 2 minutes
     TRITON_INTERPRET=1 python benchmarks/tune_gpu.py --smoke   # CPU: checks the script
 
-For each of ``bench_gpu.py``'s workloads, one forward + backward of msssim
-under torch's profiler: the GPU time of each kernel (largest first) and the
-GPU's busy share of the call; then the host's time by function (cProfile).
+For each of ``bench_gpu.py``'s workloads, one forward + backward of msssim,
+one forward under ``no_grad`` and one CuPy forward under torch's profiler:
+the GPU time of each kernel (largest first) and the GPU's busy share of the
+call; then the host's time by function (cProfile).
 Then, for each setting of ``triton_kernels``' tile, warps per program, rows
 per row-pass chunk and programs per multiprocessor, the wall time (medians)
 and GPU busy time of forward + backward and of the forward under
@@ -29,13 +30,13 @@ from msssim._engines import triton_kernels
 # chosen when kernel_stats.py compiled without the launches' alignment, and found no spills for these on
 # sm_90 then ((64, 32) with 8 warps, (16, 32) with 4 and (32, 32) with 4 at 3 a multiprocessor spilled)
 SETTINGS = (
-    ((32, 32), 8, 16, 3),  # (triton_kernels' own: the best GPU time on an H100, 2026-11-28)
-    # taller tiles, fewer halo rows a pixel (80 for 64, not 48 for 32): on sm_90, 5-9% fewer
-    # instructions a pixel in every kernel, 32 warps a multiprocessor (untimed; two launches spill under
-    # its 64 registers: the maps and the coarser scales' x-only gradient)
+    # triton_kernels' own since 2026-12-04: taller tiles, fewer halo rows a pixel (80 for 64, not 48 for
+    # 32), 32 warps a multiprocessor; on an H200 the GPU time of every workload 0.78-0.94x the next's
+    # (two launches spill under its 64 registers: the maps and the coarser scales' x-only gradient)
     ((64, 32), 16, 16, 2),
-    ((32, 32), 4, 16, 4),
-    ((32, 32), 4, 8, 4),
+    ((32, 32), 8, 16, 3),  # (the best GPU time on an H100, 2026-11-28)
+    ((64, 32), 8, 16, 3),
+    ((64, 32), 8, 16, 4),
 )
 
 
@@ -58,13 +59,13 @@ def busy_ms(events, calls: int = 1) -> float:
     return sum(e.time_range.elapsed_us() for e in events) / 1000 / calls
 
 
-def report(x, y, weights, device, calls: int = 10) -> None:
-    """One forward + backward: its kernels by GPU time, and the host time of
-    ``calls`` of them by function."""
+def report(call, device, calls: int = 10) -> None:
+    """One ``call``: its kernels by GPU time, and the host time of ``calls``
+    of them by function."""
     import cProfile
     import pstats
 
-    events = kernels(lambda: score(x, y, weights), device)
+    events = kernels(call, device)
     if events:
         start = min(e.time_range.start for e in events)
         end = max(e.time_range.end for e in events)
@@ -77,10 +78,27 @@ def report(x, y, weights, device, calls: int = 10) -> None:
     host = cProfile.Profile()
     host.enable()
     for _ in range(calls):
-        score(x, y, weights)
+        call()
     host.disable()
     print(f"# host, {calls} calls, by own time:")
     pstats.Stats(host).sort_stats("tottime").print_stats(14)
+
+
+def _calls(x, y, weights, device) -> dict:
+    """What ``report`` profiles: forward + backward, the forward under
+    ``no_grad``, and CuPy's forward (channels last) where CuPy is installed."""
+    calls = {
+        "one forward + backward": lambda: score(x, y, weights),
+        "one forward under no_grad": lambda: torch.no_grad()(score)(x, y, weights, grad=False),
+    }
+    try:
+        import cupy
+    except ImportError:
+        return calls
+    if device.type == "cuda":
+        a, b = (cupy.asarray(v.movedim(1, -1).contiguous()) for v in (x, y))
+        calls["one CuPy forward"] = lambda: msssim.ssim_multiscale(a, b, 1.0, weights)
+    return calls
 
 
 def main() -> None:
@@ -94,11 +112,12 @@ def main() -> None:
     weights = (0.5, 0.5) if args.smoke else msssim.MSSSIM_WEIGHTS
     pairs = {label: pair(shape, device) for label, shape in workloads.items()}
     for label, (x, y) in pairs.items():
-        print(f"## {label}, one forward + backward")
-        try:
-            report(x, y, weights, device, 1 if args.smoke else 10)
-        except Exception:  # (a profiler that fails must not cost the settings' timings)
-            traceback.print_exc()
+        for what, call in _calls(x, y, weights, device).items():
+            print(f"## {label}, {what}")
+            try:
+                report(call, device, 1 if args.smoke else 10)
+            except Exception:  # (a profiler that fails must not cost the settings' timings)
+                traceback.print_exc()
     print("# each: forward + backward, then forward: wall ms / GPU busy ms")
     print("| tile | warps | chunk | programs/SM | " + " | ".join(workloads) + " | diff |")
     print("|" + "---|" * (5 + len(workloads)))
