@@ -59,3 +59,31 @@ def test_bad_pixels_are_reported_when_computed():
     lazy = msssim.ssim_multiscale(da.from_array(broken, chunks=(1, -1, -1, -1)), B, 1.0)
     with pytest.raises(ValueError, match="NaN or infinite"):
         lazy.compute()
+
+
+@pytest.mark.parametrize("convention", ["scikit-image", "torchmetrics", "piq"])
+def test_index_maps_have_the_shape_of_their_convention(convention):
+    """The lazy map was given TF's VALID size whatever the convention, so its
+    indices named other pixels than the map it computed to (scikit-image's
+    7-tap window, torchmetrics' full size, piq's downsampling past 256)."""
+    big = np.tile(A[:2], (1, 3, 3, 1))  # (510x543: piq halves it)
+    b = np.tile(B[:2], (1, 3, 3, 1))
+    want = msssim.ssim(big, b, 1.0, return_index_map=True, convention=convention)
+    lazy = msssim.ssim(da.from_array(big, chunks=(1, -1, -1, -1)), b, 1.0, return_index_map=True, convention=convention)
+    assert lazy.shape == want.shape
+    np.testing.assert_array_equal(lazy[:, -1].compute(), want[:, -1])
+
+
+def test_a_numpy_operand_is_taken_whole_and_an_empty_batch_scores_empty():
+    """Dask's automatic chunks split a NumPy operand above its chunk size
+    (128 MiB: a batch of eight 1080p float images) across its image axes,
+    which was then refused, saying to rechunk the NumPy array; an empty one
+    failed with ZeroDivisionError."""
+    import dask
+
+    a = da.from_array(A, chunks=(1, -1, -1, -1))
+    with dask.config.set({"array.chunk-size": "256KiB"}):
+        got = msssim.ssim_multiscale(a, B, 1.0).compute()
+        empty = msssim.ssim_multiscale(a[:0], B[:0], 1.0).compute()
+    np.testing.assert_array_equal(got, msssim.ssim_multiscale(A, B, 1.0))
+    assert empty.shape == (0,)

@@ -26,7 +26,8 @@ def score(function, img1, img2, max_val, levels: int, *args, channel_axis: int =
     from msssim import _conventions, _validate
     from msssim._engines._numpy_ops import stand_in
 
-    x, y = da.asarray(img1), da.asarray(img2)
+    # (another library's array, one chunk: Dask's automatic chunks would split its image axes)
+    x, y = (a if is_dask(a) else da.from_array(np.asarray(a), chunks=-1) for a in (img1, img2))
     dims = _validate.spatial_dims(kwargs.get("spatial_dims", 2))
     rank = dims + 1  # the axes of one image
     # Everything that needs no pixels is checked now, the pixels when computed.
@@ -61,8 +62,9 @@ def score(function, img1, img2, max_val, levels: int, *args, channel_axis: int =
     x = da.broadcast_to(x, batch + x.shape[-rank:])
     y = da.broadcast_to(y, batch + y.shape[-rank:]).rechunk(x.chunks)
     block = partial(_block, function, max_val, args, kwargs, index_map)
-    if index_map:
-        chunks = x.chunks[:-rank] + tuple((n - filter_size + 1,) for n in x.shape[-rank:-1])
+    if index_map:  # (its size is the convention's: VALID, full, or after piq's downsampling: one image's, of zeros)
+        probe = np.zeros(x.shape[-rank:], x.dtype)
+        chunks = x.chunks[:-rank] + tuple((n,) for n in block(probe, probe).shape)
         return da.map_blocks(block, x, y, chunks=chunks, drop_axis=x.ndim - 1, dtype=np.float32)
     return da.map_blocks(block, x, y, drop_axis=list(range(x.ndim - rank, x.ndim)), dtype=np.float32)
 
