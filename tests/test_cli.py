@@ -585,3 +585,17 @@ def test_wide_integers_need_their_range_and_deep_animations_and_bombs_are_refuse
     (tmp_path / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk + b"\0" * 64)
     assert main([str(tmp_path / "bomb.png"), str(tmp_path / "bomb.png")]) == 3
     assert "33000x33000 is more than the 1073741824 pixels msssim decodes" in capsys.readouterr().err
+
+
+def test_python_dash_m_runs_the_command_line(tmp_path):
+    """``python -m msssim`` was "No module named msssim.__main__"."""
+    ref, dist = _pair(np.uint8, 3)
+    _save_pillow(tmp_path / "ref.png", ref)
+    _save_pillow(tmp_path / "dist.png", dist)
+    run = subprocess.run(
+        [sys.executable, "-m", "msssim", str(tmp_path / "ref.png"), str(tmp_path / "dist.png"), "--format", "json"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    got = json.loads(run.stdout)["results"][0]["ms_ssim"]
+    assert got == pytest.approx(oracle.ssim_multiscale(ref, dist, 255.0), abs=1e-6)

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -21,6 +22,8 @@ from PIL import Image
 
 import msssim
 import msssim._dataset
+from msssim import _dataset
+from msssim._dataset import score_partition
 from msssim._video import read_frames
 from msssim.cli import Terminated, main
 
@@ -648,6 +651,7 @@ def test_dask_cluster_on_loopback_equals_local_run(tmp_path, capsys, monkeypatch
     ref_dir, dist_dir = _folders(tmp_path, [f"p{i}.png" for i in range(5)])
     _video(ref_dir / "clip.y4m", _clip(0, 3))
     _video(dist_dir / "clip.y4m", _clip(9, 3))
+    (ref_dir / "lonely.png").write_bytes((ref_dir / "p0.png").read_bytes())  # (its error names it as given too)
     with LocalCluster(
         host="127.0.0.1", n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
@@ -655,10 +659,54 @@ def test_dask_cluster_on_loopback_equals_local_run(tmp_path, capsys, monkeypatch
         monkeypatch.chdir(tmp_path)  # (after the workers started: theirs is another folder)
         _, local = _run_json(capsys, "ref", "dist")
         code, remote = _run_json(capsys, "ref", "dist", "--scheduler", cluster.scheduler_address)
-    assert code == 0
+    assert code == 3
     assert remote["results"] == local["results"]
-    assert len(local["results"]) == 6 and all("ms_ssim" in r for r in local["results"])
+    assert len(local["results"]) == 7 and sum("ms_ssim" in r for r in local["results"]) == 6
     assert local["results"][0]["reference"].startswith("ref/")
+    assert any(r.get("error", "").startswith("dist/lonely.png (distorted): no such file") for r in remote["results"])
+
+
+def _dying(partition, options):
+    """``score_partition``, but a partition with a pair named "doomed" kills its worker."""
+    if any("doomed" in pair.reference for pair in partition):
+        os._exit(1)
+    return score_partition(partition, options)
+
+
+def test_a_pair_that_kills_its_workers_is_lost_not_the_run(tmp_path, capsys, monkeypatch):
+    """Dask gave up on a partition whose workers kept dying (KilledWorker:
+    out of memory on a huge file): the run ended in a traceback, and a table
+    or CSV lost every result. The partition's pairs are now errors, exit 3."""
+    import cloudpickle
+    import dask
+    from distributed import LocalCluster
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # (_dying, to the workers)
+    monkeypatch.setattr(_dataset, "score_partition", _dying)
+    ref_dir, dist_dir = _folders(tmp_path, ["doomed.png", "fine.png"])
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        with LocalCluster(host="127.0.0.1", n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+            code, document = _run_json(capsys, ref_dir, dist_dir, "--scheduler", cluster.scheduler_address)
+    assert code == 3
+    assert len(document["results"]) == 2
+    assert all("the worker process scoring it stopped" in r["error"] for r in document["results"])
+
+
+def test_a_scheduler_that_does_not_answer_or_a_bad_address_is_an_error(tmp_path, capsys):
+    """A port that takes the connection and says nothing (another service, a
+    dead tunnel) hung the run; an http:// or tls:// address was a traceback."""
+    ref_dir, dist_dir = _folders(tmp_path, ["a.png"])
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        address = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+        start = time.perf_counter()
+        assert main([str(ref_dir), str(dist_dir), "--scheduler", address]) == 3
+        assert time.perf_counter() - start < 60
+    assert "no answer in 10 s: is it a Dask scheduler's address?" in capsys.readouterr().err
+    for address in ("http://127.0.0.1:9", "tls://127.0.0.1:9"):
+        assert main([str(ref_dir), str(dist_dir), "--scheduler", address]) == 3
+        assert f"cannot reach the Dask scheduler at {address} (" in capsys.readouterr().err
 
 
 def test_unreachable_scheduler_is_a_runtime_error(tmp_path, capsys):

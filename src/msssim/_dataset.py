@@ -556,13 +556,15 @@ def _lost(pair: Pair) -> dict:
 
 def _on_dask(chunks: list[list[Pair]], options: Options, address: str) -> Iterator[list[dict]]:
     try:
-        from distributed import Client, as_completed
+        from distributed import Client, KilledWorker, as_completed
     except ImportError:
         raise PairError('--scheduler needs Dask: pip install "msssim[dask]"') from None
     try:
+        _answers(address, seconds=10)  # (Client's own timeout is the connection's: a silent port hung it)
         client = Client(address, timeout="10s")
-    except (OSError, TimeoutError) as exc:
-        raise PairError(f"cannot reach the Dask scheduler at {address} ({exc})") from None
+    except (OSError, TimeoutError, ValueError, TypeError, MemoryError) as exc:  # (a bad scheme, TLS, garbage)
+        why = f"{type(exc).__name__}: {exc}" if str(exc) else "no answer in 10 s: is it a Dask scheduler's address?"
+        raise PairError(f"cannot reach the Dask scheduler at {address} ({why})") from None
     # The workers open the files from their own working folder (another
     # machine's, or the scheduler's): they get absolute paths, and the results
     # name the files as they were given (the keys a resumed run matches)
@@ -570,12 +572,42 @@ def _on_dask(chunks: list[list[Pair]], options: Options, address: str) -> Iterat
             for chunk in chunks]  # fmt: skip
     with client:
         futures = client.map(score_partition, sent, options=options, pure=False)
-        given = {future.key: chunk for future, chunk in zip(futures, chunks)}
+        given = {future.key: (chunk, absolute) for future, chunk, absolute in zip(futures, chunks, sent)}
         try:
             for future in as_completed(futures):
-                yield [
-                    dict(result, reference=pair.reference, distorted=pair.distorted)
-                    for result, pair in zip(future.result(), given[future.key])
-                ]
+                chunk, absolute = given[future.key]
+                try:
+                    results = future.result()
+                except KilledWorker:  # (the workers running it died, again and again: its pairs are lost, not the run)
+                    yield [_lost(pair) for pair in chunk]
+                    continue
+                yield [_as_given(result, pair, sent) for result, pair, sent in zip(results, chunk, absolute)]
         finally:
             client.cancel(futures)
+
+
+def _answers(address: str, seconds: float) -> None:
+    """Whether a Dask scheduler answers at ``address`` within ``seconds``
+    (TimeoutError if nothing does; in a thread of its own, whose event loop
+    may not be the caller's: a notebook's is running)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from distributed.core import rpc
+
+    async def identity():
+        async with rpc(address, timeout=seconds) as scheduler:
+            return await scheduler.identity()
+
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, asyncio.wait_for(identity(), seconds)).result()
+
+
+def _as_given(result: dict, pair: Pair, sent: Pair) -> dict:
+    """A worker's result with the files named as they were given, in its error too."""
+    result = dict(result, reference=pair.reference, distorted=pair.distorted)
+    if "error" in result:
+        paths = sorted([(sent.reference, pair.reference), (sent.distorted, pair.distorted)], key=lambda p: -len(p[0]))
+        for absolute, given in paths:  # (the longer first: one may begin with the other)
+            result["error"] = result["error"].replace(absolute, given)
+    return result
