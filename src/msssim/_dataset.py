@@ -581,7 +581,7 @@ def _on_dask(chunks: list[list[Pair]], options: Options, address: str) -> Iterat
                 except KilledWorker:  # (the workers running it died, again and again: its pairs are lost, not the run)
                     yield [_lost(pair) for pair in chunk]
                     continue
-                yield [_as_given(result, pair, sent) for result, pair, sent in zip(results, chunk, absolute)]
+                yield [_as_given(result, pair, as_sent) for result, pair, as_sent in zip(results, chunk, absolute)]
         finally:
             client.cancel(futures)
 

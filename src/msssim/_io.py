@@ -104,7 +104,8 @@ def read_animation(path: str | os.PathLike, frames: slice = slice(None)) -> Iter
     (RGB throughout: a GIF's later frames are RGB, whatever its first is)."""
     if _is_16bit_png(Path(path)):  # (Pillow gives its frames at 8 bits, or clips them)
         raise ImageReadError(path, "a 16-bit animated PNG, whose frames msssim cannot read at 16 bits")
-    if (bits := _deep_avif(Path(path), b"avis")) is not None:  # (Pillow: 8 bits)
+    if (deep := _deep_avif(Path(path), b"avis")) is not None:  # (Pillow: 8 bits)
+        bits = deep[1]
         raise ImageReadError(path, f"a {bits}-bit AVIF sequence, whose frames msssim cannot read at {bits} bits")
     try:
         with _open_pillow(path) as im:
@@ -136,10 +137,10 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
             arr = _read_png16(path)
         elif _deep_pnm(path):
             arr = _read_pnm16(path)
-        elif (header := _deep_jpeg2k(path)) is not None:
-            arr = _read_jpeg2k(path, *header)
-        elif (bits := _deep_avif(path)) is not None:
-            arr = _read_avif(path, bits)
+        elif (deep := _deep_jpeg2k(path)) is not None:
+            arr = _read_jpeg2k(path, *deep)
+        elif (deep := _deep_avif(path)) is not None:
+            arr = _read_avif(path, *deep)
         else:
             arr = _read_pillow(path)
     except ImageReadError:
@@ -274,10 +275,10 @@ _JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"  # (the JP2 file's first box)
 _SIZ = b"\xff\x4f\xff\x51"  # a codestream's start (SOC), then its image and tile size (SIZ)
 
 
-def _deep_jpeg2k(path: Path) -> tuple[int, int, list[int]] | None:
+def _deep_jpeg2k(path: Path) -> tuple[bytes, int, int, list[int]] | None:
     """A JPEG 2000 file (JP2 or a bare codestream) with samples past 8 bits,
-    which Pillow cuts to 8 for colour: its height, width and each component's
-    bits, from the codestream's SIZ marker; None for any other file."""
+    which Pillow cuts to 8 for colour: its bytes, height, width and each
+    component's bits, from the codestream's SIZ marker; None for any other file."""
     with open(path, "rb") as f:
         head = f.read(len(_JP2_SIGNATURE))
     if not (head.startswith(_SIZ) or head == _JP2_SIGNATURE):
@@ -300,12 +301,12 @@ def _deep_jpeg2k(path: Path) -> tuple[int, int, list[int]] | None:
         raise ImageReadError(path, f"{max(bits)}-bit JPEG 2000 with subsampled components is not supported")
     if max(bits) > 16:
         raise ImageReadError(path, f"{max(bits)}-bit JPEG 2000 is not supported; msssim reads up to 16 bits")
-    return y - y0, x - x0, bits
+    return data, y - y0, x - x0, bits
 
 
-def _deep_avif(path: Path, brand: bytes = b"avif") -> int | None:
+def _deep_avif(path: Path, brand: bytes = b"avif") -> tuple[bytes, int] | None:
     """An AVIF of 10 or 12 bits (a still image; with ``brand`` "avis", a
-    sequence), which Pillow reads at 8: its bits, from the AV1 configuration
+    sequence), which Pillow reads at 8: its bytes and bits, from the AV1 configuration
     (``av1C``: high bit depth, twelve bit) of its items (the picture's and its
     alpha's); None for any other file."""
     with open(path, "rb") as f:
@@ -315,7 +316,7 @@ def _deep_avif(path: Path, brand: bytes = b"avif") -> int | None:
     data = path.read_bytes()
     flags = [data[at + 6] for at in _boxes(data, b"av1C", 7)]  # (its third byte: tier, high bit depth, twelve bit)
     bits = max((8 + 2 * bool(f & 0x40) + 2 * bool(f & 0x40 and f & 0x20) for f in flags), default=8)
-    return bits if bits > 8 else None
+    return (data, bits) if bits > 8 else None
 
 
 def _boxes(data: bytes, kind: bytes, size: int) -> Iterator[int]:
@@ -326,26 +327,25 @@ def _boxes(data: bytes, kind: bytes, size: int) -> Iterator[int]:
         at = data.find(kind, at + 1)
 
 
-def _read_avif(path: Path, bits: int) -> np.ndarray:
+def _read_avif(path: Path, data: bytes, bits: int) -> np.ndarray:
     """A 10- or 12-bit AVIF at its precision (libavif, through imagecodecs),
     scaled to the 16-bit range as PGM's samples are; its size (``ispe``) is
     checked against the pixel limit first."""
     import imagecodecs
 
-    data = path.read_bytes()
     for at in _boxes(data, b"ispe", 12):  # (version and flags, then width and height)
         _bounded(path, *reversed(struct.unpack(">II", data[at + 8 : at + 16])))
     arr = imagecodecs.avif_decode(data)
     return _full_range(arr, 2**bits - 1)
 
 
-def _read_jpeg2k(path: Path, height: int, width: int, bits: list[int]) -> np.ndarray:
+def _read_jpeg2k(path: Path, data: bytes, height: int, width: int, bits: list[int]) -> np.ndarray:
     """Samples of 9 to 16 bits at their own precision (decoded by OpenJPEG,
     through imagecodecs), scaled to the 16-bit range as PGM's are."""
     import imagecodecs
 
     _bounded(path, height, width)
-    arr = imagecodecs.jpeg2k_decode(path.read_bytes())
+    arr = imagecodecs.jpeg2k_decode(data)
     arr = arr if arr.ndim == 3 else arr[..., None]
     return _full_range(arr, [2**b - 1 for b in bits][: arr.shape[-1]])
 
