@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import dask.array as da
 import numpy as np
 import pytest
@@ -59,6 +61,50 @@ def test_bad_pixels_are_reported_when_computed():
     lazy = msssim.ssim_multiscale(da.from_array(broken, chunks=(1, -1, -1, -1)), B, 1.0)
     with pytest.raises(ValueError, match="NaN or infinite"):
         lazy.compute()
+
+
+@pytest.mark.parametrize("broadcast", [False, True])
+@pytest.mark.parametrize("channel_axis", [-1, -3, 0])
+def test_bad_pixels_are_named_at_their_index_in_the_array_given(channel_axis, broadcast):
+    """Each block is checked alone, channels last: the index was the block's
+    (image 3 of a batch chunked by 2 was named image 1) and in that layout,
+    not the caller's."""
+    batch_axis = 1 if channel_axis == 0 else 0
+    images = np.moveaxis(A, -1, channel_axis)
+    broken = np.moveaxis(B[3:4] if broadcast else B, -1, channel_axis).copy()
+    at = [0 if broadcast else 3, 10, 20, 1]
+    at.insert(channel_axis % 4, at.pop())
+    broken[tuple(at)] = np.nan
+    chunks = tuple(2 if axis == batch_axis else -1 for axis in range(4))
+    lazy = msssim.ssim_multiscale(
+        da.from_array(images, chunks=chunks), da.from_array(broken, chunks=-1), 1.0, channel_axis=channel_axis
+    )
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"img2 has 1 NaN or infinite pixel value(s) in its Dask block, the first at index {tuple(at)};"
+        ),
+    ):
+        lazy.compute()
+
+
+def test_image_axes_split_across_chunks_are_named_in_the_layout_given():
+    """Channels first, the message named the axes H, W, C and the chunks in that order."""
+    refused = "(C, H, W chunks {}); each image must be one chunk. Rechunk it, e.g. img1.rechunk({})"
+    nchw = da.from_array(np.moveaxis(A, -1, -3), chunks=(5, 3, 85, -1))
+    with pytest.raises(
+        ValueError, match=re.escape(refused.format("((3,), (85, 85), (181,))", "{-3: -1, -2: -1, -1: -1}"))
+    ):
+        msssim.ssim(nchw, np.moveaxis(B, -1, -3), 1.0, channel_axis=-3)
+    cnhw = da.from_array(np.moveaxis(A, -1, 0), chunks=(1, 5, -1, -1))
+    with pytest.raises(
+        ValueError, match=re.escape(refused.format("((1, 1, 1), (170,), (181,))", "{-4: -1, -2: -1, -1: -1}"))
+    ):
+        msssim.ssim(cnhw, np.moveaxis(B, -1, 0), 1.0, channel_axis=0)
+    fixed = cnhw.rechunk({-4: -1, -2: -1, -1: -1})
+    np.testing.assert_array_equal(
+        msssim.ssim(fixed, np.moveaxis(B, -1, 0), 1.0, channel_axis=0).compute(), msssim.ssim(A, B, 1.0)
+    )
 
 
 @pytest.mark.parametrize("convention", ["scikit-image", "torchmetrics", "piq"])

@@ -12,6 +12,9 @@ from functools import partial
 
 import numpy as np
 
+from msssim import _validate
+from msssim._engines._numpy_ops import first_nonfinite
+
 
 def is_dask(arr) -> bool:
     """Without importing Dask: is ``arr`` a Dask array?"""
@@ -23,7 +26,7 @@ def score(function, img1, img2, max_val, levels: int, *args, channel_axis: int =
     ``args`` and ``kwargs`` are its parameters after ``max_val``."""
     import dask.array as da
 
-    from msssim import _conventions, _validate
+    from msssim import _conventions
     from msssim._engines._numpy_ops import stand_in
 
     # (another library's array, one chunk: Dask's automatic chunks would split its image axes)
@@ -32,6 +35,19 @@ def score(function, img1, img2, max_val, levels: int, *args, channel_axis: int =
     rank = dims + 1  # the axes of one image
     # Everything that needs no pixels is checked now, the pixels when computed.
     _validate.images(stand_in(x.shape, x.dtype), stand_in(y.shape, y.dtype), channel_axis, dims)
+    for arr, name in ((x, "img1"), (y, "img2")):
+        axes = _image_axes(arr.ndim, channel_axis, rank)
+        if any(len(arr.chunks[a]) > 1 for a in axes):
+            names = _validate.SPATIAL_NAMES[dims].split(", ")
+            names.insert(axes.index(channel_axis % arr.ndim), "C")
+            whole = ", ".join(f"{a - arr.ndim}: -1" for a in axes)
+            msg = (
+                f"{name} is chunked across its image axes ({', '.join(names)} chunks "
+                f"{tuple(arr.chunks[a] for a in axes)}); each image must be one chunk. Rechunk it, e.g. "
+                f"{name}.rechunk({{{whole}}}), and chunk along the batch axes instead."
+            )
+            raise ValueError(msg)
+    given = (x.shape, y.shape, channel_axis)
     x, y = da.moveaxis(x, channel_axis, -1), da.moveaxis(y, channel_axis, -1)
     filter_size = kwargs.get("filter_size", 11)
     conv = _conventions.convention(kwargs.get("convention", "tensorflow"), kwargs.get("numerics", "exact"))
@@ -48,20 +64,10 @@ def score(function, img1, img2, max_val, levels: int, *args, channel_axis: int =
     if extent is max_val:
         max_val = _validate.scalar(max_val, "max_val")  # a plain number in the graph, not a tensor
     _validate.size(x.shape, filter_size, levels, dims)
-    for arr, name in ((x, "img1"), (y, "img2")):
-        if any(len(c) > 1 for c in arr.chunks[-rank:]):
-            names = _validate.SPATIAL_NAMES[dims]
-            whole = ", ".join(f"{-i}: -1" for i in range(rank, 0, -1))
-            msg = (
-                f"{name} is chunked across its image axes ({names}, C chunks {arr.chunks[-rank:]}); each image "
-                f"must be one chunk. Rechunk it, e.g. {name}.rechunk({{{whole}}}) for channels last, and "
-                "chunk along the batch axes instead."
-            )
-            raise ValueError(msg)
     batch = np.broadcast_shapes(x.shape[:-rank], y.shape[:-rank])
     x = da.broadcast_to(x, batch + x.shape[-rank:])
     y = da.broadcast_to(y, batch + y.shape[-rank:]).rechunk(x.chunks)
-    block = partial(_block, function, max_val, args, kwargs, index_map)
+    block = partial(_block, function, max_val, args, kwargs, index_map, given)
     if index_map:  # (its size is the convention's: VALID, full, or after piq's downsampling: one image's, of zeros)
         probe = np.zeros(x.shape[-rank:], x.dtype)
         chunks = x.chunks[:-rank] + tuple((n,) for n in block(probe, probe).shape)
@@ -69,6 +75,29 @@ def score(function, img1, img2, max_val, levels: int, *args, channel_axis: int =
     return da.map_blocks(block, x, y, drop_axis=list(range(x.ndim - rank, x.ndim)), dtype=np.float32)
 
 
-def _block(function, max_val, args, kwargs, index_map, a, b):
+def _image_axes(ndim: int, channel_axis: int, rank: int) -> list[int]:
+    """The axes of one image in an array of ``ndim`` axes, in order: the
+    spatial axes (the last ones but the channel axis) and the channel axis."""
+    channel = channel_axis % ndim
+    return sorted([a for a in range(ndim) if a != channel][-(rank - 1) :] + [channel])
+
+
+def _block(function, max_val, args, kwargs, index_map, given, a, b, block_info=None):
+    """One block's scores. A NaN or Inf pixel (found only when the score is
+    not finite, as the NumPy engines do) is named at its index in the array
+    given, not in the block (channels last, broadcast)."""
     extra = {"return_index_map": True} if index_map else {}
-    return function(a, b, max_val, *args, **kwargs, **extra)
+    try:
+        return function(a, b, max_val, *args, **kwargs, **extra)
+    except ValueError:
+        start = [lo for lo, _ in block_info[0]["array-location"]] if block_info else [0] * a.ndim
+        for arr, shape, name in ((a, given[0], "img1"), (b, given[1], "img2")):
+            channel = given[2] % len(shape)
+            moved = shape[:channel] + shape[channel + 1 :] + shape[channel : channel + 1]
+            broadcast = a.ndim - len(shape)  # (the leading axes it was broadcast to, and its own axes of 1)
+            found = first_nonfinite(arr[(0,) * broadcast + tuple(slice(None, n) for n in moved)])
+            if found is not None:
+                at = [0 if n == 1 else i + s for i, s, n in zip(found[0], start[broadcast:], moved)]
+                at.insert(channel, at.pop())
+                raise ValueError(_validate.nonfinite_message(name, tuple(at), found[1], " in its Dask block")) from None
+        raise

@@ -331,12 +331,14 @@ def finite(engine, arr, name: str) -> None:
     """Refuse NaN and Inf pixels (TF would silently return NaN), saying where."""
     found = engine.first_nonfinite(arr)
     if found is not None:
-        where, count = found
-        msg = (
-            f"{name} has {count} NaN or infinite pixel value(s), the first at index "
-            f"{where}; replace them (e.g. np.nan_to_num) before scoring."
-        )
-        raise ValueError(msg)
+        raise ValueError(nonfinite_message(name, *found))
+
+
+def nonfinite_message(name: str, where: tuple, count: int, scope: str = "") -> str:
+    return (
+        f"{name} has {count} NaN or infinite pixel value(s){scope}, the first at index "
+        f"{where}; replace them (e.g. np.nan_to_num) before scoring."
+    )
 
 
 def finite_result(engine, value, images=(), terms=None):
