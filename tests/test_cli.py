@@ -528,6 +528,129 @@ def test_deep_jpeg2000_and_avif_are_read_at_their_precision(tmp_path, capsys, bi
     assert document["results"][0]["ms_ssim"] == pytest.approx(want, abs=1e-6)
 
 
+def _heic(image: np.ndarray, bits: int, quality: int) -> bytes:
+    """``image`` (samples of ``bits``) as HEIC, through pillow-heif (which takes 10/12 bits shifted to 16)."""
+    import io
+
+    import pillow_heif
+
+    channels = image.shape[-1]
+    mode = ("L" if channels == 1 else "RGB") + (";16" if bits > 8 else "")
+    shifted = image << (16 - bits) if bits > 8 else image
+    heif = pillow_heif.from_bytes(mode=mode, size=image.shape[1::-1], data=np.ascontiguousarray(shifted).tobytes())
+    out = io.BytesIO()
+    twelve, pillow_heif.options.SAVE_HDR_TO_12_BIT = pillow_heif.options.SAVE_HDR_TO_12_BIT, bits == 12
+    try:
+        heif.save(out, quality=quality)
+    finally:
+        pillow_heif.options.SAVE_HDR_TO_12_BIT = twelve
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("bits", "channels", "form"),
+    [(8, 3, "jxl"), (10, 3, "jxl"), (12, 1, "jxl"), (16, 3, "jxl"), (8, 3, "heic"), (10, 3, "heic"), (12, 3, "heic")],
+)
+def test_jpeg_xl_and_heic_are_read_at_their_precision(tmp_path, capsys, bits, channels, form):
+    """A .jxl or .heic file was taken for a video ("cannot decode the video"):
+    Pillow reads neither. A photo at ``bits`` against its lossy copy scores as
+    the decoders' samples, scaled to 16 bits as PGM's are, do; the 8-bit as they are."""
+    import imagecodecs
+    import pillow_heif
+
+    top = 2**bits - 1
+    image = photo("coffee")[:176, :200, :channels]
+    ref = np.round(image.astype(np.float64) * top / 255).astype(np.uint8 if bits == 8 else np.uint16)
+    if form == "jxl":
+        depth = {} if bits in (8, 16) else {"bitspersample": bits}
+        coded = {name: imagecodecs.jpegxl_encode(ref, level, **depth) for name, level in (("ref", 95), ("dist", 40))}
+        decode = imagecodecs.jpegxl_decode
+    else:
+        coded = {name: _heic(ref, bits, level) for name, level in (("ref", 95), ("dist", 30))}
+
+        def decode(data):
+            samples = np.asarray(pillow_heif.open_heif(data, convert_hdr_to_8bit=False))
+            return samples >> (16 - bits) if bits > 8 else samples
+
+    shown = {}
+    for name, data in coded.items():
+        (tmp_path / f"{name}.{form}").write_bytes(data)
+        samples = decode(data).reshape(176, 200, channels).astype(np.int64)
+        shown[name] = (samples * 65535 + top // 2) // top if bits > 8 else samples  # (to the 16-bit range, rounded)
+    read = msssim.read_image(tmp_path / f"ref.{form}")
+    assert read.dtype == (np.uint8 if bits == 8 else np.uint16)
+    np.testing.assert_array_equal(read, shown["ref"])
+    assert not np.array_equal(shown["ref"], shown["dist"])
+    code, document, err = _json_run(capsys, tmp_path / f"ref.{form}", tmp_path / f"dist.{form}")
+    assert code == 0, err
+    want = oracle.ssim_multiscale(shown["ref"], shown["dist"], 255.0 if bits == 8 else 65535.0)
+    assert document["results"][0]["ms_ssim"] == pytest.approx(want, abs=1e-6)
+
+
+def _jpegxl_codestream(*fields: tuple[int, int]) -> bytes:
+    """A JPEG XL codestream's signature and header, from ``(value, bits)`` fields, least significant bit first."""
+    value, at = 0, 0
+    for field, bits in fields:
+        value, at = value | field << at, at + bits
+    return b"\xff\x0a" + value.to_bytes((at + 7) // 8 + 8, "little")
+
+
+def test_jpeg_xl_headers_are_read_for_size_depth_and_animation(tmp_path, capsys):
+    """The bits, size and animation of a JPEG XL come from its header's bit
+    fields (imagecodecs does not say them): sizes given and as ratios, in
+    the ISO BMFF container (whole and in parts) too; a header claiming
+    40000x40000 pixels is refused before decoding, as is an animation."""
+    import imagecodecs
+
+    from msssim import _io
+
+    for (height, width), bits in [((160, 90), 10), ((90, 160), 12), ((8, 8), 16), ((37, 301), 8), ((128, 96), 10)]:
+        image = (RNG.random((height, width, 3)) * (2**bits - 1)).astype(np.uint8 if bits == 8 else np.uint16)
+        stream = imagecodecs.jpegxl_encode(image, 90, **({"bitspersample": bits} if bits in (10, 12) else {}))
+        container = b"\x00\x00\x00\x0cJXL \r\n\x87\n" + struct.pack(">I4s4s", 20, b"ftyp", b"jxl ") + bytes(8)
+        whole = container + struct.pack(">I4s", 8 + len(stream), b"jxlc") + stream
+        parts = container + struct.pack(">I4sI", 12 + 40, b"jxlp", 0) + stream[:40]
+        parts += struct.pack(">I4sI", 12 + len(stream) - 40, b"jxlp", 0x80000001) + stream[40:]
+        for data in (stream, whole, parts):
+            assert _io._jpegxl_header(tmp_path, data) == (height, width, bits, False)
+        (tmp_path / "in.jxl").write_bytes(parts)
+        decoded = imagecodecs.jpegxl_decode(stream).astype(np.int64)
+        want = decoded if bits == 8 else (decoded * 65535 + (2**bits - 1) // 2) // (2**bits - 1)
+        np.testing.assert_array_equal(msssim.read_image(tmp_path / "in.jxl"), want)
+    # not small (0), height 40000 in 30 bits (selector 3), square (ratio 1), all defaults (1)
+    (tmp_path / "bomb.jxl").write_bytes(_jpegxl_codestream((0, 1), (3, 2), (39999, 30), (1, 3), (1, 1)))
+    animation = (RNG.random((3, 64, 80, 3)) * 255).astype(np.uint8)
+    (tmp_path / "animated.jxl").write_bytes(imagecodecs.jpegxl_encode(animation, 90))
+    for name, why in (("bomb", "40000x40000 is more than the"), ("animated", "an animated JPEG XL")):
+        assert main([str(tmp_path / f"{name}.jxl"), str(tmp_path / f"{name}.jxl")]) == 3
+        assert why in capsys.readouterr().err
+
+
+def test_heif_files_of_several_images_are_refused_and_avif_is_not_taken_for_heic(tmp_path, capsys):
+    """A HEIF of two images is neither scored by its first nor a traceback; an
+    AVIF whose major brand is HEIF's ``mif1`` (older encoders) is still AVIF,
+    also once pillow-heif's plugin is in Pillow (imageio puts it there when
+    imported), which claimed it and could not decode it."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+
+    frames = (RNG.random((2, 64, 80, 3)) * 255).astype(np.uint8)
+    heif = pillow_heif.from_bytes(mode="RGB", size=(80, 64), data=frames[0].tobytes())
+    heif.add_frombytes(mode="RGB", size=(80, 64), data=frames[1].tobytes())
+    heif.save(tmp_path / "two.heic")
+    assert main([str(tmp_path / "two.heic"), str(tmp_path / "two.heic")]) == 3
+    assert "a HEIF file of 2 images, not one" in capsys.readouterr().err
+    Image.fromarray(frames[0]).save(tmp_path / "avif.avif")
+    data = bytearray((tmp_path / "avif.avif").read_bytes())
+    assert data[4:12] == b"ftypavif"
+    data[8:12] = b"mif1"
+    (tmp_path / "mif1.avif").write_bytes(data)
+    np.testing.assert_array_equal(
+        msssim.read_image(tmp_path / "mif1.avif"), np.asarray(Image.open(tmp_path / "avif.avif"))
+    )
+
+
 def test_avif_sequences_are_scored_frame_by_frame_and_deep_ones_refused(tmp_path, capsys):
     """An AVIF sequence was scored by its first frame alone, silently."""
     import imagecodecs

@@ -24,7 +24,8 @@ _EXTRA_HINT = 'install the file readers with: pip install "msssim[files]"'
 
 
 IMAGE_SUFFIXES = frozenset(
-    ".png .jpg .jpeg .jpe .jfif .tif .tiff .bmp .dib .webp .ppm .pgm .pbm .pnm .gif .tga .jp2 .j2k .qoi .npy".split()
+    ".png .jpg .jpeg .jpe .jfif .tif .tiff .bmp .dib .webp .ppm .pgm .pbm .pnm .gif .tga .jp2 .j2k .jxl .heic .heif"
+    " .hif .qoi .npy".split()
 )
 VOLUME_SUFFIXES = frozenset({".npy", ".tif", ".tiff"})
 
@@ -52,10 +53,12 @@ def regular_file(path: str | os.PathLike) -> Path:
 
 
 def looks_like_image(path: str | os.PathLike) -> bool:
-    """Whether Pillow recognises the file's header as an image (for files whose
+    """Whether msssim's readers recognise the file's header as an image (for files whose
     name does not say what they are; a pipe is not opened: it would wait for a writer)."""
     if not os.path.isfile(path):
         return False
+    if _is_jpegxl(Path(path)) or _is_heif(Path(path)):  # (files Pillow does not read)
+        return True
     try:
         with _open_pillow(path):
             return True
@@ -141,6 +144,10 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
             arr = _read_jpeg2k(path, *deep)
         elif (deep := _deep_avif(path)) is not None:
             arr = _read_avif(path, *deep)
+        elif _is_jpegxl(path):
+            arr = _read_jpegxl(path)
+        elif _is_heif(path):
+            arr = _read_heif(path)
         else:
             arr = _read_pillow(path)
     except ImageReadError:
@@ -350,6 +357,157 @@ def _read_jpeg2k(path: Path, data: bytes, height: int, width: int, bits: list[in
     return _full_range(arr, [2**b - 1 for b in bits][: arr.shape[-1]])
 
 
+_JXL_SIGNATURES = (b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n")  # (a bare codestream, the container)
+
+
+def _is_jpegxl(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(12).startswith(_JXL_SIGNATURES)
+
+
+def _read_jpegxl(path: Path) -> np.ndarray:
+    """A JPEG XL still image (libjxl, through imagecodecs; Pillow reads none),
+    turned as its header says, as every JPEG XL decoder does (the orientation
+    is part of the codestream, not EXIF's metadata); samples past 8 bits
+    scaled to the 16-bit range as PGM's are, from the bits the header states
+    (the decoder gives ``0..2**bits - 1`` in uint16)."""
+    import imagecodecs
+
+    data = path.read_bytes()
+    height, width, bits, frames = _jpegxl_header(path, data)
+    _bounded(path, height, width)
+    if frames:
+        raise ImageReadError(path, "an animated JPEG XL, which msssim does not read; save its frames as files")
+    arr = imagecodecs.jpegxl_decode(data)
+    if bits == "float":
+        return arr.astype(np.float32, copy=False)
+    return _full_range(arr, 2**bits - 1) if bits > 8 else arr
+
+
+def _jpegxl_header(path: Path, data: bytes) -> tuple[int, int, int | str, bool]:
+    """A JPEG XL file's height, width, bits per sample ("float" for floating
+    samples) and whether it is animated, from its codestream's size header and
+    image metadata (ISO/IEC 18181-1: fields of a few bits, read least
+    significant bit first)."""
+    stream = data if data.startswith(_JXL_SIGNATURES[0]) else _jpegxl_codestream(path, data)
+    field = _BitFields(stream[2:66])
+    height, width = _jpegxl_size(field)
+    if field(1):  # all defaults: 8 bits, still
+        return height, width, 8, False
+    animated = False
+    if field(1):  # extra fields
+        field(3)  # orientation
+        if field(1):  # an intrinsic size
+            _jpegxl_size(field)
+        if field(1):  # a preview
+            div8 = field(1)
+            preview = ((0, 16), (0, 32), (5, 1), (9, 33)) if div8 else ((6, 1), (8, 65), (10, 321), (12, 1345))
+            field.u32(preview)
+            if field(3) == 0:
+                field.u32(preview)
+        animated = bool(field(1))
+        if animated:  # ticks a second (numerator, denominator), loops, time codes
+            field.u32(((0, 100), (0, 1000), (10, 1), (30, 1)))
+            field.u32(((0, 1), (0, 1001), (8, 1), (10, 1)))
+            field.u32(((0, 0), (3, 0), (16, 0), (32, 0)))
+            field(1)
+    if field(1):  # floating-point samples
+        return height, width, "float", animated
+    bits = field.u32(((0, 8), (0, 10), (0, 12), (6, 1)))
+    if not 1 <= bits <= 16:
+        raise ImageReadError(path, f"{bits}-bit JPEG XL is not supported; msssim reads up to 16 bits")
+    return height, width, bits, animated
+
+
+_JXL_RATIOS = {1: (1, 1), 2: (12, 10), 3: (4, 3), 4: (3, 2), 5: (16, 9), 6: (5, 4), 7: (2, 1)}  # width : height
+
+
+def _jpegxl_size(field) -> tuple[int, int]:
+    """A JPEG XL size header: height, and width (given, or a ratio of the height)."""
+    small = field(1)
+    sizes = ((9, 1), (13, 1), (18, 1), (30, 1))
+    height = (field(5) + 1) * 8 if small else field.u32(sizes)
+    ratio = field(3)
+    if ratio:
+        across, down = _JXL_RATIOS[ratio]
+        return height, height * across // down
+    return height, (field(5) + 1) * 8 if small else field.u32(sizes)
+
+
+def _jpegxl_codestream(path: Path, data: bytes) -> bytes:
+    """The start of the codestream in a JPEG XL container: its ``jxlc`` box,
+    or its first ``jxlp`` box (a part, after its 4-byte number)."""
+    at = 0
+    while at + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[at : at + 8])
+        header = 8
+        if size == 1:
+            (size,), header = struct.unpack(">Q", data[at + 8 : at + 16]), 16
+        if kind in (b"jxlc", b"jxlp"):
+            start = at + header + (4 if kind == b"jxlp" else 0)
+            return data[start : start + 66]
+        if size < header:  # (0: the last box, to the end of the file)
+            break
+        at += size
+    raise ImageReadError(path, "a JPEG XL container without a codestream")
+
+
+class _BitFields:
+    """Reads fields of a few bits, least significant bit first, from bytes."""
+
+    def __init__(self, data: bytes):
+        self.value, self.at = int.from_bytes(data, "little"), 0
+
+    def __call__(self, bits: int) -> int:
+        field = (self.value >> self.at) & ((1 << bits) - 1)
+        self.at += bits
+        return field
+
+    def u32(self, choices) -> int:
+        """JPEG XL's U32: two bits choose a ``(bits, offset)`` pair, then its bits."""
+        bits, offset = choices[self(2)]
+        return self(bits) + offset
+
+
+_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1")
+_AVIF_BRANDS = {b"avif", b"avis"}
+
+
+def _brands(path) -> tuple[bytes, set[bytes]]:
+    """An ISO BMFF file's major brand and compatible brands (from its ``ftyp``
+    box, within its first 64 bytes); ``b""`` for any other file."""
+    if not os.path.isfile(path):  # (a pipe would wait for a writer)
+        return b"", set()
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if head[4:8] != b"ftyp":
+        return b"", set()
+    return head[8:12], {head[at : at + 4] for at in range(16, min(len(head), int.from_bytes(head[:4], "big")), 4)}
+
+
+def _is_heif(path: Path) -> bool:
+    """A HEIF file of HEVC pictures (an iPhone's HEIC): its brand is HEIF's,
+    and none of its brands is AVIF's (a HEIF too, whose major brand older
+    encoders wrote as HEIF's ``mif1``)."""
+    major, brands = _brands(path)
+    return major in _HEIF_BRANDS and not _AVIF_BRANDS & (brands | {major})
+
+
+def _read_heif(path: Path) -> np.ndarray:
+    """A HEIF still image (libheif, through pillow-heif), turned and mirrored as
+    its properties say (which, unlike EXIF's, are part of the image); samples
+    past 8 bits scaled to the 16-bit range as PGM's are (pillow-heif gives
+    them shifted to the top of 16)."""
+    import pillow_heif
+
+    heif = pillow_heif.open_heif(path, convert_hdr_to_8bit=False)
+    if len(heif) > 1:
+        raise ImageReadError(path, f"a HEIF file of {len(heif)} images, not one; save the one to score as a file")
+    _bounded(path, heif.size[1], heif.size[0])
+    arr, bits = np.asarray(heif), heif.info["bit_depth"]
+    return arr if bits == 8 else _full_range(arr >> (16 - bits), 2**bits - 1)
+
+
 _TIFF_SIGNATURES = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # (classic and BigTIFF, either byte order)
 
 
@@ -416,10 +574,14 @@ def _open_pillow(path):
     itself (:func:`_read_pillow`)."""
     from PIL import Image
 
+    # (an AVIF of major brand ``mif1`` is AVIF's to read: pillow-heif's HEIF
+    # plugin, which imageio registers in Pillow when imported, claims it, and has no AV1 decoder)
+    major, brands = _brands(path)
+    formats = ["AVIF"] if _AVIF_BRANDS & (brands | {major}) else None
     with _PILLOW_LIMIT:
         limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
         try:
-            return Image.open(path)
+            return Image.open(path, formats=formats)
         finally:
             Image.MAX_IMAGE_PIXELS = limit
 
