@@ -173,6 +173,31 @@ def test_animated_images_are_scored_frame_by_frame(tmp_path, capsys, suffix, opt
         msssim.read_image(tmp_path / f"ref{suffix}")
 
 
+def test_video_options_apply_to_animations_and_map_refuses_them(tmp_path, capsys):
+    """An animated pair of different lengths was told to pass --shortest,
+    which was then refused ("applies to videos, and these are images"), as
+    were --frames, --offset and --plot; --map on an animated pair was a traceback."""
+    ref = _animation(1, 5)
+    dist = [np.where(RNG.random((H, W, 1)) < 0.1, 255 - f, f) for f in ref[:4]]
+    for name, frames in (("ref", ref), ("dist", dist)):
+        first, *rest = (Image.fromarray(f) for f in frames)
+        first.save(tmp_path / f"{name}.gif", save_all=True, append_images=rest, duration=100, loop=0)
+    pair = [tmp_path / "ref.gif", tmp_path / "dist.gif"]
+    assert main([str(p) for p in pair]) == 3
+    assert "pass --shortest to score the common frames" in capsys.readouterr().err
+    code, document, err = _json_run(capsys, *pair, "--shortest", "--offset=-1", "--plot", tmp_path / "plot.png")
+    assert code == 0, err
+    frames = document["results"][0]["frames"]
+    assert [(f["frame"], f["distorted_frame"]) for f in frames] == [(1, 0), (2, 1), (3, 2), (4, 3)]
+    want = [oracle.ssim_multiscale(r, d, 255.0) for r, d in zip(ref[1:], dist)]
+    np.testing.assert_allclose([f["ms_ssim"] for f in frames], want, rtol=0, atol=1e-6)
+    assert (tmp_path / "plot.png").stat().st_size > 0
+    with pytest.raises(SystemExit) as info:
+        main([*map(str, pair), "--map", str(tmp_path / "map.png")])
+    assert info.value.code == 2
+    assert "--map needs exactly one pair of still images" in capsys.readouterr().err
+
+
 def test_a_cameras_jpeg_with_a_second_picture_is_one_image(tmp_path, capsys):
     """A camera's or phone's JPEG often carries a second picture (MPO: a
     preview, a depth map), which Pillow counts as a frame: not an animation."""

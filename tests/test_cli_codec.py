@@ -191,7 +191,7 @@ def test_video_options_on_images_are_usage_errors(tmp_path, capsys, flags):
     ref_dir, dist_dir = _folders(tmp_path, ["a.png"])
     flags = [str(tmp_path / f) if f.endswith(".png") else f for f in flags]
     err = _usage_error(capsys, ref_dir / "a.png", dist_dir / "a.png", *flags)
-    assert f"{flags[0]} applies to videos, and these are images" in err
+    assert f"{flags[0]} applies to videos and animated images, and these are still images" in err
     assert not (tmp_path / "p.png").exists()
 
 

@@ -24,6 +24,7 @@ import msssim
 import msssim._dataset
 from msssim import _dataset
 from msssim._dataset import score_partition
+from msssim._io import to_color
 from msssim._video import read_frames
 from msssim.cli import Terminated, main
 
@@ -285,6 +286,50 @@ def test_a_phone_video_stored_sideways_is_scored_as_shown(tmp_path, capsys, tf):
         assert abs(frame["ms_ssim"] - want) <= 1e-5 and want > 0.9
 
 
+def test_videos_shown_a_quarter_apart_are_an_error_not_a_resize(tmp_path, capsys):
+    """One video has a display rotation and the other, stored the same way,
+    none: the size error advised --scale, which scored 0.04."""
+    clip = _clip(0, 2)
+    ref = _turned(_video(tmp_path / "ref.mp4", clip, "libx264"))
+    dist = _video(tmp_path / "dist.mp4", clip, "libx264")
+    assert main([str(ref), str(dist)]) == 3
+    err = capsys.readouterr().err
+    assert f"reference is {H}x180, distorted is 180x{H}: one is turned a quarter. msssim turns each video" in err
+    assert "--scale" not in err
+
+
+def _luma(frame, dtype) -> np.ndarray:
+    """A frame's Y plane as coded, ``[H, W, 1]``."""
+    plane = frame.planes[0]
+    rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size).view(dtype)
+    return rows[:, : plane.width, None]
+
+
+@pytest.mark.parametrize("color", ["rgb", "gray", "y"])
+def test_an_8_bit_source_against_a_10_bit_encode_is_compared_in_the_deeper_range(tmp_path, capsys, color):
+    """An 8-bit reference against a 10-bit encode (Main10) was an error whose
+    hint, --color rgb or gray, was already the default: now the 8-bit frame
+    is taken to the deeper range as FFmpeg converts it, RGB x257 to 16 bits,
+    a Y plane shifted up two bits (16-235 to 64-940), and scored there."""
+    clip = _clip(0, 3)
+    noisy = [np.clip(f.astype(int) + RNG.integers(-20, 21, f.shape), 0, 255).astype(np.uint8) for f in clip]
+    ref = _video(tmp_path / "ref.mkv", clip, "ffv1")
+    dist = _video(tmp_path / "dist.mkv", noisy, "ffv1", "yuv420p10le")
+    with av.open(str(ref)) as c_ref, av.open(str(dist)) as c_dist:
+        pairs = list(zip(c_ref.decode(video=0), c_dist.decode(video=0)))
+    if color == "y":
+        planes = [(_luma(r, np.uint8), _luma(d, np.dtype("<u2"))) for r, d in pairs]
+        want = [msssim.ssim_multiscale(r.astype(np.uint16) * 4, d, 1023.0) for r, d in planes]
+    else:
+        shown = [(r.to_ndarray(format="rgb24"), d.to_ndarray(format="rgb48le")) for r, d in pairs]
+        shown = [(to_color(r, color), to_color(d, color)) for r, d in shown]
+        want = [msssim.ssim_multiscale(r.astype(np.uint16) * 257, d, 65535.0) for r, d in shown]
+    for args in ((ref, dist), (dist, ref)):
+        code, doc = _run_json(capsys, *args, "--color", color)
+        assert code == 0
+        np.testing.assert_allclose([f["ms_ssim"] for f in doc["results"][0]["frames"]], want, rtol=0, atol=1e-6)
+
+
 def test_video_planes_of_other_depths_or_kinds_and_pipes_are_refused(tmp_path, capsys):
     """--color y scores Y planes as coded: 10- against 12-bit ones (both
     uint16) and a grey video's full-range plane against a colour one's
@@ -292,8 +337,8 @@ def test_video_planes_of_other_depths_or_kinds_and_pipes_are_refused(tmp_path, c
     plane was read byte-swapped (0.09); a pipe was "no such file"."""
     clip = _clip(0, 2)
     ten, twelve = (_video(tmp_path / f"{b}.mkv", clip, "ffv1", f"yuv420p{b}le") for b in (10, 12))
-    assert main([str(ten), str(twelve), "--color", "y"]) == 3
-    assert "bit depths differ at frame 0: the reference's samples reach 1023, the distorted's 4095" in (
+    assert main([str(ten), str(twelve), "--color", "y", "--max-val", "1023"]) == 3
+    assert "bit depths differ at frame 0: the reference's samples reach 1023, the distorted's 4095, so one " in (
         capsys.readouterr().err
     )
     assert main([str(ten), str(twelve)]) == 0  # (RGB: both converted to 16 bits)
@@ -522,20 +567,58 @@ def _busy_run(tmp_path: Path):
     return names, command, out, process, _workers(process.pid)
 
 
-def test_a_killed_worker_loses_only_its_pairs_and_a_rerun_retries_them(tmp_path):
-    """A worker killed mid-run (the out-of-memory killer, kill -9): the pairs
-    scored stand, the others get an error entry each (not a traceback and
-    nothing written), exit 3; the same command again scores only those."""
+def test_a_killed_worker_s_pairs_are_scored_again(tmp_path):
+    """A worker killed once mid-run (kill -9) broke the pool, and every pair
+    not yet scored became an error, the other worker's too: the partitions
+    that had started are scored again, each alone, the rest in a new pool."""
     names, command, out, process, workers = _busy_run(tmp_path)
     assert workers and process.poll() is None, "killed part-way, with workers running"
     os.kill(workers[0], signal.SIGKILL)
     _, err = process.communicate(timeout=300)
-    assert process.returncode == 3 and "Traceback" not in err, err
+    assert process.returncode == 0 and "Traceback" not in err, err
     settings, *rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(Path(r["distorted"]).name for r in rows) == names  # (every pair, once)
+    assert all("ms_ssim" in r for r in rows)
+
+
+_DOOMED = """
+import os
+
+if os.environ.get("MSSSIM_TEST_DOOMED"):  # (every process, the spawned workers too)
+    from msssim import _dataset
+
+    scored = _dataset.score_partition
+
+    def score_partition(pairs, options, on_frame=None):
+        if any("doomed" in pair.reference for pair in pairs):
+            os._exit(1)  # (as the out-of-memory killer ends a worker)
+        return scored(pairs, options, on_frame)
+
+    _dataset.score_partition = score_partition
+"""
+
+
+def test_a_pair_whose_worker_dies_each_time_loses_only_its_partition_and_a_rerun_retries_it(tmp_path):
+    """A pair that kills its worker every time (out of memory on a huge
+    file): its partition's pairs get an error entry each, exit 3, and every
+    other pair is scored; the same command again tries only those."""
+    names = [f"img{i:02d}.png" for i in range(11)] + ["doomed.png"]
+    ref_dir, dist_dir = _folders(tmp_path, names)
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(_DOOMED)
+    env = {**os.environ, "MSSSIM_TEST_DOOMED": "1", "PYTHONPATH": str(tmp_path / "site")}
+    out = tmp_path / "results.jsonl"
+    command = [sys.executable, "-m", "msssim.cli", str(ref_dir), str(dist_dir), "-o", str(out), "--workers", "2"]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert first.returncode == 3 and "Traceback" not in first.stderr, first.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()[1:]]
+    assert sorted(Path(r["distorted"]).name for r in rows) == sorted(names)  # (every pair, once)
     lost = [r for r in rows if "error" in r]
-    assert lost and len(lost) < len(names) and all("worker process scoring it stopped" in r["error"] for r in lost)
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert "doomed.png" in [Path(r["distorted"]).name for r in lost]
+    size = len(_dataset.partitions([_dataset.Pair("a.png", "a.png")] * len(names), 2)[0])
+    assert len(lost) <= size < len(names) // 2  # (its partition alone)
+    assert all("worker process scoring it stopped" in r["error"] for r in lost)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)  # (no longer doomed)
     assert done.returncode == 0, done.stderr
     assert f"scoring the other {len(lost)} ({len(lost)} of them again: they failed before)" in done.stderr
     assert f"{len(names)} of {len(names)} pairs scored" in done.stderr  # (each once in the pooled figures)

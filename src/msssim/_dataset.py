@@ -251,7 +251,10 @@ def _matched(ref: np.ndarray, dist: np.ndarray, options: Options, what: str = ""
     """``dist``, resized to ``ref``'s size if ``options.scale`` says so; an
     error if their bit depths, channels or (without ``scale``) sizes differ."""
     if ref.dtype != dist.dtype:
-        raise PairError(f"bit depths differ{what}: reference is {ref.dtype}, distorted is {dist.dtype}")
+        raise PairError(
+            f"bit depths differ{what}: reference is {ref.dtype}, distorted is {dist.dtype}; msssim does not guess "
+            "how one's range maps onto the other's: save both at one bit depth"
+        )
     if ref.shape[-1] != dist.shape[-1]:
         hint = "; pass --color gray to compare their luma" if 1 in (ref.shape[-1], dist.shape[-1]) else ""
         raise PairError(f"channels differ{what}: reference has {ref.shape[-1]}, distorted {dist.shape[-1]}{hint}")
@@ -407,10 +410,23 @@ def _score_video(pair: Pair, options: Options, on_frame: Callable[[], None] | No
         (number, ref_px, max_val, ref_grey), (dist_number, dist_px, dist_max, dist_grey) = ref, dist
         if options.color == "y" and ref_grey != dist_grey:
             _grey_and_colour(ref_grey)
-        if max_val != dist_max:  # (Y planes of 10 and 12 bits: both uint16)
+        if max_val != dist_max:  # (an 8-bit source against a 10-bit encode)
+            if options.max_val is not None:
+                raise PairError(
+                    f"bit depths differ at frame {number}: the reference's samples reach {max_val:g}, the "
+                    f"distorted's {dist_max:g}, so one --max-val does not fit both; leave it out to compare "
+                    "them in the deeper one's range"
+                )
+            (ref_px, max_val), (dist_px, dist_max) = (
+                _deeper(ref_px, max_val, dist_max, options.color),
+                _deeper(dist_px, dist_max, max_val, options.color),
+            )
+        if ref_px.shape[:2] != dist_px.shape[:2] and ref_px.shape[:2] == dist_px.shape[1::-1]:
             raise PairError(
-                f"bit depths differ at frame {number}: the reference's samples reach {max_val:g}, the "
-                f"distorted's {dist_max:g}; --color rgb or gray convert both to 16 bits"
+                f"sizes differ at frame {number}: reference is {ref_px.shape[1]}x{ref_px.shape[0]}, distorted is "
+                f"{dist_px.shape[1]}x{dist_px.shape[0]}: one is turned a quarter. msssim turns each video as its "
+                "display matrix says, as players do, so one has a rotation the other lacks, or was stored turned; "
+                "resizing is no fix: make them show the same way (e.g. re-encode one with ffmpeg's transpose filter)"
             )
         dist_px = _matched(ref_px, dist_px, options, f" at frame {number}")
         value = score_arrays(ref_px, dist_px, _max_val(options, ref_px.dtype, max_val), options)
@@ -425,6 +441,17 @@ def _score_video(pair: Pair, options: Options, on_frame: Callable[[], None] | No
         raise PairError(f"no frames to score: the {empty} {'have' if ' and ' in empty else 'has'} none{where}")
     mean = float(str(np.float32(np.mean([f[options.metric] for f in frames]))))
     return {options.metric: mean, "frames": frames}
+
+
+def _deeper(pixels: np.ndarray, top: float, other: float, color: str) -> tuple[np.ndarray, float]:
+    """A frame whose samples reach ``top`` in the range of a deeper one's
+    ``other``, as FFmpeg converts between bit depths: a Y plane shifted up
+    (8-bit 16-235 is 10-bit 64-940), RGB and grey scaled (255 to 65535 is
+    x257), so that both are compared as the same fractions of their ranges."""
+    if top >= other:
+        return pixels, top
+    factor = int(other + 1) // int(top + 1) if color == "y" else int(other) // int(top)
+    return pixels.astype(np.uint16) * np.uint16(factor), other
 
 
 def _offset_explains(options: Options, reference_ended: bool, going_on: Iterator) -> bool:
@@ -519,33 +546,81 @@ def cores() -> int:
 
 
 def _in_processes(chunks: list[list[Pair]], options: Options, workers: int) -> Iterator[list[dict]]:
+    """The partitions' results from ``workers`` processes. A worker that dies
+    (the out-of-memory killer, kill -9) breaks the pool, and its partner's
+    partitions stop with it: those that had started are tried again, each
+    alone in a pool of its own, and lost if it dies again; those that had
+    not go to a new pool."""
+    import multiprocessing
+
+    # Spawned, not forked: Numba's thread pool does not survive a fork. Each
+    # worker's share of the cores keeps the machine from being oversubscribed.
+    options = replace(options, threads=options.threads or max(1, cores() // workers))
+    context = multiprocessing.get_context("spawn")
+    todo = list(range(len(chunks)))
+    while todo:
+        started, waiting = yield from _pool(chunks, todo, options, workers, context)
+        if started or len(waiting) < len(todo):
+            todo = waiting
+        else:  # (the workers died before scoring anything: as they would again)
+            todo, started = [], waiting
+        for index in started:
+            if (yield from _pool(chunks, [index], options, 1, context))[0]:
+                yield [_lost(pair) for pair in chunks[index]]
+
+
+def _pool(chunks, indices: list[int], options: Options, workers: int, context):
+    """Yield the results of partitions ``indices`` from a pool of ``workers``
+    processes; then return, if a worker died, the partitions that had
+    started and those that had not (else two empty lists)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
-    # Spawned, not forked: Numba's thread pool does not survive a fork. Each
-    # worker's share of the cores keeps the machine from being oversubscribed.
-    threads = options.threads or max(1, cores() // workers)
-    options = replace(options, threads=threads)
+    began = context.SimpleQueue()  # (partition numbers, as each starts)
     others = set(multiprocessing.active_children())
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(score_partition, chunk, options): chunk for chunk in chunks}
+    done, broken = set(), False
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker, initargs=(began,)) as pool:
+        futures = {pool.submit(_score_numbered, index, chunks[index], options): index for index in indices}
         try:
             for future in as_completed(futures):
                 try:
-                    yield future.result()
-                except BrokenProcessPool:  # (a worker killed: the out-of-memory killer, kill -9)
-                    yield [_lost(pair) for pair in futures[future]]
+                    results = future.result()
+                except BrokenProcessPool:
+                    broken = True
+                    continue
+                done.add(futures[future])
+                yield results
         except BaseException:  # (Ctrl-C, SIGTERM, the caller stopped): the workers stop too, mid-pair,
             # and the pool, broken, fails the futures left (cancelling them first races its thread)
             for worker in set(multiprocessing.active_children()) - others:
                 worker.terminate()
             raise
+    if not broken:
+        return [], []
+    started = set()
+    while not began.empty():
+        started.add(began.get())
+    left = [index for index in indices if index not in done]
+    return [i for i in left if i in started], [i for i in left if i not in started]
+
+
+_BEGAN = None  # (in a worker process: where it says which partition it starts)
+
+
+def _worker(began) -> None:
+    global _BEGAN
+    _BEGAN = began
+
+
+def _score_numbered(index: int, pairs: list[Pair], options: Options) -> list[dict]:
+    _BEGAN.put(index)
+    return score_partition(pairs, options)
 
 
 def _lost(pair: Pair) -> dict:
-    """The result of a pair whose worker process died before it was scored
-    (the others' results stand, and a resumed run tries it again)."""
+    """The result of a pair whose worker process died, twice, before it was
+    scored (the others' results stand, and a resumed run tries it again)."""
     why = "the worker process scoring it stopped (killed, perhaps for lack of memory); run again to retry it"
     return {
         "reference": pair.reference,

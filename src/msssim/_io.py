@@ -134,7 +134,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     try:
         if path.suffix.lower() == ".npy":
             arr = _read_npy(path)
-        elif path.suffix.lower() in (".tif", ".tiff") or _is_tiff(path):  # (also misnamed: Pillow cuts 16-bit colour)
+        elif _is_tiff(path):  # (by its first bytes, whatever its name: Pillow cuts 16-bit colour)
             arr = _read_tiff(path, image=True)
         elif _is_16bit_png(path):
             arr = _read_png16(path)

@@ -288,15 +288,14 @@ _VIDEO_ONLY = (
 
 def _check_against_pairs(args: argparse.Namespace, parser: argparse.ArgumentParser, pairs: list[Pair]) -> None:
     """Usage errors that depend on what the files are."""
-    if args.map and (len(pairs) != 1 or pairs[0].is_video):
-        parser.error("--map needs exactly one image pair")
+    if args.map and (len(pairs) != 1 or pairs[0].is_video or _animated(pairs[0])):
+        parser.error("--map needs exactly one pair of still images")
     if args.volume and any(p.is_video for p in pairs):
         parser.error("--volume reads .npy files and TIFF stacks, and these are videos")
-    if pairs and not any(p.is_video for p in pairs):
-        given = [flag for name, default, flag in _VIDEO_ONLY if getattr(args, name) != default]
-        if given:
-            verb = "applies" if len(given) == 1 else "apply"
-            parser.error(f"{' and '.join(given)} {verb} to videos, and these are images")
+    given = [flag for name, default, flag in _VIDEO_ONLY if getattr(args, name) != default]
+    if given and pairs and not any(p.is_video or (not args.volume and _animated(p)) for p in pairs):
+        verb = "applies" if len(given) == 1 else "apply"
+        parser.error(f"{' and '.join(given)} {verb} to videos and animated images, and these are still images")
     raw = [path for p in pairs for path in p.key if Path(path).suffix.lower() in RAW_SUFFIXES]
     if raw and args.size is None:
         parser.error(f"{raw[0]} is raw YUV, which has no header: give its --size WxH (and --pix-fmt, default yuv420p)")
@@ -305,6 +304,13 @@ def _check_against_pairs(args: argparse.Namespace, parser: argparse.ArgumentPars
     for flag, path in (("--map", args.map), ("--plot", args.plot)):
         if path is not None:
             _check_picture_path(parser, flag, path)
+
+
+def _animated(pair: Pair) -> bool:
+    """Whether either file is an animated image (scored frame by frame, as videos are)."""
+    from msssim._io import frame_count
+
+    return not pair.missing and max(frame_count(pair.reference), frame_count(pair.distorted)) > 1
 
 
 def _check_picture_path(parser: argparse.ArgumentParser, flag: str, path: Path) -> None:
