@@ -243,14 +243,14 @@ def test_jfif_scores_as_the_same_bytes_named_jpg(tmp_path, capsys):
     _save(tmp_path / "ref.jpg", _image(1), quality=90)
     _save(tmp_path / "dist.jpg", _image(1), quality=10)
     scores = []
-    for suffix in (".jpg", ".jfif", ".jpe", ".dat"):  # .dat: no known extension, recognised by its header
+    for suffix in (".jpg", ".jfif", ".jpe", ".dat", ".tif"):  # .dat, .tif: recognised by their first bytes
         for side in ("ref", "dist"):
             (tmp_path / f"{side}{suffix}").write_bytes((tmp_path / f"{side}.jpg").read_bytes())
         code, out, err = _run(capsys, tmp_path / f"ref{suffix}", tmp_path / f"dist{suffix}")
         assert code == 0, err
         scores.append(float(out))
     decoded = [np.asarray(Image.open(tmp_path / f"{side}.jpg")) for side in ("ref", "dist")]
-    assert scores == [scores[0]] * 4
+    assert scores == [scores[0]] * 5  # (a .tif was tifffile's: "not a TIFF file")
     assert abs(scores[0] - _oracle(*decoded, 255.0)) <= 1e-6
 
 
