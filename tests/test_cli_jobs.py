@@ -298,6 +298,26 @@ def test_videos_shown_a_quarter_apart_are_an_error_not_a_resize(tmp_path, capsys
     assert "--scale" not in err
 
 
+def test_a_damaged_video_is_scored_with_a_warning_that_names_its_frames(tmp_path, capsys):
+    """FFmpeg's complaints (slice CRC mismatch) were hidden: a damaged file
+    scored 0.47 with nothing said. As FFmpeg, msssim goes on, and says so."""
+    clip = _clip(0, 6)
+    ref = _video(tmp_path / "ref.mkv", clip, "ffv1")
+    dist = _video(tmp_path / "dist.mkv", clip, "ffv1")
+    data = bytearray(ref.read_bytes())
+    for at in range(len(data) // 2, len(data) - 100, 997):
+        data[at] ^= 0x5A
+    (tmp_path / "damaged.mkv").write_bytes(data)
+    assert main([str(ref), str(dist), "--db"]) == 0
+    out, err = capsys.readouterr()
+    assert "warning" not in err
+    assert out.count(" (inf dB)") == 7  # (the mean and each frame: --db put dB on the mean alone)
+    assert main([str(tmp_path / "damaged.mkv"), str(dist)]) == 0
+    err = capsys.readouterr().err
+    assert f"msssim: warning: {tmp_path / 'damaged.mkv'}: the decoder reported errors at " in err, err
+    assert "they are scored as decoded, damage and all" in err
+
+
 def _luma(frame, dtype) -> np.ndarray:
     """A frame's Y plane as coded, ``[H, W, 1]``."""
     plane = frame.planes[0]

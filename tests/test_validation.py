@@ -48,7 +48,8 @@ def test_batch_dims_do_not_broadcast(function):
 def test_too_small_states_minimum_and_way_out():
     img = np.zeros((160, 200, 3), np.float32)
     with pytest.raises(
-        ValueError, match=r"160x200 are too small.*at least 161x161.*smaller filter_size or fewer power_factors"
+        ValueError,
+        match=r"160x200 \(height x width\) are too small.*at least 161x161.*smaller filter_size or fewer power_factors",
     ):
         _ms(img, img)
 

@@ -284,7 +284,10 @@ def test_scikit_image_3d(kind):
 
 def test_volume_errors_say_what_to_do():
     a = np.zeros((30, 30, 30, 1), np.float32)
-    with pytest.raises(ValueError, match=r"volumes of 30x30x30 are too small: 5 scale\(s\).*161x161x161 voxels"):
+    with pytest.raises(
+        ValueError,
+        match=r"volumes of 30x30x30 \(depth x height x width\) are too small: 5 scale\(s\).*161x161x161 voxels",
+    ):
         msssim.ssim_multiscale(a, a, 1.0, spatial_dims=3)
     with pytest.raises(ValueError, match=r"expected rank >= 4, \[\.\.\., D, H, W, C\]"):
         msssim.ssim(a[..., 0], a[..., 0], 1.0, spatial_dims=3)

@@ -118,7 +118,7 @@ def _table(results: list[dict], metric: str, decibel: bool) -> str:
     for result in results:
         rows.append((result["distorted"], shown(result)))
         for frame in result.get("frames", []) if len(results) == 1 else []:
-            rows.append((f"  frame {frame['frame']}", f"{frame[metric]:.6f}"))
+            rows.append((f"  frame {frame['frame']}", shown(frame)))
     width = max(len(label) for label, _ in [("distorted", ""), *rows])
     lines = [f"{label:<{width}}  {value}" for label, value in [("distorted", metric), *rows]]
     stats = pooled(results, metric)

@@ -313,8 +313,9 @@ def size(shape: tuple[int, ...], filter_size: int, scales: int, dims: int = 2) -
     if min(sides) < need:
         hint = " or fewer power_factors" if scales > 1 else ""
         things, unit = ("images", "pixels") if dims == 2 else ("volumes", "voxels")
+        order = "height x width" if dims == 2 else "depth x height x width"
         msg = (
-            f"{things} of {'x'.join(map(str, sides))} are too small: {scales} scale(s) with "
+            f"{things} of {'x'.join(map(str, sides))} ({order}) are too small: {scales} scale(s) with "
             f"filter_size={filter_size} need at least {'x'.join([str(need)] * dims)} {unit} "
             f"((filter_size - 1) * 2**(scales - 1) + 1 a side). Use larger {things}, a smaller "
             f"filter_size{hint}."

@@ -5,7 +5,10 @@ the optional ``video`` extra."""
 
 from __future__ import annotations
 
+import collections
+import logging
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,20 +126,68 @@ def read_frames(
         raise ImageReadError(path, _NEEDS_PYAV) from None
     path = regular_file(path)
     start, stop, step = frames.start or 0, frames.stop, frames.step or 1
+    log, damaged, said = _decoder_log(), [], ""
     try:
         with _open(path, raw) as container:
             if not container.streams.video:
                 raise ImageReadError(path, "no video stream")
+            seen = log.count
             for number, frame in enumerate(container.decode(container.streams.video[0])):
+                if log.count > seen:  # (the decoder's complaints while it decoded this frame)
+                    damaged.append(number)
+                    said = said or log.since(seen)
                 if stop is not None and number >= stop:
                     break
                 if number >= start and (number - start) % step == 0:
                     pixels, max_val, grey = _pixels(frame, color)
                     yield number, _shown(pixels, frame), max_val, grey
+                seen = log.count  # (the other file's frame, decoded meanwhile, is not this one's)
     except ImageReadError:
         raise
     except Exception as exc:  # PyAV raises many types for broken files
         raise ImageReadError(path, f"cannot decode the video ({type(exc).__name__}: {exc})") from None
+    finally:
+        if damaged:  # (as FFmpeg goes on, and says so)
+            shown = ", ".join(map(str, damaged[:10])) + (", ..." if len(damaged) > 10 else "")
+            print(
+                f"msssim: warning: {path}: the decoder reported errors at {len(damaged)} frame(s) ({shown}; "
+                f"{said}): they are scored as decoded, damage and all",
+                file=sys.stderr,
+            )
+
+
+class _DecoderLog(logging.Handler):
+    """FFmpeg's errors, which PyAV hands to Python's logging once its level is
+    set: how many, and the last few."""
+
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.count, self.recent = 0, collections.deque(maxlen=16)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+        self.recent.append((self.count, record.getMessage().strip()))
+
+    def since(self, count: int) -> str:
+        """The first error after the ``count``-th, if still kept."""
+        return next((text for number, text in self.recent if number > count), "")
+
+
+_LOG: list[_DecoderLog] = []
+
+
+def _decoder_log() -> _DecoderLog:
+    """The handler of FFmpeg's errors, installed once (on PyAV's "libav"
+    logger, so that they are not printed raw; at PyAV's ERROR level, unless
+    the program set one)."""
+    if not _LOG:
+        from av import logging as av_logging
+
+        if av_logging.get_level() is None:
+            av_logging.set_level(av_logging.ERROR)
+        _LOG.append(_DecoderLog())
+        logging.getLogger("libav").addHandler(_LOG[0])
+    return _LOG[0]
 
 
 def _pixels(frame, color: str) -> tuple[np.ndarray, float, bool]:
