@@ -89,6 +89,20 @@ def test_each_backend_returns_its_type_and_tensorflows_values(tf, backend, dtype
     np.testing.assert_allclose(exact, cases.run_msssim(recipe, img1, img2), rtol=0, atol=2e-6)
 
 
+def test_a_big_endian_numpy_array_beside_each_backends_tensor(backend):
+    """JAX refused a big-endian NumPy operand beside a JAX array (TypeError:
+    "Error interpreting argument"); the others convert it."""
+    name, wrap, kind, unwrap = backend
+    rng = np.random.default_rng(3)
+    img1 = rng.random((2, 170, 171, 3), dtype=np.float32)
+    img2 = np.clip(img1 + 0.1 * rng.standard_normal(img1.shape, dtype=np.float32), 0, 1)
+    got = msssim.ssim_multiscale(wrap(img1), img2.astype(">f4"), 1.0)
+    assert isinstance(got, kind), name
+    np.testing.assert_array_equal(
+        np.asarray(unwrap(got)), np.asarray(unwrap(msssim.ssim_multiscale(wrap(img1), img2, 1.0)))
+    )
+
+
 @pytest.mark.parametrize("seed", range(0, 210, 5))
 def test_tensorflow_tensors_match_tensorflow_on_the_sweep(tf, seed):
     recipe = cases.draw(seed)

@@ -55,6 +55,34 @@ def test_shape_and_parameter_errors_are_raised_before_computing():
         msssim.ssim_multiscale_parts(a, B, 1.0)
 
 
+@pytest.mark.parametrize("index_map", [False, True])
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"numerics": "tensorflowcpu"}, "numerics must be one of"),
+        ({"engine": "x"}, "engine must be one of"),
+        ({"threads": 0}, "threads must be None or an int >= 1"),
+    ],
+)
+def test_parameters_the_engines_check_are_refused_when_the_graph_is_built(bad, message, index_map):
+    """They came at .compute(), on a worker; with return_index_map=True, as
+    an IndexError (the map's probe image taken for a block)."""
+    a = da.from_array(A, chunks=(1, -1, -1, -1))
+    with pytest.raises(ValueError, match=message):
+        msssim.ssim(a, B, 1.0, return_index_map=index_map, **bad)
+    with pytest.raises(ValueError, match=r"max_val=256 does not fit uint8 images"):
+        msssim.ssim((a * 255).astype(np.uint8), (B * 255).astype(np.uint8), 256, return_index_map=index_map)
+
+
+def test_chunks_of_unknown_size_are_named_with_the_fix():
+    a = da.from_array(A, chunks=(1, -1, -1, -1))
+    kept = a[a[:, 0, 0, 0] >= 0]  # (boolean indexing: Dask does not know how many)
+    with pytest.raises(ValueError, match=r"img1 has chunks of unknown size .* call img1\.compute_chunk_sizes\(\)"):
+        msssim.ssim_multiscale(kept, B, 1.0)
+    kept.compute_chunk_sizes()
+    np.testing.assert_array_equal(msssim.ssim_multiscale(kept, B, 1.0).compute(), msssim.ssim_multiscale(A, B, 1.0))
+
+
 def test_bad_pixels_are_reported_when_computed():
     broken = A.copy()
     broken[3, 10, 20, 1] = np.nan

@@ -55,3 +55,33 @@ def test_a_saved_model_loads_with_its_loss_parameters(tf, tmp_path):
     loaded = keras.models.load_model(tmp_path / "model.keras")
     assert isinstance(loaded.loss, MSSSIMLoss) and loaded.loss.parameters_ == loss.parameters_
     assert loaded.loss.reduction == "sum"
+
+
+def test_an_integer_target_against_a_float_prediction_is_refused_and_tensor_max_val_saves(tf, tmp_path):
+    """Keras casts both to float32 before the loss sees them: a uint8 target
+    (0-255) against a prediction in [0, 1] scored 0.9993, where msssim's
+    functions refuse the pair. A tensor max_val saved as a tensor's config and
+    failed after loading; bad parameters failed only at the first call."""
+    import keras
+    import pytest
+
+    import msssim
+    from msssim.keras import MSSSIMLoss
+
+    rng = np.random.default_rng(1)
+    target = rng.random((2, 170, 170, 3), dtype=np.float32)
+    prediction = np.clip(target + 0.05, 0, 1)
+    with pytest.raises(ValueError, match=r"img1 \(float32\) and img2 \(uint8\) have dtypes that are converted"):
+        MSSSIMLoss()((target * 255).astype(np.uint8), prediction)
+    both = MSSSIMLoss(max_val=255)((target * 255).astype(np.uint8), (prediction * 255).astype(np.uint8))
+    want = 1 - msssim.ssim_multiscale((prediction * 255).astype(np.uint8), (target * 255).astype(np.uint8), 255)
+    np.testing.assert_allclose(float(both), want.mean(), rtol=0, atol=1e-6)  # (uint8 alike: Keras' cast is harmless)
+    for bad, message in (({"max_val": -1}, "max_val must be finite"), ({"numerics": "x"}, "numerics must be one")):
+        with pytest.raises(ValueError, match=message):
+            MSSSIMLoss(**bad)
+    loss = MSSSIMLoss(max_val=tf.constant(255.0))
+    inputs = keras.Input((64, 64, 3))
+    model = keras.Model(inputs, keras.layers.Conv2D(3, 3, padding="same")(inputs))
+    model.compile(optimizer="adam", loss=loss)
+    model.save(tmp_path / "model.keras")
+    assert keras.models.load_model(tmp_path / "model.keras").loss.parameters_.max_val == 255.0

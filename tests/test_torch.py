@@ -192,6 +192,14 @@ def test_loss_module_and_training_example():
     torch.testing.assert_close(MSSSIMLoss(reduction="sum")(noisy, target), per_image.sum())
     with pytest.raises(ValueError, match="reduction must be"):
         MSSSIMLoss(reduction="max")
+    for bad, error in (  # (refused when made, not at the first call; None was a bare "not iterable")
+        ({"max_val": -1}, ValueError),
+        ({"numerics": "foo"}, ValueError),
+        ({"filter_size": 11.0}, TypeError),
+        ({"power_factors": None}, TypeError),
+    ):
+        with pytest.raises(error, match=f"{next(iter(bad))} must be"):
+            MSSSIMLoss(**bad)
 
     # As the README's training example: a learned residual denoiser improves its MS-SSIM.
     torch.manual_seed(0)

@@ -8,6 +8,7 @@ run then, per block.
 
 from __future__ import annotations
 
+import math
 from functools import partial
 
 import numpy as np
@@ -31,6 +32,13 @@ def score(function, img1, img2, max_val, levels: int, *args, channel_axis: int =
 
     # (another library's array, one chunk: Dask's automatic chunks would split its image axes)
     x, y = (a if is_dask(a) else da.from_array(np.asarray(a), chunks=-1) for a in (img1, img2))
+    for arr, name in ((x, "img1"), (y, "img2")):
+        if any(math.isnan(n) for n in arr.shape):
+            msg = (
+                f"{name} has chunks of unknown size (shape {arr.shape}, as after boolean indexing); call "
+                f"{name}.compute_chunk_sizes() first"
+            )
+            raise ValueError(msg)
     dims = _validate.spatial_dims(kwargs.get("spatial_dims", 2))
     rank = dims + 1  # the axes of one image
     # Everything that needs no pixels is checked now, the pixels when computed.
@@ -67,10 +75,15 @@ def score(function, img1, img2, max_val, levels: int, *args, channel_axis: int =
     batch = np.broadcast_shapes(x.shape[:-rank], y.shape[:-rank])
     x = da.broadcast_to(x, batch + x.shape[-rank:])
     y = da.broadcast_to(y, batch + y.shape[-rank:]).rechunk(x.chunks)
+    # One image of zeros, scored now: the parameters that only the engines
+    # check (numerics, engine, threads, max_val against the dtype) fail here,
+    # not on a worker when computed; and an index map's size is the
+    # convention's (VALID, full, or after piq's downsampling)
+    zeros = np.zeros(x.shape[-rank:], x.dtype)
+    probe = function(zeros, zeros, max_val, *args, **kwargs, **({"return_index_map": True} if index_map else {}))
     block = partial(_block, function, max_val, args, kwargs, index_map, given)
-    if index_map:  # (its size is the convention's: VALID, full, or after piq's downsampling: one image's, of zeros)
-        probe = np.zeros(x.shape[-rank:], x.dtype)
-        chunks = x.chunks[:-rank] + tuple((n,) for n in block(probe, probe).shape)
+    if index_map:
+        chunks = x.chunks[:-rank] + tuple((n,) for n in np.shape(probe))
         return da.map_blocks(block, x, y, chunks=chunks, drop_axis=x.ndim - 1, dtype=np.float32)
     return da.map_blocks(block, x, y, drop_axis=list(range(x.ndim - rank, x.ndim)), dtype=np.float32)
 

@@ -45,7 +45,7 @@ import numpy as np
 from msssim import _conventions, _dask, _validate
 from msssim._conventions import Convention
 from msssim._dask import is_dask
-from msssim._engines import engine_for
+from msssim._engines import check_numerics, engine_for
 from msssim._window import spread
 
 MSSSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -691,6 +691,18 @@ class LossParameters:
     numerics: str = "exact"
     convention: str = "tensorflow"
     spatial_dims: int = 2
+
+    def __post_init__(self):
+        """Checked when the loss is made, not at its first call; a 0-d tensor
+        ``max_val`` kept as a number (a saved Keras model's config holds it)."""
+        check_numerics(self.numerics)
+        conv = _conventions.convention(self.convention, self.numerics)
+        extent, _ = _conventions.data_range(conv, self.max_val)
+        _validate.parameters(1 if extent is None else extent, self.filter_size, self.filter_sigma, self.k1, self.k2)
+        if extent is not None and extent is self.max_val:
+            object.__setattr__(self, "max_val", _validate.scalar(self.max_val, "max_val"))
+        object.__setattr__(self, "power_factors", _validate.power_factors(self.power_factors))
+        _validate.spatial_dims(self.spatial_dims)
 
     def loss(self, prediction, target):
         score = ssim_multiscale(

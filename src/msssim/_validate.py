@@ -42,7 +42,7 @@ def _conversion(dtype: np.dtype) -> str:
     return "cast as it is"  # every float dtype: a plain cast, no rescaling
 
 
-def _same_conversion(dtype1: np.dtype, dtype2: np.dtype) -> None:
+def same_conversion(dtype1: np.dtype, dtype2: np.dtype) -> None:
     """Refuse images whose dtypes TF would bring to different ranges.
 
     Integers are divided by their dtype's maximum and floats are cast, so a
@@ -92,7 +92,7 @@ def images(img1, img2, channel_axis: int, dims: int = 2) -> tuple[np.ndarray, np
     """Both images as arrays with channels last: ``[..., H, W, C]``, or
     ``[..., D, H, W, C]`` for volumes (``dims=3``) (step 1)."""
     x, y = _as_image(img1, "img1"), _as_image(img2, "img2")
-    _same_conversion(x.dtype, y.dtype)
+    same_conversion(x.dtype, y.dtype)
     if not isinstance(channel_axis, numbers.Integral) or isinstance(channel_axis, bool):
         msg = f"channel_axis must be an int, got {channel_axis!r}."
         raise TypeError(msg)

@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 
 from msssim._ssim import MSSSIM_WEIGHTS, LossParameters
+from msssim._validate import same_conversion
 
 
 @keras.saving.register_keras_serializable(package="msssim")
@@ -40,8 +42,14 @@ class MSSSIMLoss(keras.losses.Loss):
     ):
         super().__init__(name=name, reduction=reduction)
         self.parameters_ = LossParameters(
-            max_val, tuple(power_factors), filter_size, filter_sigma, k1, k2, channel_axis, numerics, convention
+            max_val, power_factors, filter_size, filter_sigma, k1, k2, channel_axis, numerics, convention
         )
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        # (Keras casts both to float32 before ``call``: an integer target's range, 0-255, would pass unseen
+        # against a float prediction's 0-1; the images' own dtypes are checked as msssim checks them)
+        same_conversion(*(_dtype(t) for t in (y_pred, y_true)))
+        return super().__call__(y_true, y_pred, sample_weight)
 
     def call(self, y_true, y_pred):
         return self.parameters_.loss(y_pred, y_true)
@@ -62,3 +70,9 @@ class MSSSIMLoss(keras.losses.Loss):
             "numerics": p.numerics,
             "convention": p.convention,
         }
+
+
+def _dtype(tensor) -> np.dtype:
+    """A tensor's dtype as NumPy's (any float, bfloat16 too, as float32: all are a plain cast)."""
+    name = keras.backend.standardize_dtype(getattr(tensor, "dtype", None) or np.asarray(tensor).dtype)
+    return np.dtype(np.float32) if "float" in name else np.dtype(name)

@@ -64,7 +64,7 @@ class MSSSIMLoss(torch.nn.Module):
             channel_axis = -spatial_dims - 1
         self.parameters_ = LossParameters(
             max_val,
-            tuple(power_factors),
+            power_factors,
             filter_size,
             filter_sigma,
             k1,

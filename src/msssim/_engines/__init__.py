@@ -94,15 +94,19 @@ def _framework(img) -> str | None:
     return None
 
 
-def get_engine(name: str | None, numerics: str = "exact", dims: int = 2) -> ModuleType:
-    """The NumPy engine called ``name`` (``None``: the default) for ``numerics``
-    and images (``dims=2``) or volumes (``dims=3``), imported on first use."""
+def check_numerics(numerics) -> None:
     if numerics not in ENGINES:
         msg = (
             f"numerics must be one of {list(NUMERICS)}, got {numerics!r}: 'exact' (the default) evaluates TF's "
             "formula within 1e-6 of float64; 'tensorflow-cpu' repeats TF-CPU's float32 rounding."
         )
         raise ValueError(msg)
+
+
+def get_engine(name: str | None, numerics: str = "exact", dims: int = 2) -> ModuleType:
+    """The NumPy engine called ``name`` (``None``: the default) for ``numerics``
+    and images (``dims=2``) or volumes (``dims=3``), imported on first use."""
+    check_numerics(numerics)
     name = DEFAULT_ENGINE if name is None else name
     if name == "separable":
         msg = (

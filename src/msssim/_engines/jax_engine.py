@@ -32,7 +32,7 @@ import numpy as np
 from jax import lax
 from jax.custom_derivatives import SymbolicZero
 
-from msssim._engines._numpy_ops import interpreted, stand_in
+from msssim._engines._numpy_ops import host_array, interpreted, stand_in
 from msssim._window import separable
 
 
@@ -41,7 +41,8 @@ def _traced(x) -> bool:
 
 
 def arrays(img1, img2):
-    return jnp.asarray(img1), jnp.asarray(img2)
+    """Both inputs as JAX arrays (a NumPy one in native byte order, as JAX takes them)."""
+    return tuple(img if isinstance(img, jax.Array) else jnp.asarray(host_array(img)) for img in (img1, img2))
 
 
 def meta(x) -> np.ndarray:
