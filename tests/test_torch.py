@@ -299,3 +299,25 @@ def test_torch_func_transforms_work_on_the_cpu(tf):
     assert abs(float(value) - float(msssim.ssim_multiscale(img1, img2, 1.0))) <= 1e-6
     assert abs(float(value) - tf_value) <= 2e-5
     assert np.abs(grad.numpy() - tf_grad).max() <= 1e-4 * np.abs(tf_grad).max()
+
+
+@pytest.mark.parametrize("function", [msssim.ssim_multiscale, msssim.ssim])
+def test_forward_mode_derivatives_equal_the_reverse_modes(function):
+    """A dual tensor (torch.autograd.forward_ad) got no tangent back, silently,
+    and torch.func.jvp raised "You must implement the jvp function"."""
+    import torch.autograd.forward_ad as fwAD
+
+    rng = torch.Generator().manual_seed(4)
+    x = torch.rand(2, 3, 170, 165, generator=rng)
+    y = (x + 0.1 * torch.randn(x.shape, generator=rng)).clamp(0, 1)
+    direction = torch.randn(x.shape, generator=rng)
+    for target in (y, x.clone()):  # (identical images too: 0, not NaN)
+        leaf = x.clone().requires_grad_()
+        function(leaf, target, 1.0, channel_axis=-3).backward(torch.ones(2))
+        want = (leaf.grad * direction).flatten(1).sum(1)
+        with fwAD.dual_level():
+            tangent = fwAD.unpack_dual(function(fwAD.make_dual(x, direction), target, 1.0, channel_axis=-3)).tangent
+        assert tangent is not None
+        _, jvp = torch.func.jvp(lambda p, t=target: function(p, t, 1.0, channel_axis=-3), (x,), (direction,))
+        for got in (tangent, jvp):
+            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-7)

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch._C import _functorch
+from torch.autograd import forward_ad
 
 from msssim._engines._numpy_ops import different_devices, host_array, interpreted, stand_in
 from msssim._window import separable
@@ -201,7 +202,8 @@ def exact_values(on_host, compute, x: torch.Tensor, y: torch.Tensor, host_only: 
         torch.from_numpy(np.require(v, np.float32, ["W"])).to(x.device)
         for v in on_host(x.detach().cpu().numpy(), y.detach().cpu().numpy())
     ]
-    if not (torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)):
+    backward = torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)
+    if not (backward or any(forward_ad.unpack_dual(t).tangent is not None for t in (x, y))):  # (forward AD's too)
         return tuple(values)
     return tuple(out + (value - out).detach() for out, value in zip(compute(x, y), values))
 
@@ -306,12 +308,23 @@ class _WeightedProduct(torch.autograd.Function):
     def setup_context(ctx, inputs, output):
         x, w, ctx.axis = inputs
         ctx.save_for_backward(x, w, output)
+        ctx.save_for_forward(x, w, output)
+
+    @staticmethod
+    def _rate(x, w):
+        """``w / x``, 0 where ``x`` is 0."""
+        positive = x > 0  # (and no division by a 0: its 0 · inf would be a second derivative's NaN)
+        return torch.where(positive, w / torch.where(positive, x, 1.0), 0.0)
+
+    @staticmethod
+    def jvp(ctx, x_tangent, w_tangent, axis_tangent):  # (forward-mode AD: torch.func.jvp, forward_ad)
+        x, w, out = ctx.saved_tensors
+        return torch.where(x > 0, _WeightedProduct._rate(x, w) * x_tangent, 0.0).sum(ctx.axis) * out
 
     @staticmethod
     def backward(ctx, grad):
         x, w, out = ctx.saved_tensors
-        positive = x > 0  # (and no division by a 0: its 0 · inf would be a second derivative's NaN)
-        d_x = torch.where(positive, (grad * out).unsqueeze(ctx.axis) * w / torch.where(positive, x, 1.0), 0.0)
+        d_x = torch.where(x > 0, (grad * out).unsqueeze(ctx.axis) * _WeightedProduct._rate(x, w), 0.0)
         return d_x, None, None
 
 
