@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import oracle
 import pytest
 
 import msssim
@@ -492,3 +493,32 @@ def test_channels_first_images_without_channel_axis_are_told_how():
     with pytest.raises(ValueError, match="too small") as small:
         msssim.ssim_multiscale(np.zeros((100, 100, 3), np.float32), np.zeros((100, 100, 3), np.float32), 1.0)
     assert "channel_axis" not in str(small.value)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint64])
+def test_64_bit_integers_under_tensorflow_cpu_numerics_are_refused(tf, dtype):
+    """TF's conversion of 64-bit integers leaves meaningless scores (0.93 and
+    0 for a pair the formula scores 0.977), which the NumPy engine did not
+    repeat while claiming TF's digits; exact numerics score them."""
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (1, 161, 161, 1))
+    b = np.clip(a + rng.integers(-30, 31, a.shape), 0, 255)
+    a, b = a.astype(dtype), b.astype(dtype)
+    exact = float(msssim.ssim_multiscale(a, b, 255)[0])
+    assert abs(exact - float(oracle.ssim_multiscale(a[0].astype(np.float64), b[0].astype(np.float64), 255.0))) < 1e-6
+    assert abs(float(tf.image.ssim_multiscale(tf.constant(a), tf.constant(b), 255)[0]) - exact) > 1e-2
+    with pytest.raises(ValueError, match=f"takes integer images of up to 32 bits, not {np.dtype(dtype).name}"):
+        msssim.ssim_multiscale(a, b, 255, numerics="tensorflow-cpu")
+
+
+def test_huge_parameters_are_checked_without_numpys_overflow_warnings():
+    """A sigma of 1e30 and max_val 70000 for float16 leaked NumPy's
+    "RuntimeWarning: overflow encountered in cast" from the checks."""
+    import warnings
+
+    image = np.random.default_rng(2).random((170, 170, 3), dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert 0 < msssim.ssim(image, image * 0.9, 1.0, filter_sigma=1e30) < 1
+        with pytest.raises(ValueError, match="max_val=70000 overflows the float16 images' dtype"):
+            msssim.ssim(image.astype(np.float16), image.astype(np.float16), 70000)

@@ -202,6 +202,13 @@ def _prepare(
     eng, host = engine_for(img1, img2, engine, numerics, dims)
     x, y = given = eng.arrays(img1, img2) if hasattr(eng, "arrays") else (img1, img2)
     meta_x, meta_y = _validate.images(eng.meta(x), eng.meta(y), channel_axis, dims)
+    if numerics == "tensorflow-cpu" and meta_x.dtype.kind in "iu" and meta_x.dtype.itemsize == 8:
+        msg = (
+            f"numerics='tensorflow-cpu' takes integer images of up to 32 bits, not {meta_x.dtype}: TF's own "
+            "conversion of 64-bit integers to float32 leaves scores that mean nothing (0 for a uint64 pair the "
+            "formula scores 0.98), which msssim does not repeat; use numerics='exact'"
+        )
+        raise ValueError(msg)
     if hasattr(eng, "arrays"):  # a framework's tensors: the same move, on them, into the engine's form
         channel = _layout(eng, dims)[1]
         x, y = eng.moveaxis(x, channel_axis, channel), eng.moveaxis(y, channel_axis, channel)

@@ -223,7 +223,9 @@ def parameters(max_val, filter_size, filter_sigma, k1, k2) -> None:
         msg = f"filter_size must be >= 1, got {filter_size}; the usual window is 11."
         raise ValueError(msg)
     sigma = _real(filter_sigma, "filter_sigma")
-    if not (math.isfinite(sigma) and sigma > 0 and float(np.float32(sigma)) ** 2 >= np.finfo(np.float32).tiny):
+    with np.errstate(over="ignore"):  # (a sigma past float32's range is refused below, not warned about)
+        sigma32 = float(np.float32(sigma)) if math.isfinite(sigma) else sigma
+    if not (math.isfinite(sigma32) and sigma > 0 and sigma32**2 >= float(np.finfo(np.float32).tiny)):
         msg = f"filter_sigma must be finite and > 0 (and its square a float32), got {sigma}; the usual width is 1.5."
         raise ValueError(msg)
     for value, name, usual in ((k1, "k1", 0.01), (k2, "k2", 0.03)):
@@ -277,7 +279,7 @@ def max_val_fits(max_val, dtype: np.dtype) -> None:
                 f"[{info.min}, {info.max}]; pass their range, e.g. max_val={info.max}."
             )
             raise ValueError(msg)
-    elif not math.isfinite(float(np.float32(np.asarray(max_val).astype(dtype)))):
+    elif not math.isfinite(_cast(max_val, dtype)):
         msg = f"max_val={max_val} overflows the {dtype} images' dtype."
         raise ValueError(msg)
 
@@ -358,3 +360,9 @@ def finite_result(engine, value, images=(), terms=None):
         )
         raise ValueError(msg)
     return value
+
+
+def _cast(value, dtype) -> float:
+    """``value`` as ``dtype`` then float32 (infinite where it overflows, with no warning)."""
+    with np.errstate(over="ignore"):
+        return float(np.float32(np.asarray(value).astype(dtype)))
