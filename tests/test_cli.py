@@ -629,9 +629,10 @@ def test_jpeg_xl_headers_are_read_for_size_depth_and_animation(tmp_path, capsys)
 
     from msssim import _io
 
-    for (height, width), bits in [((160, 90), 10), ((90, 160), 12), ((8, 8), 16), ((37, 301), 8), ((128, 96), 10)]:
-        image = (RNG.random((height, width, 3)) * (2**bits - 1)).astype(np.uint8 if bits == 8 else np.uint16)
-        stream = imagecodecs.jpegxl_encode(image, 90, **({"bitspersample": bits} if bits in (10, 12) else {}))
+    sizes = [((160, 90), 10), ((90, 160), 12), ((8, 8), 16), ((37, 301), 8), ((128, 96), 10), ((40, 48), 4)]
+    for (height, width), bits in sizes:
+        image = (RNG.random((height, width, 3)) * (2**bits - 1)).astype(np.uint8 if bits <= 8 else np.uint16)
+        stream = imagecodecs.jpegxl_encode(image, 90, **({"bitspersample": bits} if bits in (4, 10, 12) else {}))
         container = b"\x00\x00\x00\x0cJXL \r\n\x87\n" + struct.pack(">I4s4s", 20, b"ftyp", b"jxl ") + bytes(8)
         whole = container + struct.pack(">I4s", 8 + len(stream), b"jxlc") + stream
         parts = container + struct.pack(">I4sI", 12 + 40, b"jxlp", 0) + stream[:40]
@@ -640,7 +641,8 @@ def test_jpeg_xl_headers_are_read_for_size_depth_and_animation(tmp_path, capsys)
             assert _io._jpegxl_header(tmp_path, data) == (height, width, bits, False)
         (tmp_path / "in.jxl").write_bytes(parts)
         decoded = imagecodecs.jpegxl_decode(stream).astype(np.int64)
-        want = decoded if bits == 8 else (decoded * 65535 + (2**bits - 1) // 2) // (2**bits - 1)
+        top = 255 if bits <= 8 else 65535  # (4 bits, 0..15, shown 0..255 as Pillow shows a 4-bit PNG)
+        want = (decoded * top + (2**bits - 1) // 2) // (2**bits - 1)
         np.testing.assert_array_equal(msssim.read_image(tmp_path / "in.jxl"), want)
     # not small (0), height 40000 in 30 bits (selector 3), square (ratio 1), all defaults (1)
     (tmp_path / "bomb.jxl").write_bytes(_jpegxl_codestream((0, 1), (3, 2), (39999, 30), (1, 3), (1, 1)))
@@ -656,6 +658,7 @@ def test_heif_files_of_several_images_are_refused_and_avif_is_not_taken_for_heic
     AVIF whose major brand is HEIF's ``mif1`` (older encoders) is still AVIF,
     also once pillow-heif's plugin is in Pillow (imageio puts it there when
     imported), which claimed it and could not decode it."""
+    import imagecodecs
     import pillow_heif
 
     pillow_heif.register_heif_opener()
@@ -674,6 +677,11 @@ def test_heif_files_of_several_images_are_refused_and_avif_is_not_taken_for_heic
     np.testing.assert_array_equal(
         msssim.read_image(tmp_path / "mif1.avif"), np.asarray(Image.open(tmp_path / "avif.avif"))
     )
+    deep = bytearray(imagecodecs.avif_encode((frames[0].astype(np.uint16) * 4), 90, bitspersample=10))
+    deep[8:12] = b"mif1"  # (10 bits: was read at 8 by Pillow)
+    (tmp_path / "deep.avif").write_bytes(deep)
+    want = imagecodecs.avif_decode(bytes(deep)).astype(np.int64)
+    np.testing.assert_array_equal(msssim.read_image(tmp_path / "deep.avif"), (want * 65535 + 511) // 1023)
 
 
 def test_avif_sequences_are_scored_frame_by_frame_and_deep_ones_refused(tmp_path, capsys):

@@ -618,6 +618,25 @@ if os.environ.get("MSSSIM_TEST_DOOMED"):  # (every process, the spawned workers 
 """
 
 
+def test_partitions_whose_workers_die_before_starting_them_are_lost_not_dropped(monkeypatch):
+    """A pool that breaks before its worker starts the partition retried
+    alone (killed at spawn, as the first pool's were) dropped its pairs: no
+    result, no error."""
+    calls = []
+
+    def broken(chunks, indices, options, workers, context):
+        calls.append((list(indices), workers))
+        return [], list(indices)  # (no partition started)
+        yield  # (a generator, as _pool)
+
+    monkeypatch.setattr(_dataset, "_pool", broken)
+    chunks = [[_dataset.Pair(f"r{i}.png", f"d{i}.png")] for i in range(3)]
+    results = [r for part in _dataset._in_processes(chunks, _dataset.Options(), 2) for r in part]
+    assert sorted(r["distorted"] for r in results) == ["d0.png", "d1.png", "d2.png"]
+    assert all("the worker process scoring it stopped" in r["error"] for r in results)
+    assert calls == [([0, 1, 2], 2), ([0], 1), ([1], 1), ([2], 1)]
+
+
 def test_a_pair_whose_worker_dies_each_time_loses_only_its_partition_and_a_rerun_retries_it(tmp_path):
     """A pair that kills its worker every time (out of memory on a huge
     file): its partition's pairs get an error entry each, exit 3, and every

@@ -28,6 +28,7 @@ def score(function, img1, img2, max_val, levels: int, *args, channel_axis: int =
     import dask.array as da
 
     from msssim import _conventions
+    from msssim._engines import get_engine
     from msssim._engines._numpy_ops import stand_in
 
     # (another library's array, one chunk: Dask's automatic chunks would split its image axes)
@@ -75,14 +76,16 @@ def score(function, img1, img2, max_val, levels: int, *args, channel_axis: int =
     batch = np.broadcast_shapes(x.shape[:-rank], y.shape[:-rank])
     x = da.broadcast_to(x, batch + x.shape[-rank:])
     y = da.broadcast_to(y, batch + y.shape[-rank:]).rechunk(x.chunks)
-    # One image of zeros, scored now: the parameters that only the engines
-    # check (numerics, engine, threads, max_val against the dtype) fail here,
-    # not on a worker when computed; and an index map's size is the
-    # convention's (VALID, full, or after piq's downsampling)
-    zeros = np.zeros(x.shape[-rank:], x.dtype)
-    probe = function(zeros, zeros, max_val, *args, **kwargs, **({"return_index_map": True} if index_map else {}))
+    # What the engines check, checked now, not on a worker when computed
+    get_engine(kwargs.get("engine"), kwargs.get("numerics", "exact"), dims)
+    _validate.threads(kwargs.get("threads"))
+    if extent is max_val:
+        for dtype in (x.dtype, y.dtype):
+            _validate.max_val_fits(max_val, dtype)
     block = partial(_block, function, max_val, args, kwargs, index_map, given)
-    if index_map:
+    if index_map:  # (its size is the convention's: VALID, full, or after piq's downsampling: one image's, of zeros)
+        zeros = (np.zeros(a.shape[-rank:], a.dtype) for a in (x, y))
+        probe = function(*zeros, max_val, *args, **kwargs, return_index_map=True)
         chunks = x.chunks[:-rank] + tuple((n,) for n in np.shape(probe))
         return da.map_blocks(block, x, y, chunks=chunks, drop_axis=x.ndim - 1, dtype=np.float32)
     return da.map_blocks(block, x, y, drop_axis=list(range(x.ndim - rank, x.ndim)), dtype=np.float32)
@@ -103,7 +106,9 @@ def _block(function, max_val, args, kwargs, index_map, given, a, b, block_info=N
     try:
         return function(a, b, max_val, *args, **kwargs, **extra)
     except ValueError:
-        start = [lo for lo, _ in block_info[0]["array-location"]] if block_info else [0] * a.ndim
+        if not block_info:  # (not called by Dask on its blocks)
+            raise
+        start = [lo for lo, _ in block_info[0]["array-location"]]
         for arr, shape, name in ((a, given[0], "img1"), (b, given[1], "img2")):
             channel = given[2] % len(shape)
             moved = shape[:channel] + shape[channel + 1 :] + shape[channel : channel + 1]

@@ -565,7 +565,7 @@ def _in_processes(chunks: list[list[Pair]], options: Options, workers: int) -> I
         else:  # (the workers died before scoring anything: as they would again)
             todo, started = [], waiting
         for index in started:
-            if (yield from _pool(chunks, [index], options, 1, context))[0]:
+            if any((yield from _pool(chunks, [index], options, 1, context))):  # (died again, at any point)
                 yield [_lost(pair) for pair in chunks[index]]
 
 
@@ -573,11 +573,12 @@ def _pool(chunks, indices: list[int], options: Options, workers: int, context):
     """Yield the results of partitions ``indices`` from a pool of ``workers``
     processes; then return, if a worker died, the partitions that had
     started and those that had not (else two empty lists)."""
+    import ctypes
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
-    began = context.SimpleQueue()  # (partition numbers, as each starts)
+    began = context.RawArray(ctypes.c_bool, len(chunks))  # (each partition's flag, set as it starts: never blocks)
     others = set(multiprocessing.active_children())
     done, broken = set(), False
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker, initargs=(began,)) as pool:
@@ -598,23 +599,23 @@ def _pool(chunks, indices: list[int], options: Options, workers: int, context):
             raise
     if not broken:
         return [], []
-    started = set()
-    while not began.empty():
-        started.add(began.get())
     left = [index for index in indices if index not in done]
-    return [i for i in left if i in started], [i for i in left if i not in started]
+    return [i for i in left if began[i]], [i for i in left if not began[i]]
 
 
-_BEGAN = None  # (in a worker process: where it says which partition it starts)
+_BEGAN = None  # (in a worker process: where it says which partitions it started)
 
 
 def _worker(began) -> None:
+    from msssim._video import report_decoder_errors
+
     global _BEGAN
     _BEGAN = began
+    report_decoder_errors()  # (as the command line's own process does)
 
 
 def _score_numbered(index: int, pairs: list[Pair], options: Options) -> list[dict]:
-    _BEGAN.put(index)
+    _BEGAN[index] = True
     return score_partition(pairs, options)
 
 

@@ -10,6 +10,7 @@ files hold images or volumes as they are, and 16-bit PGM and PPM files
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import struct
@@ -57,9 +58,9 @@ def looks_like_image(path: str | os.PathLike) -> bool:
     name does not say what they are; a pipe is not opened: it would wait for a writer)."""
     if not os.path.isfile(path):
         return False
-    if _is_jpegxl(Path(path)) or _is_heif(Path(path)):  # (files Pillow does not read)
-        return True
     try:
+        if _is_jpegxl(Path(path)) or _is_heif(Path(path)):  # (files Pillow does not read)
+            return True
         with _open_pillow(path):
             return True
     except Exception:  # not an image, unreadable, or no Pillow: let the caller try video
@@ -316,10 +317,9 @@ def _deep_avif(path: Path, brand: bytes = b"avif") -> tuple[bytes, int] | None:
     sequence), which Pillow reads at 8: its bytes and bits, from the AV1 configuration
     (``av1C``: high bit depth, twelve bit) of its items (the picture's and its
     alpha's); None for any other file."""
-    with open(path, "rb") as f:
-        head = f.read(12)
-    if head[4:8] != b"ftyp" or head[8:12] != brand:
-        return None
+    major, brands = _brands(path)
+    if brand not in brands | {major} or (brand == b"avif" and b"avis" in brands | {major}):
+        return None  # (a sequence, "avis", is also a still image "avif")
     data = path.read_bytes()
     flags = [data[at + 6] for at in _boxes(data, b"av1C", 7)]  # (its third byte: tier, high bit depth, twelve bit)
     bits = max((8 + 2 * bool(f & 0x40) + 2 * bool(f & 0x40 and f & 0x20) for f in flags), default=8)
@@ -381,6 +381,9 @@ def _read_jpegxl(path: Path) -> np.ndarray:
     arr = imagecodecs.jpegxl_decode(data)
     if bits == "float":
         return arr.astype(np.float32, copy=False)
+    if bits < 8:  # (1 to 7 bits, as Pillow shows a 1- or 4-bit PNG: 0..255)
+        top = 2**bits - 1
+        return ((arr.astype(np.uint16) * 255 + top // 2) // top).astype(np.uint8)
     return _full_range(arr, 2**bits - 1) if bits > 8 else arr
 
 
@@ -577,13 +580,22 @@ def _open_pillow(path):
     # (an AVIF of major brand ``mif1`` is AVIF's to read: pillow-heif's HEIF
     # plugin, which imageio registers in Pillow when imported, claims it, and has no AV1 decoder)
     major, brands = _brands(path)
-    formats = ["AVIF"] if _AVIF_BRANDS & (brands | {major}) else None
+    formats = ["AVIF"] if _AVIF_BRANDS & (brands | {major}) and "AVIF" in _pillow_formats() else None
     with _PILLOW_LIMIT:
         limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
         try:
             return Image.open(path, formats=formats)
         finally:
             Image.MAX_IMAGE_PIXELS = limit
+
+
+@functools.cache
+def _pillow_formats() -> frozenset:
+    """The formats this Pillow opens (AVIF from Pillow 11.3 on)."""
+    from PIL import Image
+
+    Image.init()
+    return frozenset(Image.OPEN)
 
 
 def _bounded(path: Path, height: int, width: int) -> None:

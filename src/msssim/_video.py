@@ -131,17 +131,17 @@ def read_frames(
         with _open(path, raw) as container:
             if not container.streams.video:
                 raise ImageReadError(path, "no video stream")
-            seen = log.count
+            seen = log.mark() if log else None
             for number, frame in enumerate(container.decode(container.streams.video[0])):
-                if log.count > seen:  # (the decoder's complaints while it decoded this frame)
-                    damaged.append(number)
-                    said = said or log.since(seen)
                 if stop is not None and number >= stop:
                     break
                 if number >= start and (number - start) % step == 0:
+                    if log and (complaint := log.since(seen)) is not None:  # (while it decoded this frame)
+                        damaged.append(number)
+                        said = said or complaint
                     pixels, max_val, grey = _pixels(frame, color)
                     yield number, _shown(pixels, frame), max_val, grey
-                seen = log.count  # (the other file's frame, decoded meanwhile, is not this one's)
+                seen = log.mark() if log else None  # (the other file's frame, decoded meanwhile, is not this one's)
     except ImageReadError:
         raise
     except Exception as exc:  # PyAV raises many types for broken files
@@ -150,15 +150,15 @@ def read_frames(
         if damaged:  # (as FFmpeg goes on, and says so)
             shown = ", ".join(map(str, damaged[:10])) + (", ..." if len(damaged) > 10 else "")
             print(
-                f"msssim: warning: {path}: the decoder reported errors at {len(damaged)} frame(s) ({shown}; "
-                f"{said}): they are scored as decoded, damage and all",
+                f"msssim: warning: {path}: the decoder reported errors at {len(damaged)} of the frames scored "
+                f"({shown}; {said}): they are scored as decoded, damage and all",
                 file=sys.stderr,
             )
 
 
 class _DecoderLog(logging.Handler):
     """FFmpeg's errors, which PyAV hands to Python's logging once its level is
-    set: how many, and the last few."""
+    set: the text of the last few (PyAV's own count, of every error, says how many)."""
 
     def __init__(self):
         super().__init__(logging.ERROR)
@@ -168,26 +168,43 @@ class _DecoderLog(logging.Handler):
         self.count += 1
         self.recent.append((self.count, record.getMessage().strip()))
 
-    def since(self, count: int) -> str:
-        """The first error after the ``count``-th, if still kept."""
-        return next((text for number, text in self.recent if number > count), "")
+    def mark(self) -> tuple[int, int]:
+        from av import logging as av_logging
+
+        return av_logging.get_last_error()[0], self.count
+
+    def since(self, mark: tuple[int, int]) -> str | None:
+        """The text of FFmpeg's first error since ``mark``, or None if there was none."""
+        if self.mark()[0] <= mark[0]:
+            return None
+        return next((text for number, text in self.recent if number > mark[1]), "an error")
 
 
-_LOG: list[_DecoderLog] = []
+_LOG: list = []  # [whether to report], then the handler
 
 
-def _decoder_log() -> _DecoderLog:
-    """The handler of FFmpeg's errors, installed once (on PyAV's "libav"
-    logger, so that they are not printed raw; at PyAV's ERROR level, unless
-    the program set one)."""
+def report_decoder_errors() -> None:
+    """Have :func:`read_frames` warn of the frames FFmpeg reported errors in.
+    For the command line's own processes, which decode in one thread: PyAV
+    then hands FFmpeg's messages to Python's logging, which its documentation
+    warns may not play well with threads, so a library user's process (and a
+    Dask worker, threaded) is left as it is."""
     if not _LOG:
+        _LOG.append(True)
+
+
+def _decoder_log() -> _DecoderLog | None:
+    """The handler of FFmpeg's errors where they are reported, installed
+    once (on PyAV's "libav" logger, so that they are not printed raw; at PyAV's
+    ERROR level, unless the program set one)."""
+    if len(_LOG) == 1:
         from av import logging as av_logging
 
         if av_logging.get_level() is None:
             av_logging.set_level(av_logging.ERROR)
         _LOG.append(_DecoderLog())
-        logging.getLogger("libav").addHandler(_LOG[0])
-    return _LOG[0]
+        logging.getLogger("libav").addHandler(_LOG[1])
+    return _LOG[1] if _LOG else None
 
 
 def _pixels(frame, color: str) -> tuple[np.ndarray, float, bool]:

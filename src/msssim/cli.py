@@ -423,6 +423,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    from msssim._video import report_decoder_errors
+
+    report_decoder_errors()  # (a damaged video's frames are named on stderr, as FFmpeg does)
     parser = build_parser()
     args = parser.parse_args(argv)  # exits with status 2 on a usage error
     options = _options(args, parser)
