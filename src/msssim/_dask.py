@@ -70,7 +70,8 @@ def score(function, img1, img2, max_val, levels: int, *args, channel_axis: int =
     _validate.parameters(
         extent, filter_size, kwargs.get("filter_sigma", 1.5), kwargs.get("k1", 0.01), kwargs.get("k2", 0.03)
     )
-    if extent is max_val:
+    number = extent is max_val  # (not torchmetrics' None or (min, max))
+    if number:
         max_val = _validate.scalar(max_val, "max_val")  # a plain number in the graph, not a tensor
     _validate.size(x.shape, filter_size, levels, dims)
     batch = np.broadcast_shapes(x.shape[:-rank], y.shape[:-rank])
@@ -79,7 +80,7 @@ def score(function, img1, img2, max_val, levels: int, *args, channel_axis: int =
     # What the engines check, checked now, not on a worker when computed
     get_engine(kwargs.get("engine"), kwargs.get("numerics", "exact"), dims)
     _validate.threads(kwargs.get("threads"))
-    if extent is max_val:
+    if number:
         for dtype in (x.dtype, y.dtype):
             _validate.max_val_fits(max_val, dtype)
     block = partial(_block, function, max_val, args, kwargs, index_map, given)

@@ -6,6 +6,7 @@ the optional ``video`` extra."""
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import os
 import sys
@@ -180,7 +181,7 @@ class _DecoderLog(logging.Handler):
         return next((text for number, text in self.recent if number > mark[1]), "an error")
 
 
-_LOG: list = []  # [whether to report], then the handler
+_REPORTED = [False]  # (set by report_decoder_errors)
 
 
 def report_decoder_errors() -> None:
@@ -189,22 +190,26 @@ def report_decoder_errors() -> None:
     then hands FFmpeg's messages to Python's logging, which its documentation
     warns may not play well with threads, so a library user's process (and a
     Dask worker, threaded) is left as it is."""
-    if not _LOG:
-        _LOG.append(True)
+    _REPORTED[0] = True
+
+
+@functools.cache
+def _handler() -> _DecoderLog:
+    """The handler of FFmpeg's errors, installed once (on PyAV's "libav"
+    logger, so that they are not printed raw; at PyAV's ERROR level, unless
+    the program set one)."""
+    from av import logging as av_logging
+
+    if av_logging.get_level() is None:
+        av_logging.set_level(av_logging.ERROR)
+    handler = _DecoderLog()
+    logging.getLogger("libav").addHandler(handler)
+    return handler
 
 
 def _decoder_log() -> _DecoderLog | None:
-    """The handler of FFmpeg's errors where they are reported, installed
-    once (on PyAV's "libav" logger, so that they are not printed raw; at PyAV's
-    ERROR level, unless the program set one)."""
-    if len(_LOG) == 1:
-        from av import logging as av_logging
-
-        if av_logging.get_level() is None:
-            av_logging.set_level(av_logging.ERROR)
-        _LOG.append(_DecoderLog())
-        logging.getLogger("libav").addHandler(_LOG[1])
-    return _LOG[1] if _LOG else None
+    """The handler, where FFmpeg's errors are reported."""
+    return _handler() if _REPORTED[0] else None
 
 
 def _pixels(frame, color: str) -> tuple[np.ndarray, float, bool]:

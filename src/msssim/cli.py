@@ -308,9 +308,12 @@ def _check_against_pairs(args: argparse.Namespace, parser: argparse.ArgumentPars
 
 def _animated(pair: Pair) -> bool:
     """Whether either file is an animated image (scored frame by frame, as videos are)."""
-    from msssim._io import frame_count
+    from msssim._dataset import _animated as both_animated
 
-    return not pair.missing and max(frame_count(pair.reference), frame_count(pair.distorted)) > 1
+    try:
+        return not pair.missing and both_animated(pair)
+    except PairError:  # (one animated, the other still: an error when scored, that says so)
+        return True
 
 
 def _check_picture_path(parser: argparse.ArgumentParser, flag: str, path: Path) -> None:
