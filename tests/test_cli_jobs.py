@@ -455,6 +455,14 @@ def test_bad_parameters_are_usage_errors(tmp_path, args):
     assert info.value.code == 2
 
 
+def test_a_negative_frame_range_is_told_why_it_is_refused(capsys):
+    """``--frames -1:`` looked like an option to argparse: "expected one argument"."""
+    with pytest.raises(SystemExit) as info:
+        main(["a.mp4", "b.mp4", "--frames", "-1:"])
+    assert info.value.code == 2
+    assert "START:STOP:STEP must be >= 0 with STEP >= 1, got '-1:'" in capsys.readouterr().err
+
+
 def _bomb(path: Path) -> Path:
     """A PNG header claiming 40000x40000 pixels, with no image data behind it."""
 
@@ -710,6 +718,48 @@ def test_a_stopped_run_still_writes_the_table_of_what_it_scored(tmp_path, capsys
     rows = out.splitlines()[1:]
     assert [row.split(",")[1] for row in rows] == scored and all(float(row.split(",")[2]) > 0 for row in rows)
     assert f"{said} after 3 of 5 pairs; their results are written" in err
+
+
+@pytest.mark.parametrize("stop, code, said", [(KeyboardInterrupt, 130, "interrupted"), (Terminated, 143, "terminated")])
+def test_a_video_stopped_part_way_keeps_its_frames_and_a_rerun_scores_it_whole(
+    tmp_path, capsys, monkeypatch, stop, code, said
+):
+    """Ctrl-C or SIGTERM in the middle of a video: the frames scored so far
+    are written, each with its score (FFmpeg prints its statistics so far),
+    as a result that is an error, so that a resumed JSONL run scores the
+    video again, whole; nothing of a stopped video counts as its score."""
+    ref = _video(tmp_path / "ref.y4m", _clip(0, 6))
+    dist = _video(tmp_path / "dist.y4m", [np.clip(f.astype(int) + 9, 0, 255).astype(np.uint8) for f in _clip(0, 6)])
+    calls = []
+
+    def score_arrays(*args):
+        if len(calls) == 3:
+            raise stop
+        calls.append(real(*args))
+        return calls[-1]
+
+    real = msssim._dataset.score_arrays
+    monkeypatch.setattr(msssim._dataset, "score_arrays", score_arrays)
+    assert main([str(ref), str(dist)]) == code
+    out, err = capsys.readouterr()
+    assert f"{said} after 0 of 1 pairs and 3 frames of {dist}; their results are written" in err
+    assert "Traceback" not in err
+    lines = out.splitlines()
+    assert "stopped after 3 frames" in lines[1] and f"their mean {np.mean(calls):.6f}" in lines[1]
+    assert [line.split() for line in lines[2:]] == [["frame", str(n), f"{v:.6f}"] for n, v in enumerate(calls)]
+    assert "pooled" not in out
+
+    calls.clear()
+    results = tmp_path / "results.jsonl"
+    assert main([str(ref), str(dist), "--format", "jsonl", "-o", str(results)]) == code
+    assert f"their results are in {results}; run the same command to finish" in capsys.readouterr().err
+    (row,) = [json.loads(line) for line in results.read_text().splitlines()[1:]]
+    assert "stopped after 3 frames" in row["error"] and "ms_ssim" not in row
+    assert [f["ms_ssim"] for f in row["frames"]] == pytest.approx(calls, abs=1e-7)
+    monkeypatch.setattr(msssim._dataset, "score_arrays", real)
+    assert main([str(ref), str(dist), "--format", "jsonl", "-o", str(results)]) == 0
+    last = json.loads(results.read_text().splitlines()[-1])
+    assert len(last["frames"]) == 6 and "error" not in last and "again" in capsys.readouterr().err
 
 
 def _jsonl_run(capsys, ref_dir: Path, dist_dir: Path, out: Path, *args) -> tuple[int, str]:

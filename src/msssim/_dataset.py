@@ -393,6 +393,26 @@ def _score_video(pair: Pair, options: Options, on_frame: Callable[[], None] | No
     ref_frames = read(pair.reference, options.color, ref_range, options.raw)
     dist_frames = read(pair.distorted, options.color, dist_range, options.raw)
     frames = []
+    try:
+        ended = _score_frames(options, ref_frames, dist_frames, frames, on_frame)
+    except KeyboardInterrupt as stop:  # (Ctrl-C, SIGTERM: the frames scored go with it, as FFmpeg prints them)
+        stop.frames = frames
+        raise
+    if not frames:  # (one ended at once: both, or the other under --shortest)
+        empty = " and the ".join(ended)
+        where = " that --frames and --offset select" if options.frames != slice(None) or options.offset else ""
+        raise PairError(f"no frames to score: the {empty} {'have' if ' and ' in empty else 'has'} none{where}")
+    return {options.metric: _mean(frames, options.metric), "frames": frames}
+
+
+def _mean(frames: list[dict], metric: str) -> float:
+    """A video's score: the mean of its frames' (float32, as each frame's)."""
+    return float(str(np.float32(np.mean([f[metric] for f in frames]))))
+
+
+def _score_frames(options: Options, ref_frames: Iterator, dist_frames: Iterator, frames: list, on_frame) -> list[str]:
+    """Score the frames of two videos into ``frames``, one after another
+    (scored until stopped); returns the side or sides that ran out first."""
     while True:
         with _blame("reference"):
             ref = next(ref_frames, None)
@@ -406,7 +426,7 @@ def _score_video(pair: Pair, options: Options, on_frame: Callable[[], None] | No
                     f"frame counts differ: the {shorter} ends after {len(frames)} scored frames while the "
                     f"{longer} goes on; pass --shortest to score the common frames"
                 )
-            break
+            return [side for side, frame in (("reference", ref), ("distorted", dist)) if frame is None]
         (number, ref_px, max_val, ref_grey), (dist_number, dist_px, dist_max, dist_grey) = ref, dist
         if options.color == "y" and ref_grey != dist_grey:
             _grey_and_colour(ref_grey)
@@ -435,12 +455,6 @@ def _score_video(pair: Pair, options: Options, on_frame: Callable[[], None] | No
             frames[-1]["distorted_frame"] = dist_number
         if on_frame:
             on_frame()
-    if not frames:  # (one ended at once: both, or the other under --shortest)
-        empty = " and the ".join(side for side, frame in (("reference", ref), ("distorted", dist)) if frame is None)
-        where = " that --frames and --offset select" if options.frames != slice(None) or options.offset else ""
-        raise PairError(f"no frames to score: the {empty} {'have' if ' and ' in empty else 'has'} none{where}")
-    mean = float(str(np.float32(np.mean([f[options.metric] for f in frames]))))
-    return {options.metric: mean, "frames": frames}
 
 
 def _deeper(pixels: np.ndarray, top: float, other: float, color: str) -> tuple[np.ndarray, float]:
@@ -491,6 +505,15 @@ def score_pair(pair: Pair, options: Options, on_frame: Callable[[], None] | None
         result["error"] = f"{pair.distorted} vs {pair.reference}: {exc}"
     except MemoryError:
         result["error"] = f"{pair.distorted} vs {pair.reference}: out of memory while scoring this pair"
+    except KeyboardInterrupt as stop:  # (a video stopped part way: its frames so far, as an error, tried again)
+        if getattr(stop, "frames", None):
+            count, mean = len(stop.frames), _mean(stop.frames, options.metric)
+            stop.result = {
+                **result,
+                "error": f"{pair.distorted} vs {pair.reference}: stopped after {count} frames (their mean {mean:.6f})",
+                "frames": stop.frames,
+            }
+        raise
     return result
 
 
@@ -533,6 +556,10 @@ def run(
         for partition_results in results:
             for result in partition_results:
                 on_result(result)
+    except KeyboardInterrupt as stop:
+        if hasattr(stop, "result"):  # (a video of this process stopped part way)
+            on_result(stop.result)
+        raise
     finally:
         results.close()  # (stopped early: the workers are stopped now, not when the generator is collected)
 

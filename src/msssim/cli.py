@@ -56,6 +56,16 @@ def _frames(text: str) -> slice:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _values_joined(argv: Sequence[str]) -> list[str]:
+    """``--frames -1:`` as ``--frames=-1:``: argparse takes a value that starts
+    with a dash for an option, and would say only "expected one argument"."""
+    out = list(argv)
+    for i in range(len(out) - 2, -1, -1):
+        if out[i] == "--frames" and out[i + 1].startswith("-"):
+            out[i : i + 2] = [f"--frames={out[i + 1]}"]
+    return out
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -89,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="msssim",
         description="MS-SSIM of distorted images or videos against their references: TensorFlow's formula, exactly.",
         epilog="Exit status: 0 ok, 1 below --fail-under, 2 usage error, 3 some pair could not be scored, "
-        "130 interrupted, 141 the output's reader closed it.",
+        "130 interrupted (Ctrl-C), 141 the output's reader closed it, 143 terminated (SIGTERM).",
     )
     inputs = parser.add_argument_group("inputs")
     inputs.add_argument("reference", nargs="?", help="reference image, video or folder")
@@ -430,7 +440,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
     report_decoder_errors()  # (a damaged video's frames are named on stderr, as FFmpeg does)
     parser = build_parser()
-    args = parser.parse_args(argv)  # exits with status 2 on a usage error
+    args = parser.parse_args(_values_joined(sys.argv[1:] if argv is None else argv))  # exits 2 on a usage error
     options = _options(args, parser)
     fmt = _output_format(args, parser)
     try:
@@ -531,7 +541,9 @@ def _stopped(stop: KeyboardInterrupt, done: int, todo: int, resumable: Path | No
     """Say that the run was stopped, and how much of it is kept, and return its exit status."""
     how = "terminated" if isinstance(stop, Terminated) else "interrupted"
     finish = f" are in {resumable}; run the same command to finish" if resumable else " are written"
-    _log(f"{how} after {done} of {todo} pairs; their results{finish}")
+    partial = getattr(stop, "result", None)  # (a video stopped part way: its frames so far are written too)
+    part = f" and {len(partial['frames'])} frames of {partial['distorted']}" if partial else ""
+    _log(f"{how} after {done - bool(partial)} of {todo} pairs{part}; their results{finish}")
     return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
 
 
