@@ -488,8 +488,9 @@ def ssim_multiscale(
         the minimum size of 2-D images.
     numerics : {"exact", "tensorflow-cpu"}, keyword-only
         ``"exact"`` (the default): TF's formula (every step above, TF's
-        conversions and padding) evaluated within 1e-6 of float64, the same
-        number for every array library on the CPU and the GPU.
+        conversions and padding) evaluated within 1e-6 of float64 (for pixels
+        within 10x ``max_val`` of 0), the same number for every array library
+        on the CPU and the GPU.
         ``"tensorflow-cpu"``: TF-CPU's own float32 rounding of it, within 1e-5
         of ``tf.image`` on the CPU (its multi-channel means are sequential
         float32 sums, ~1e-3 off on 1080p colour); GPU arrays are copied to the

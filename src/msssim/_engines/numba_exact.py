@@ -12,7 +12,9 @@ centre pixel); along H, the window's variance is the mean of its rows' spreads
 plus the spread of their means, again about the centre row. Every subtraction
 is then of numbers no larger than the window's own variation (the centre tap
 bounds the correction), so the relative error stays a few float32 ulps on any
-image; the H×W means are float64 sums.
+image; the H×W means are float64 sums. (What float32 cannot hold is a pixel's
+own rounding in the stored coarser scales: ~6e-8 of its size, which for pixels
+far outside ``[0, max_val]`` reaches the score, 1e-6 at ~30× ``max_val``.)
 
 Work is split into bands of output rows (cut into runs of column tiles when
 there are few), run on a pool of threads (the kernels release the GIL). A task
