@@ -131,9 +131,13 @@ def test_manifest_paths_are_relative_to_it(tmp_path, capsys, kind):
 
 def test_bad_manifest_is_a_runtime_error(tmp_path, capsys):
     manifest = tmp_path / "pairs.csv"
-    manifest.write_text("left,right\na.png,b.png\n")
-    assert main(["--pairs", str(manifest)]) == 3
-    assert "needs 'reference' and 'distorted'" in capsys.readouterr().err
+    for header in ("left,right\n", ""):  # (without a header, its one pair was taken for it: "lists no pairs")
+        manifest.write_text(header + "a.png,b.png\n")
+        assert main(["--pairs", str(manifest)]) == 3
+        first = header.strip() or "a.png,b.png"
+        assert f"first line is the header 'reference,distorted' (the columns' names); its first line is {first!r}" in (
+            capsys.readouterr().err
+        )
     for name, content, says in (
         ("latin.csv", "reference,distorted\ncaf\xe9.png,b.png\n".encode("latin-1"), "is not UTF-8 text"),
         ("number.jsonl", b'{"reference": 5, "distorted": "b.png"}\n', "entry 1 needs 'reference' and 'distorted'"),

@@ -423,6 +423,10 @@ def _gradient_pairs():
     flat = 0.5 + 0.004 * rng.standard_normal((176, 176, 3), dtype=np.float32)
     nearly = flat + 0.002 * rng.standard_normal(flat.shape, dtype=np.float32)
     yield "nearly flat", flat, nearly
+    # Nearly identical images (a loss near its minimum): bright, low contrast, 1e-4 apart. The
+    # coarser scales stored in float32 moved these gradients by 3e-3 of the largest.
+    bright = (0.8 + 0.2 * rng.random((176, 176, 3))).astype(np.float32)
+    yield "nearly identical", bright, bright + (1e-4 * rng.standard_normal(bright.shape)).astype(np.float32)
 
 
 def _reference_gradient(img1, img2):

@@ -1,6 +1,6 @@
 """msssim: TensorFlow's MS-SSIM and SSIM formula, evaluated exactly, without TensorFlow."""
 
-from msssim._io import read_image
+from msssim._io import ImageReadError, read_image
 from msssim._ssim import (
     MSSSIM_WEIGHTS,
     MultiScaleParts,
@@ -12,6 +12,7 @@ from msssim._ssim import (
 __version__ = "0.3.0"
 
 __all__ = [
+    "ImageReadError",
     "MSSSIM_WEIGHTS",
     "MultiScaleParts",
     "__version__",

@@ -204,7 +204,13 @@ def pairs_from_manifest(path: Path) -> list[Pair]:
                 except json.JSONDecodeError as exc:
                     raise PairError(f"{path}:{number}: not JSON ({exc.msg})") from None
     else:
-        rows = list(csv.DictReader(text.splitlines(), skipinitialspace=True))
+        reader = csv.DictReader(text.splitlines(), skipinitialspace=True)
+        rows = list(reader)
+        if reader.fieldnames and not set(SIDES) <= set(reader.fieldnames):  # (no header: the first pair taken for one)
+            raise PairError(
+                f"{path}: a CSV manifest's first line is the header 'reference,distorted' (the columns' names); "
+                f"its first line is {','.join(reader.fieldnames)!r}"
+            )
     pairs = []
     for number, row in enumerate(rows, 1):
         named = isinstance(row, dict) and all(isinstance(row.get(side), str) and row[side] for side in SIDES)

@@ -159,7 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     metric = parser.add_argument_group("metric (TensorFlow's parameters)")
     metric.add_argument("--ssim", action="store_true", help="single-scale SSIM instead of MS-SSIM")
-    metric.add_argument("--max-val", type=float, help="dynamic range (default: from the bit depth, 255 or 65535)")
+    metric.add_argument(
+        "--max-val",
+        type=float,
+        help="dynamic range (default: from the files: 255 or 65535 by bit depth, 1 for float files, "
+        "2^bits - 1 for a deep Y plane)",
+    )
     metric.add_argument(
         "--power-factors",
         type=_float_list,
@@ -190,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--format",
         choices=FORMATS,
         help="table (one pair: the score alone), json, csv or jsonl; default: from the -o file's "
-        "extension (.json, .jsonl, .csv), else table",
+        "extension (.json, .jsonl or .ndjson, .csv), else table",
     )
     output.add_argument(
         "-o",
@@ -211,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     scale.add_argument(
         "--workers",
         type=_positive_int,
-        help="processes on this machine (default: one per core when there are many pairs)",
+        help="processes on this machine (default: one per core for more than 16 pairs)",
     )
     scale.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask distributed scheduler")
     scale.add_argument(

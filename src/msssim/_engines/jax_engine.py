@@ -93,12 +93,13 @@ def filter_valid(x, window: np.ndarray):
 
 def downsample_2x(x, dims: int):
     """Repeat the last row/column (slice) of odd sizes, then the means of 2x2
-    (2x2x2) blocks."""
-    flat = _flat(x, dims)
-    flat = jnp.pad(flat, [(0, 0)] + [(0, n % 2) for n in flat.shape[1:-1]] + [(0, 0)], mode="edge")
-    blocks = flat.reshape(flat.shape[0], *[m for n in flat.shape[1:-1] for m in (n // 2, 2)], flat.shape[-1])
-    out = blocks.mean(axis=tuple(range(2, 2 * dims + 1, 2)))
-    return out.reshape(*x.shape[: -dims - 1], *out.shape[1:])
+    (2x2x2) blocks (in float64 for float64 images: JAX's 64-bit mode on for the while)."""
+    with jax.enable_x64(x.dtype == jnp.float64):
+        flat = _flat(x, dims)
+        flat = jnp.pad(flat, [(0, 0)] + [(0, n % 2) for n in flat.shape[1:-1]] + [(0, 0)], mode="edge")
+        blocks = flat.reshape(flat.shape[0], *[m for n in flat.shape[1:-1] for m in (n // 2, 2)], flat.shape[-1])
+        out = blocks.mean(axis=tuple(range(2, 2 * dims + 1, 2)))
+        return out.reshape(*x.shape[: -dims - 1], *out.shape[1:])
 
 
 def mean_hw(x, dims: int):
@@ -475,6 +476,13 @@ def exact_values(on_host, compute, x, y, host_only: bool) -> tuple:
 
 def float32(x):
     return jnp.asarray(x, dtype=jnp.float32)
+
+
+def float64(x):
+    """``x`` as float64 (which JAX keeps only where its 64-bit mode is on: in
+    ``downsample_2x`` and ``scale_statistics``, the ops that take it)."""
+    with jax.enable_x64(True):
+        return jnp.asarray(x, dtype=jnp.float64)
 
 
 def relu(x):

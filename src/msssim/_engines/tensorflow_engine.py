@@ -105,6 +105,10 @@ def float32(x) -> tf.Tensor:
     return tf.cast(x, tf.float32)
 
 
+def float64(x) -> tf.Tensor:
+    return tf.cast(x, tf.float64)
+
+
 def relu(x: tf.Tensor) -> tf.Tensor:
     return tf.nn.relu(x)
 

@@ -267,6 +267,10 @@ def float32(x) -> torch.Tensor:
     return torch.as_tensor(x).to(torch.float32)
 
 
+def float64(x: torch.Tensor) -> torch.Tensor:
+    return x.to(torch.float64)
+
+
 def relu(x: torch.Tensor) -> torch.Tensor:
     return torch.relu(x)
 
