@@ -369,6 +369,11 @@ def test_video_planes_of_other_depths_or_kinds_and_pipes_are_refused(tmp_path, c
     grey, colour = _video(tmp_path / "grey.mkv", clip, "ffv1", "gray"), _video(tmp_path / "yuv.mkv", clip, "ffv1")
     assert main([str(grey), str(colour), "--color", "y"]) == 3
     assert "the reference is grey and the distorted colour" in capsys.readouterr().err
+    assert main([str(colour), str(grey)]) == 3  # (RGB: as a grey and a colour image, not scored silently)
+    assert "channels differ at frame 0: the distorted is grey, the reference colour; pass --color gray" in (
+        capsys.readouterr().err
+    )
+    assert main([str(colour), str(grey), "--color", "gray"]) == 0 and "pooled over 1: mean 0.99" in capsys.readouterr().out
     noisy = [np.clip(f.astype(int) + RNG.integers(-30, 31, f.shape), 0, 255).astype(np.uint8) for f in clip]
     deep = [_video(tmp_path / f"{name}.mov", frames, "png", "gray16be") for name, frames in (("a", clip), ("b", noisy))]
     scores = [_run_json(capsys, *deep, "--color", color)[1]["results"][0]["ms_ssim"] for color in ("y", "gray")]
@@ -889,3 +894,121 @@ def test_unreachable_scheduler_is_a_runtime_error(tmp_path, capsys):
     ref_dir, dist_dir = _folders(tmp_path, ["a.png"])
     assert main([str(ref_dir), str(dist_dir), "--scheduler", "tcp://127.0.0.1:9"]) == 3
     assert "cannot reach the Dask scheduler" in capsys.readouterr().err
+
+
+# --- where the results go: outputs that fail, files other runs share (helper-15's review) -----------
+
+
+def test_an_output_that_cannot_be_written_is_refused_first_or_reported_with_the_results_kept(
+    tmp_path, capsys, monkeypatch
+):
+    """A read-only -o was found only after every pair was scored (a
+    traceback, the results lost); a full disk at the end lost them too."""
+    ref_dir, dist_dir = _folders(tmp_path, ["a.png", "b.png"])
+    locked = tmp_path / "locked.json"
+
+    def refusing(path, *args, **kwargs):
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return open(path, *args, **kwargs)
+
+    monkeypatch.setattr(msssim.cli, "open", refusing, raising=False)  # (as a read-only folder, even for root)
+    scored = []
+    monkeypatch.setattr(_dataset, "score_arrays", lambda *a: scored.append(a) or 0.5)
+    with pytest.raises(SystemExit) as info:
+        main([str(ref_dir), str(dist_dir), "-o", str(locked)])
+    assert info.value.code == 2 and not scored and not locked.exists()
+    assert f"-o {locked}: cannot write it (Permission denied)" in capsys.readouterr().err
+    if not Path("/dev/full").exists():
+        return
+    assert main([str(ref_dir), str(dist_dir), "-o", "/dev/full", "--format", "csv", "--overwrite"]) == 3
+    out, err = capsys.readouterr()
+    assert "cannot write to /dev/full (No space left on device); the results follow on stdout instead" in err
+    assert out.splitlines()[1:] == [f"{ref_dir / n},{dist_dir / n},0.5," for n in ("a.png", "b.png")]
+    assert main([str(ref_dir), str(dist_dir), "-o", "/dev/full", "--format", "jsonl", "--overwrite"]) == 3
+    assert "cannot write to /dev/full (No space left on device)" in capsys.readouterr().err
+    assert Path("/dev/full").is_char_device()  # (--overwrite empties a file; it unlinked it, a device too)
+
+
+def test_overwrite_writes_through_a_link_and_a_resumed_file_of_stray_bytes_is_read(tmp_path, capsys):
+    ref_dir, dist_dir = _folders(tmp_path, ["a.png"])
+    real, link = tmp_path / "real.jsonl", tmp_path / "link.jsonl"
+    real.write_text("")
+    link.symlink_to(real)
+    assert main([str(ref_dir), str(dist_dir), "-o", str(link), "--overwrite"]) == 0
+    assert link.is_symlink() and len(real.read_text().splitlines()) == 2
+    with open(real, "ab") as f:
+        f.write(b"\xff\xfe not a result\n")
+    assert main([str(ref_dir), str(dist_dir), "-o", str(link)]) == 0  # (it was a UnicodeDecodeError)
+    assert "1 pairs already in" in capsys.readouterr().err
+
+
+def test_a_results_file_shared_with_other_runs_is_summed_up_for_this_run_s_pairs_only(tmp_path, capsys):
+    """A JSONL file other jobs also wrote to: their rows (an error among
+    them) went into this run's pooled mean and its exit status."""
+    other_ref, other_dist = _folders(tmp_path / "other", ["x.png"])
+    (other_dist / "x.png").unlink()
+    out = tmp_path / "all.jsonl"
+    assert main([str(other_ref), str(other_dist), "-o", str(out)]) == 3
+    ref_dir, dist_dir = _folders(tmp_path / "mine", ["a.png", "b.png"])
+    assert main([str(ref_dir), str(dist_dir), "-o", str(out)]) == 0
+    assert "2 of 2 pairs scored" in capsys.readouterr().err
+    assert len(out.read_text().splitlines()) == 4  # (the other run's row is kept in the file)
+
+
+def test_unreadable_folders_and_renamed_files_get_errors_not_silence(tmp_path, capsys, monkeypatch):
+    """A subfolder that cannot be listed was dropped with its pairs (exit 0);
+    a PNG reference against a JPEG encode of the same name was twice "no such
+    file", with no word of the namesake."""
+    ref_dir, dist_dir = _folders(tmp_path, ["a.png", "sub/c.png", "d.png"])
+    listing = os.scandir
+
+    def scandir(path="."):
+        if Path(path).name == "sub":
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return listing(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    (dist_dir / "d.png").rename(dist_dir / "d.jpg")
+    code, doc = _run_json(capsys, ref_dir, dist_dir)
+    monkeypatch.setattr(os, "scandir", listing)
+    assert code == 3
+    errors = {Path(r["distorted"]).name: r.get("error") for r in doc["results"]}
+    assert errors["a.png"] is None and set(errors) == {"a.png", "sub", "d.png", "d.jpg"}
+    assert errors["sub"] == (
+        f"{ref_dir / 'sub'} (reference): cannot read this folder (Permission denied); {dist_dir / 'sub'} "
+        "(distorted): cannot read this folder (Permission denied); not scored"
+    )
+    assert errors["d.png"] == (
+        f"{dist_dir / 'd.png'} (distorted): no such file, though the reference exists; the distorted folder has "
+        "d.jpg: folders pair files by their whole relative path, extension included; list such pairs in a --pairs "
+        "manifest"
+    )
+
+
+def test_file_names_that_are_not_utf8_reach_a_strict_stdout_as_their_bytes(tmp_path):
+    """stdout under a UTF-8 locale (strict) could not take a name of other
+    bytes: a traceback after the scoring, the results lost."""
+    ref_dir, dist_dir = _folders(tmp_path, ["a.png"])
+    for folder in (ref_dir, dist_dir):
+        os.rename(folder / "a.png", os.path.join(os.fsencode(folder), b"caf\xe9.png"))
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    command = [sys.executable, "-m", "msssim", str(ref_dir), str(dist_dir), "--format", "csv"]
+    done = subprocess.run(command, capture_output=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert b"/caf\xe9.png," in done.stdout.splitlines()[1]
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--power-factors", "-1,1"], "power_factors must be finite and >= 0, got [-1.0, 1.0]"),
+        (["--ssim", "--power-factors", "1,1"], "--power-factors with --ssim: SSIM has one scale; leave one out"),
+        (["--workers", "2", "--scheduler", "tcp://h:1"], "--workers with --scheduler: the cluster's workers"),
+        (["--overwrite"], "--overwrite without -o: it replaces the -o file; leave one out"),
+    ],
+)
+def test_options_that_contradict_or_start_with_a_dash_are_told_why(capsys, args, says):
+    with pytest.raises(SystemExit) as info:
+        main(["a.png", "b.png", *args])
+    assert info.value.code == 2 and says in capsys.readouterr().err

@@ -46,6 +46,7 @@ class Pair:
     distorted: str
     missing: str | None = None
     kind: str = ""  # "image" or "video"; "": by the reference's name
+    problem: str | None = None  # an error known before scoring (a folder that cannot be read)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -131,10 +132,20 @@ def pairs_from_folders(reference: Path, distorted: Path) -> tuple[list[Pair], li
     """Image and video files matched by their path relative to each folder,
     recursively, and the other files, skipped. A file on one side only becomes
     a pair with ``missing`` set."""
-    ref_files = _files_below(reference)
-    dist_files = _files_below(distorted)
+    (ref_files, ref_unread), (dist_files, dist_unread) = _files_below(reference), _files_below(distorted)
     pairs, skipped = [], []
+    hidden = set(ref_unread) | set(dist_unread)
+    for relative in sorted(hidden):  # (an error each, in place of the files it hides)
+        sides = (("reference", reference, ref_unread), ("distorted", distorted, dist_unread))
+        problem = "; ".join(
+            f"{root / relative} ({side}): cannot read this folder ({unread[relative]})"
+            for side, root, unread in sides
+            if relative in unread
+        )
+        pairs.append(Pair(str(reference / relative), str(distorted / relative), problem=f"{problem}; not scored"))
     for relative in sorted(ref_files | dist_files):
+        if any(folder in relative.parents for folder in hidden):  # (its partner may be in there)
+            continue
         kind = media_kind(str(relative), sniff=False)
         if kind is None:  # (a name that does not say: an image if Pillow knows its header, as AVIF and APNG)
             kind = "image" if looks_like_image((reference if relative in ref_files else distorted) / relative) else None
@@ -146,23 +157,47 @@ def pairs_from_folders(reference: Path, distorted: Path) -> tuple[list[Pair], li
             ]
             continue
         missing = "distorted" if relative not in dist_files else "reference" if relative not in ref_files else None
-        pairs.append(Pair(str(reference / relative), str(distorted / relative), missing, kind))
+        pair = Pair(str(reference / relative), str(distorted / relative), missing, kind)
+        if missing:
+            pair = _renamed(pair, relative, dist_files if missing == "distorted" else ref_files)
+        pairs.append(pair)
     return pairs, skipped
 
 
-def _files_below(folder: Path) -> set[Path]:
+def _renamed(pair: Pair, relative: Path, other_side: set[Path]) -> Pair:
+    """A pair with a missing side, told so, with a hint where that side's folder
+    has the file under another extension (PNG references, JPEG encodes)."""
+    other = "reference" if pair.missing == "distorted" else "distorted"
+    path = pair.distorted if pair.missing == "distorted" else pair.reference
+    problem = f"{path} ({pair.missing}): no such file, though the {other} exists"
+    namesakes = sorted(str(p.name) for p in other_side if p.parent == relative.parent and p.stem == relative.stem)
+    if namesakes:
+        problem += (
+            f"; the {pair.missing} folder has {', '.join(namesakes)}: folders pair files by their whole relative "
+            "path, extension included; list such pairs in a --pairs manifest"
+        )
+    return replace(pair, problem=problem)
+
+
+def _files_below(folder: Path) -> tuple[set[Path], dict[Path, str]]:
     """The files in ``folder`` and below, through symlinked folders too (the
     usual way to gather an evaluation set), but not round a loop of links;
-    hidden files left out."""
+    hidden files left out; and the folders that could not be read, with why
+    (relative paths)."""
     found = set()
+    unread: dict[Path, str] = {}
+
+    def unreadable(error: OSError) -> None:
+        unread[Path(error.filename).relative_to(folder)] = error.strerror or str(error)
+
     ancestors = {str(folder): (os.path.realpath(folder),)}  # (each folder's real path and its parents')
-    for root, dirs, files in os.walk(folder, followlinks=True):
+    for root, dirs, files in os.walk(folder, onerror=unreadable, followlinks=True):
         chain = ancestors.pop(root)
         inside = [(d, os.path.realpath(os.path.join(root, d))) for d in dirs]
         dirs[:] = [d for d, real in inside if real not in chain]
         ancestors.update((os.path.join(root, d), (*chain, real)) for d, real in inside if real not in chain)
         found.update(Path(root, name).relative_to(folder) for name in files if not name.startswith("."))
-    return {path for path in found if (folder / path).is_file()}
+    return {path for path in found if (folder / path).is_file()}, unread
 
 
 def file_pair(reference: str, distorted: str) -> Pair:
@@ -207,9 +242,11 @@ def pairs_from_manifest(path: Path) -> list[Pair]:
         reader = csv.DictReader(text.splitlines(), skipinitialspace=True)
         rows = list(reader)
         if reader.fieldnames and not set(SIDES) <= set(reader.fieldnames):  # (no header: the first pair taken for one)
+            first = ",".join(reader.fieldnames)
+            named = " (a manifest of JSON lines is named .jsonl)" if first.lstrip().startswith("{") else ""
             raise PairError(
                 f"{path}: a CSV manifest's first line is the header 'reference,distorted' (the columns' names); "
-                f"its first line is {','.join(reader.fieldnames)!r}"
+                f"its first line is {first!r}{named}"
             )
     pairs = []
     for number, row in enumerate(rows, 1):
@@ -436,6 +473,12 @@ def _score_frames(options: Options, ref_frames: Iterator, dist_frames: Iterator,
         (number, ref_px, max_val, ref_grey), (dist_number, dist_px, dist_max, dist_grey) = ref, dist
         if options.color == "y" and ref_grey != dist_grey:
             _grey_and_colour(ref_grey)
+        if options.color == "rgb" and ref_grey != dist_grey:  # (as a grey and a colour image: not guessed)
+            grey, colour = ("reference", "distorted") if ref_grey else ("distorted", "reference")
+            raise PairError(
+                f"channels differ at frame {number}: the {grey} is grey, the {colour} colour; pass --color gray "
+                "to compare their luma"
+            )
         if max_val != dist_max:  # (an 8-bit source against a 10-bit encode)
             if options.max_val is not None:
                 raise PairError(
@@ -493,10 +536,8 @@ def score_pair(pair: Pair, options: Options, on_frame: Callable[[], None] | None
     ``on_frame`` is called after each video frame."""
     result: dict = {"reference": pair.reference, "distorted": pair.distorted}
     try:
-        if pair.missing:
-            other = "reference" if pair.missing == "distorted" else "distorted"
-            path = pair.distorted if pair.missing == "distorted" else pair.reference
-            raise FileError(f"{path} ({pair.missing}): no such file, though the {other} exists")
+        if pair.problem:
+            raise FileError(pair.problem)
         if pair.kind == "mixed":
             raise PairError("one file is an image and the other a video")
         if pair.is_video:

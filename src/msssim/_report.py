@@ -167,7 +167,10 @@ def mismatched_settings(recorded: dict, current: dict) -> list[tuple[str, Any, A
 
 def existing_format(path: Path) -> str | None:
     """The format of the results already in ``path``: one of :data:`FORMATS`,
-    ``"other"`` for a file msssim did not write, None if there is none."""
+    ``"other"`` for a file msssim did not write, None if there is none (or
+    it is no regular file: a device, a pipe or a terminal is never read)."""
+    if not path.is_file():
+        return None
     try:
         with open(path, "rb") as f:
             head = f.read(1 << 16)
@@ -216,10 +219,10 @@ class JsonLines:
         """The file at ``path``, to append to: its results in ``previous``, its
         settings checked against ``parameters`` (:class:`SettingsMismatch`)."""
         rows, complete = [], b""
-        if path.exists():
+        if path.is_file():  # (a device or a pipe is written to, never read)
             data = path.read_bytes()
             complete = data[: data.rfind(b"\n") + 1]
-            for line in complete.decode().splitlines():
+            for line in complete.decode("utf-8", "replace").splitlines():  # (a line of other bytes is no result)
                 try:
                     rows.append(json.loads(line))
                 except json.JSONDecodeError:
@@ -231,7 +234,7 @@ class JsonLines:
             differ = mismatched_settings(recorded, header(parameters))
             if differ:
                 raise SettingsMismatch(path, differ)
-        if path.exists() and len(complete) != path.stat().st_size:  # killed mid-line: drop the fragment
+        if path.is_file() and len(complete) != path.stat().st_size:  # killed mid-line: drop the fragment
             with open(path, "r+b") as f:
                 f.truncate(len(complete))
         results = [r for r in rows if isinstance(r, dict) and not _is_header(r)]

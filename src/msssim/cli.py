@@ -56,13 +56,16 @@ def _frames(text: str) -> slice:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _values_joined(argv: Sequence[str]) -> list[str]:
-    """``--frames -1:`` as ``--frames=-1:``: argparse takes a value that starts
-    with a dash for an option, and would say only "expected one argument"."""
+def _values_joined(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
+    """``--frames -1:`` as ``--frames=-1:`` (``--power-factors -1,1`` too):
+    argparse takes a value that starts with a dash, other than a plain negative
+    number, for an option, and would say only "expected one argument"; joined,
+    the value is checked, and its error says what is wrong with it."""
+    takes_value = {name for action in parser._actions if action.nargs is None for name in action.option_strings}
     out = list(argv)
     for i in range(len(out) - 2, -1, -1):
-        if out[i] == "--frames" and out[i + 1].startswith("-"):
-            out[i : i + 2] = [f"--frames={out[i + 1]}"]
+        if out[i] in takes_value and out[i + 1].startswith("-") and out[i + 1] not in parser._option_string_actions:
+            out[i : i + 2] = [f"{out[i]}={out[i + 1]}"]
     return out
 
 
@@ -257,6 +260,13 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Optio
     )
     if args.volume and (args.scale or args.map):
         parser.error(f"{'--scale' if args.scale else '--map'} takes 2-D images; it does not apply with --volume")
+    for given, clash, why in (
+        (args.ssim and args.power_factors is not None, "--power-factors with --ssim", "SSIM has one scale"),
+        (args.workers and args.scheduler, "--workers with --scheduler", "the cluster's workers score the pairs"),
+        (args.overwrite and not args.output, "--overwrite without -o", "it replaces the -o file"),
+    ):
+        if given:
+            parser.error(f"{clash}: {why}; leave one out")
     try:  # the library's own checks, so that a bad parameter is a usage error
         _validate.parameters(
             1.0 if args.max_val is None else args.max_val, args.filter_size, args.filter_sigma, args.k1, args.k2
@@ -363,6 +373,7 @@ def _output_format(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     fmt = args.format or _FORMAT_OF_SUFFIX.get(args.output.suffix.lower(), "table")
     if args.output.is_dir() or not args.output.parent.is_dir():
         parser.error(f"-o {args.output}: expected a file in an existing folder")
+    _check_writable(args.output, parser)
     found = None if args.overwrite else existing_format(args.output)
     if found is not None and found != fmt:
         parser.error(
@@ -370,6 +381,51 @@ def _output_format(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
             "write to another file with -o, or pass --overwrite to replace it"
         )
     return fmt
+
+
+def _check_writable(path: Path, parser: argparse.ArgumentParser) -> None:
+    """A usage error, before any scoring, where ``-o`` cannot be written
+    (a read-only folder or file): the results would be lost at the end."""
+    existed = path.exists()
+    if existed and not path.is_file():  # (a device or a pipe: opening it may wait for the other end)
+        return
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as exc:
+        parser.error(f"-o {path}: cannot write it ({exc.strerror or exc})")
+    if not existed:
+        path.unlink(missing_ok=True)
+
+
+class OutputError(Exception):
+    """The results could not be written where they go (a full disk, a closed device)."""
+
+
+def _written(write, where: str):
+    """``write(...)``, its OSError an :class:`OutputError` that names ``where``."""
+
+    def checked(*args):
+        try:
+            return write(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(f"cannot write to {where} ({exc.strerror or exc})") from None
+
+    return checked
+
+
+def _to_stdout(text: str) -> None:
+    """``text`` on stdout, file names that are not UTF-8 as their bytes (as
+    ``-o`` files take them), whatever stdout's encoding's error handler."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # (a text stream without bytes under it: a test's capture)
+        sys.stdout.write(text)
+        return
+    sys.stdout.flush()
+    buffer.write(text.encode(sys.stdout.encoding or "utf-8", "surrogateescape"))
+    buffer.flush()
 
 
 def _spelled(setting: str, value) -> str:
@@ -445,7 +501,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
     report_decoder_errors()  # (a damaged video's frames are named on stderr, as FFmpeg does)
     parser = build_parser()
-    args = parser.parse_args(_values_joined(sys.argv[1:] if argv is None else argv))  # exits 2 on a usage error
+    args = parser.parse_args(_values_joined(sys.argv[1:] if argv is None else argv, parser))  # exits 2 on a usage error
     options = _options(args, parser)
     fmt = _output_format(args, parser)
     try:
@@ -463,15 +519,21 @@ def _main(argv: Sequence[str] | None) -> int:
     sink = None
     if fmt == "jsonl":
         if args.output and args.overwrite:
-            args.output.unlink(missing_ok=True)
+            open(args.output, "w").close()  # (emptied, not unlinked: a link is written through, as other formats)
         try:
             sink = JsonLines.resume(args.output, options.parameters()) if args.output else None
+            if sink is None:
+                sink = JsonLines.start(sys.stdout, options.parameters())
         except SettingsMismatch as exc:
             parser.error(_mismatch_message(exc))
-        if sink is None:
-            sink = JsonLines.start(sys.stdout, options.parameters())
-    # a pair's last row in the file (a pair that failed, and was tried again, has two)
+        except OSError as exc:
+            _log(f"error: cannot write to {args.output or 'stdout'} ({exc.strerror or exc})")
+            return EXIT_FAILED
+    # a pair's last row in the file (a pair that failed, and was tried again, has two); only this
+    # job's pairs: a file that other runs also wrote to does not mix theirs into this run's summary
+    job = {p.key for p in pairs}
     previous = {(r.get("reference"), r.get("distorted")): r for r in (sink.previous if sink else [])}
+    previous = {key: r for key, r in previous.items() if key in job}
     finished = {key for key, r in previous.items() if "error" not in r}  # (failed pairs are tried again)
     todo = [p for p in pairs if p.key not in finished]
     if previous:
@@ -488,7 +550,7 @@ def _main(argv: Sequence[str] | None) -> int:
             with_decibels(result, options.metric)
         results[(result["reference"], result["distorted"])] = result
         if sink:
-            sink.write(result)
+            _written(sink.write, str(args.output or "stdout"))(result)
         if "error" in result:
             _log(f"error: {result['error']}")
         progress.done(result)
@@ -502,9 +564,17 @@ def _main(argv: Sequence[str] | None) -> int:
         progress.close()
         _log(f"error: {exc}")
         return EXIT_FAILED
+    except OutputError as exc:  # (JSONL: the lines written before stay, for the same command to finish)
+        progress.close()
+        kept = f"; the {len(results) - 1} results before are in it: run the same command to finish" if args.output else ""
+        _log(f"error: {exc}{kept}")
+        return EXIT_FAILED
     finally:
         if sink:
-            sink.close()
+            try:
+                sink.close()
+            except OSError:  # (what could not be flushed was reported above)
+                pass
     progress.close()
 
     tried = {p.key for p in todo if p.key in results}
@@ -516,10 +586,21 @@ def _main(argv: Sequence[str] | None) -> int:
             with_decibels(result, options.metric)
     if sink is None:
         text = render(everything, options.parameters(), options.metric, fmt, args.db, skipped)
-        if args.output:
-            args.output.write_text(text, encoding="utf-8", errors="surrogateescape")  # (file names as bytes)
-        else:
-            sys.stdout.write(text)
+        try:
+            if args.output:
+                _written(args.output.write_text, str(args.output))(text, "utf-8", "surrogateescape")
+            else:
+                _written(_to_stdout, "stdout")(text)
+        except OutputError as exc:
+            if not args.output:
+                _log(f"error: {exc}; the results are lost")
+                return EXIT_FAILED
+            _log(f"error: {exc}; the results follow on stdout instead")
+            try:
+                _written(_to_stdout, "stdout")(text)
+            except OutputError as again:
+                _log(f"error: {again}; the results are lost")
+            return EXIT_FAILED
     if stopped is not None:
         return _stopped(stopped, len(results), len(todo), args.output if fmt == "jsonl" else None)
     stats = pooled(everything, options.metric)
