@@ -566,8 +566,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_FAILED
     except OutputError as exc:  # (JSONL: the lines written before stay, for the same command to finish)
         progress.close()
-        kept = f"; the {len(results) - 1} results before are in it: run the same command to finish" if args.output else ""
-        _log(f"error: {exc}{kept}")
+        kept = f"; the {len(results) - 1} results before are in it: run the same command to finish"
+        _log(f"error: {exc}{kept if args.output else ''}")
         return EXIT_FAILED
     finally:
         if sink:
