@@ -18,6 +18,7 @@ B = np.clip(A + 0.1 * RNG.standard_normal(A.shape, dtype=np.float32), 0, 1)
 
 def test_public_names_are_pinned():
     assert msssim.__all__ == [
+        "ImageReadError",
         "MSSSIM_WEIGHTS",
         "MultiScaleParts",
         "__version__",

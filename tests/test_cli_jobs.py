@@ -1013,3 +1013,17 @@ def test_options_that_contradict_or_start_with_a_dash_are_told_why(capsys, args,
     with pytest.raises(SystemExit) as info:
         main(["a.png", "b.png", *args])
     assert info.value.code == 2 and says in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_nan_or_inf_pixel_in_a_file_is_named_by_its_side(tmp_path, capsys, bad):
+    """It was "img2 has ..." (the library's argument), and an infinite pixel
+    was told it lay "far past 1"."""
+    ref = np.random.default_rng(0).random((176, 176, 3)).astype(np.float32)
+    dist = ref.copy()
+    dist[5, 6, 1] = bad
+    np.save(tmp_path / "ref.npy", ref)
+    np.save(tmp_path / "dist.npy", dist)
+    assert main([str(tmp_path / "ref.npy"), str(tmp_path / "dist.npy")]) == 3
+    err = capsys.readouterr().err
+    assert "dist.npy vs " in err and "ref.npy: the distorted has 1 NaN or infinite pixel value(s), the first at " in err

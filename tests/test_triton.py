@@ -40,10 +40,13 @@ def test_two_scales_values_and_gradients_against_float64():
 
         image = photo("astronaut")[100:133, 200:245]  # odd sizes, a real photo
         large = photo("coffee")[150:247, 200:331]  # 97x131: 3x4 tiles of output, 4x5 of pixels
+        bright = 204 + 51 * np.random.default_rng(3).random((45, 52, 3))  # (a bright, low-contrast picture
+        nearly = bright + 0.0255 * np.random.default_rng(4).standard_normal(bright.shape)  # and it 1e-4 off)
         cases = {
             "jpeg q5": (image, jpeg(image, 5)),
             "flat": (image, np.full_like(image, 128)),
             "large jpeg q5": (large, jpeg(large, 5)),
+            "nearly identical": (bright, nearly),  # (the gradients were 1e-3 off: terms of a pixel's size cancelled)
         }
         windows = (exact_window(11, 1.5), np.outer(float32_taps(7, 1.0), float32_taps(7, 1.0)))
         for name, (image, other) in cases.items():
@@ -78,7 +81,7 @@ def test_two_scales_values_and_gradients_against_float64():
         """
     )
     lines = out.splitlines()
-    assert len(lines) == 7, out  # three pairs, two windows, and the even window: none left out
+    assert len(lines) == 9, out  # four pairs, two windows, and the even window: none left out
     for line in lines:
         taps, no_y_grad, value, grad = line.split()[-4:]
         assert no_y_grad == str(taps != "11"), line  # (x's gradient alone: the kernels' other variant)
@@ -189,10 +192,12 @@ def test_the_moments_kept_for_the_backward_serve_a_second_one_and_only_a_graph()
 
 
 def test_the_step_5_kernel_makes_every_scale_as_torch_engine_does():
-    """One launch makes all coarser scales: odd sizes at several scales (the
-    last row or column repeated), several 64-pixel squares per plane, and
-    bit for bit what the torch engine's pad-then-average gives (the same four
-    additions in the same order)."""
+    """One launch makes all coarser scales, of ``u = x + y`` and of ``-v = y -
+    x`` (each pixel's sum and difference first: x - y of nearly equal images
+    keeps its own precision): odd sizes at several scales (the last row or
+    column repeated), several 64-pixel squares per plane, and bit for bit
+    what the torch engine's pad-then-average of ``x + y`` and ``y - x`` gives
+    (the same four additions in the same order)."""
     out = _python(
         """
         import numpy as np, torch
@@ -201,7 +206,7 @@ def test_the_step_5_kernel_makes_every_scale_as_torch_engine_does():
         rng = np.random.default_rng(5)
         x, y = (torch.tensor(rng.random((3, 203, 150), dtype=np.float32)) for _ in range(2))
         px, py = triton_kernels._pyramid(x, y, 6)  # [3, block]: each plane's 5 coarser scales in turn
-        want_x, want_y, same, start = x, y, [], 0
+        want_x, want_y, same, start = x + y, y - x, [], 0
         for h, w in triton_kernels._sizes(203, 150, 6)[1:]:
             want_x, want_y = torch_engine.downsample_2x(want_x, 2), torch_engine.downsample_2x(want_y, 2)
             a, b = (p[:, start : start + h * w].reshape(3, h, w) for p in (px, py))

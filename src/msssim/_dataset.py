@@ -274,10 +274,17 @@ def score_arrays(ref: np.ndarray, dist: np.ndarray, max_val: float, options: Opt
         convention=options.convention,
         spatial_dims=3 if options.volume else 2,
     )
-    if options.metric == "ssim":
-        value = msssim.ssim(ref, dist, max_val, **kwargs)
-    else:
-        value = msssim.ssim_multiscale(ref, dist, max_val, options.power_factors or msssim.MSSSIM_WEIGHTS, **kwargs)
+    try:
+        if options.metric == "ssim":
+            value = msssim.ssim(ref, dist, max_val, **kwargs)
+        else:
+            weights = options.power_factors or msssim.MSSSIM_WEIGHTS
+            value = msssim.ssim_multiscale(ref, dist, max_val, weights, **kwargs)
+    except ValueError as exc:  # (the library's errors name its arguments: here they are the files' sides)
+        message = str(exc)
+        if message.startswith(("img1 ", "img2 ")):
+            message = ("the reference" if message[3] == "1" else "the distorted") + message[4:]
+        raise PairError(message) from None
     return float(str(np.float32(value)))  # the shortest decimal that reads back as the float32
 
 
@@ -365,7 +372,7 @@ def _image_pair(pair: Pair, options: Options) -> tuple[np.ndarray, np.ndarray, f
         )
     if options.max_val is None and ref.dtype.kind == "f":
         top = max(float(np.nanmax(ref, initial=0)), float(np.nanmax(dist, initial=0)))
-        if top > 1.5:  # (float files are taken to hold [0, 1], as TF takes float images)
+        if 1.5 < top < np.inf:  # (float files are taken to hold [0, 1], as TF takes float images; inf: below)
             raise PairError(
                 f"float pixels reach {top:g}, far past 1, the range a float file is taken to have; pass --max-val "
                 "with their real range (255 for 0-255 data)"

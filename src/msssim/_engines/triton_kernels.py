@@ -39,7 +39,12 @@ Backward: for a mean ``L = Σ_p (g_s·S_p + g_c·cs_p) / N`` the gradient is
 ``dL/dx = (f*M_x + 2x·f*C_xx + y·f*C_xy) / N`` (and alike for ``y``), where
 ``f*`` is the window's transpose (a full correlation) and ``M_x``, ``C_xx``,
 ``C_xy`` are per-pixel derivatives of ``g_s·S + g_c·cs`` with respect to the
-window's moments ``μx``, ``f(x²)`` and ``f(xy)``. When a gradient is to come,
+window's moments ``μx``, ``f(x²)`` and ``f(xy)``. Taken as written, its terms
+are of a pixel's size and cancel to that of ``x - y`` where the images are
+nearly equal (float32 then put the gradient 3e-3 off), so the kernels take
+``dL/dx = (f*M_x + x·f*C_s - (x - y)·f*C_xy) / N``, ``C_s = 2C_xx + C_xy``,
+with ``C_s`` and ``M_x`` written with ``1 - cs`` and ``1 - luminance`` from
+the variance and mean of ``v = x - y``, never as differences. When a gradient is to come,
 the forward kernel also writes each output pixel's moments (4 numbers,
 ``μu``, ``μv``, ``σu²``, ``σv²``) into one buffer for every scale, and the
 backward's first kernel turns them in place into those maps, pixel by
@@ -160,21 +165,25 @@ def _plane(image_ptr, coarser_ptr, level, plane, H, W, at, block):
 
 
 @triton.jit
-def _deviations(x_at, y_at, ok, uc, vc):
-    """``u - uc`` and ``v - vc`` of the pixels at ``x_at``, ``y_at`` (``u = x + y``, ``v = x - y``)."""
-    xv = tl.load(x_at, mask=ok, other=0.0)
-    yv = tl.load(y_at, mask=ok, other=0.0)
-    return (xv + yv) - uc, (xv - yv) - vc
+def _deviations(a_at, b_at, ok, uc, vc, c):
+    """``u - uc`` and ``v - vc`` of the pixels at ``a_at``, ``b_at``: the
+    first scale's ``x`` and ``y`` (``c`` 1: ``u = x + y``, ``v = x - y``), or
+    a coarser one's ``u`` and ``-v`` as ``_pyramid`` stores them (``c`` 0);
+    a fused multiply-add each, as the sum and difference were an add each."""
+    a = tl.load(a_at, mask=ok, other=0.0)
+    b = tl.load(b_at, mask=ok, other=0.0)
+    return (a + c * b) - uc, (c * a - b) - vc
 
 
 @triton.jit
 def _moments(
-    x_ptr, y_ptr, taps_ptr, scratch, row0, col0, H, W, Wo, gain, total,
+    x_ptr, y_ptr, c, taps_ptr, scratch, row0, col0, H, W, Wo, gain, total,
     K: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr, CH: tl.constexpr, ROWS: tl.constexpr,
     SYMMETRIC: tl.constexpr,
 ):  # fmt: skip
     """The means and variances of ``u = x + y`` and ``v = x - y`` over the
-    window of each output pixel of the tile at ``(row0, col0)``, ``[BH, BW]``;
+    window of each output pixel of the tile at ``(row0, col0)``, ``[BH, BW]``
+    (the planes ``x``, ``y`` as :func:`_deviations` takes them, by ``c``);
     ``gain`` is the sum of the 1-D taps, ``total`` its square. ``SYMMETRIC``
     taps (odd ``K``, tap ``j`` equal to tap ``K - 1 - j``, as a gaussian's)
     are taken in pairs, ``g·(a + b)`` and ``g·(a² + b²)``, and the centre's
@@ -188,16 +197,16 @@ def _moments(
         xs, ys = x_ptr + rows * W + cols, y_ptr + rows * W + cols  # (each tap's pixels at an offset from these)
         xc = tl.load(xs + K // 2, mask=ok, other=0.0)
         yc = tl.load(ys + K // 2, mask=ok, other=0.0)
-        uc, vc = xc + yc, xc - yc
+        uc, vc = xc + c * yc, c * xc - yc
         su = tl.zeros((CH, BW), tl.float32)
         sv = tl.zeros((CH, BW), tl.float32)
         suu = tl.zeros((CH, BW), tl.float32)
         svv = tl.zeros((CH, BW), tl.float32)
         for j in tl.static_range(K // 2 if SYMMETRIC else K):  # (symmetric: the pairs, the centre's 0 left out)
             g = tl.load(taps_ptr + j)
-            du, dv = _deviations(xs + j, ys + j, ok, uc, vc)
+            du, dv = _deviations(xs + j, ys + j, ok, uc, vc, c)
             if SYMMETRIC:  # the mirror tap's, of the same weight
-                eu, ev = _deviations(xs + (K - 1 - j), ys + (K - 1 - j), ok, uc, vc)
+                eu, ev = _deviations(xs + (K - 1 - j), ys + (K - 1 - j), ok, uc, vc, c)
                 su += g * (du + eu)
                 sv += g * (dv + ev)
                 suu += g * (du * du + eu * eu)
@@ -287,7 +296,8 @@ def _forward_kernel(
         ho, wo = h - K + 1, w - K + 1
         mu, mv, var_u, var_v = _moments(
             _plane(x_ptr, px_ptr, level, plane, H, W, at, block), _plane(y_ptr, py_ptr, level, plane, H, W, at, block),
-            taps_ptr, scratch, row0, col0, h, w, wo, gain, total, K, BH, BW, CH, ROWS, SYMMETRIC,
+            tl.where(level == 0, 1.0, 0.0), taps_ptr, scratch, row0, col0, h, w, wo, gain, total,
+            K, BH, BW, CH, ROWS, SYMMETRIC,
         )  # fmt: skip
         cs, luminance = _terms(mu, mv, var_u, var_v, c1, c2)
         rows = row0 + tl.arange(0, BH)[:, None]
@@ -350,11 +360,15 @@ def _maps_kernel(
             d_cs = g_s * luminance + g_c  # d/dcs
             d_l = (g_s * cs + g_l) * l_b1  # d/dluminance, over the luminance's denominator
             c_xy = d_cs * cs_b2  # d/df(xy)
-            c_xx = -0.5 * d_cs * cs * cs_b2  # d/df(x²), d/df(y²)
-            tl.store(at, d_l * (mu_y - luminance * mu_x) - c_xy * mu_y - 2.0 * c_xx * mu_x, mask=valid)  # M_x
+            # d/df(x²) = d/df(y²) is -cs/2 of it; kept as C_s = 2 d/df(x²) + d/df(xy), written with
+            # 1 - cs = σv²/(...) and 1 - luminance = μv²/(...), so that nothing of a pixel's size cancels
+            # where x ≈ y (there the gradients are of the size of x - y: 3e-3 off in float32 before)
+            c_s = c_xy * var_v * 0.5 * cs_b2
+            spread_l = mv * mv * 0.5 * l_b1  # 1 - luminance
+            tl.store(at, d_l * (spread_l * mu_x - mv) + c_xy * mv - c_s * mu_x, mask=valid)  # M_x
             if Y_GRAD:
-                tl.store(at + size, d_l * (mu_x - luminance * mu_y) - c_xy * mu_x - 2.0 * c_xx * mu_y, mask=valid)
-            tl.store(at + 2 * size, c_xx, mask=valid)
+                tl.store(at + size, d_l * (spread_l * mu_y + mv) - c_xy * mv - c_s * mu_y, mask=valid)
+            tl.store(at + 2 * size, c_s, mask=valid)
             tl.store(at + 3 * size, c_xy, mask=valid)
             if col0 == 0:  # the first tile of its rows zeroes the border before each of them
                 edge = (rows < ho) & (tl.arange(0, BW)[None, :] < K - 1)
@@ -377,7 +391,7 @@ def _gradient_kernel(
 ):  # fmt: skip
     """The maps of scales ``FIRST .. FIRST + COUNT - 1`` filtered back onto
     their pixels (the window's transpose, a row pass and a column pass), and
-    the gradients ``f*M_x + 2x·f*C_xx + y·f*C_xy`` (the maps divided by the
+    the gradients ``f*M_x + x·f*C_s - (x - y)·f*C_xy`` (the maps divided by the
     pixels already) and, if
     ``Y_GRAD``, alike for ``y``: a coarser scale's own into ``dx`` and ``dy``
     (``_pyramid``'s layout), the first scale's into ``gx`` and ``gy``, plus
@@ -430,7 +444,7 @@ def _gradient_kernel(
             xv, yv = tl.load(x_at, mask=inside, other=0.0), tl.load(y_at, mask=inside, other=0.0)
         fm_x = tl.zeros((BH, BW), tl.float32)
         fm_y = tl.zeros((BH, BW), tl.float32)
-        fc_xx = tl.zeros((BH, BW), tl.float32)
+        fc_s = tl.zeros((BH, BW), tl.float32)
         fc_xy = tl.zeros((BH, BW), tl.float32)
         # the column pass, as a loop of masked loads: unrolled, or unmasked, the
         # compiler issued all 4K loads first and spilled at the register cap
@@ -440,13 +454,17 @@ def _gradient_kernel(
             fm_x += g * tl.load(at_row, mask=inside, other=0.0)
             if Y_GRAD:
                 fm_y += g * tl.load(at_row + ROWS * BW, mask=inside, other=0.0)
-            fc_xx += g * tl.load(at_row + 2 * ROWS * BW, mask=inside, other=0.0)
+            fc_s += g * tl.load(at_row + 2 * ROWS * BW, mask=inside, other=0.0)
             fc_xy += g * tl.load(at_row + 3 * ROWS * BW, mask=inside, other=0.0)
 
         if Y_GRAD:
             xv, yv = tl.load(x_at, mask=inside, other=0.0), tl.load(y_at, mask=inside, other=0.0)
-        gx = fm_x + 2.0 * xv * fc_xx + yv * fc_xy
-        gy = fm_y + 2.0 * yv * fc_xx + xv * fc_xy
+        if FIRST == 0:
+            dv = xv - yv
+        else:  # (a coarser scale's planes hold u and -v: x = (u + v) / 2, y = (u - v) / 2)
+            xv, yv, dv = (xv - yv) * 0.5, (xv + yv) * 0.5, -yv
+        gx = fm_x + xv * fc_s - dv * fc_xy
+        gy = fm_y + yv * fc_s + dv * fc_xy
         if FIRST == 0 and LEVELS > 1:  # the coarser scales' gradients, through every step 5 between
             r, c, hc, wc, share, coarse = rows, cols, H, W, 1.0, 0
             for _ in tl.static_range(LEVELS - 1):
@@ -479,13 +497,36 @@ def _halved(src_ptr, dst_ptr, rows, cols, H, W, Hn, Wn):
     tl.store(dst_ptr + rows * Wn + cols, total * 0.25, mask=inside)
 
 
+@triton.jit
+def _halved_sum_and_difference(x_ptr, y_ptr, u_ptr, v_ptr, rows, cols, H, W, Hn, Wn):
+    """:func:`_halved` of ``x + y`` and of ``y - x`` (``-v``), each pixel's
+    sum and difference taken first: ``x - y`` of nearly equal images is then
+    kept to its own precision, where halves of ``x`` and of ``y``, each
+    rounded to a pixel's size, would leave it to ``x``'s (3e-3 off in the
+    gradients of images 1e-4 apart)."""
+    inside = (rows < Hn) & (cols < Wn)
+    top, bottom = 2 * rows * W, tl.minimum(2 * rows + 1, H - 1) * W
+    left, right = 2 * cols, tl.minimum(2 * cols + 1, W - 1)
+    x0, y0 = tl.load(x_ptr + top + left, mask=inside, other=0.0), tl.load(y_ptr + top + left, mask=inside, other=0.0)
+    x1, y1 = tl.load(x_ptr + top + right, mask=inside, other=0.0), tl.load(y_ptr + top + right, mask=inside, other=0.0)
+    x2 = tl.load(x_ptr + bottom + left, mask=inside, other=0.0)
+    y2 = tl.load(y_ptr + bottom + left, mask=inside, other=0.0)
+    x3 = tl.load(x_ptr + bottom + right, mask=inside, other=0.0)
+    y3 = tl.load(y_ptr + bottom + right, mask=inside, other=0.0)
+    sums = (((x0 + y0) + (x1 + y1)) + (x2 + y2)) + (x3 + y3)  # (in _halved's order)
+    differences = (((y0 - x0) + (y1 - x1)) + (y2 - x2)) + (y3 - x3)
+    tl.store(u_ptr + rows * Wn + cols, sums * 0.25, mask=inside)
+    tl.store(v_ptr + rows * Wn + cols, differences * 0.25, mask=inside)
+
+
 @triton.jit(do_not_specialize=_SIZES)
 def _pyramid_kernel(
     x_ptr, y_ptr, px_ptr, py_ptr, H, W, block, tiles_w, tiles_per_plane, LEVELS: tl.constexpr, BASE: tl.constexpr,
 ):  # fmt: skip
     """Step 5, ``LEVELS - 1`` times: the coarser scales of ``x`` and ``y``
-    (``[planes, H, W]``), each plane's one after another in its ``block`` of
-    ``px`` and ``py``. A program takes a ``BASE``-pixel square of the first
+    (``[planes, H, W]``), as those of ``u = x + y`` into ``px`` and of ``-v =
+    y - x`` into ``py`` (step 5 is linear), each plane's one after another in
+    its ``block``. A program takes a ``BASE``-pixel square of the first
     scale and what it halves to at each scale: the rows a scale averages, the
     repeated last one included, are always inside the program's own square
     of the scale before (written by it, then read after a barrier)."""
@@ -496,8 +537,11 @@ def _pyramid_kernel(
         rows = (row0 >> level) + tl.arange(0, BASE >> level)[:, None]
         cols = (col0 >> level) + tl.arange(0, BASE >> level)[None, :]
         h_next, w_next = (h + 1) // 2, (w + 1) // 2
-        _halved(src_x, dst_x, rows, cols, h, w, h_next, w_next)
-        _halved(src_y, dst_y, rows, cols, h, w, h_next, w_next)
+        if level == 1:
+            _halved_sum_and_difference(src_x, src_y, dst_x, dst_y, rows, cols, h, w, h_next, w_next)
+        else:
+            _halved(src_x, dst_x, rows, cols, h, w, h_next, w_next)
+            _halved(src_y, dst_y, rows, cols, h, w, h_next, w_next)
         tl.debug_barrier()  # this scale's square is written: the next reads it
         src_x, src_y = dst_x, dst_y
         dst_x, dst_y = dst_x + h_next * w_next, dst_y + h_next * w_next
