@@ -12,6 +12,8 @@ import csv
 import itertools
 import json
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -661,27 +663,40 @@ def _pool(chunks, indices: list[int], options: Options, workers: int, context):
 
     began = context.RawArray(ctypes.c_bool, len(chunks))  # (each partition's flag, set as it starts: never blocks)
     others = set(multiprocessing.active_children())
-    done, broken = set(), False
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker, initargs=(began,)) as pool:
-        futures = {pool.submit(_score_numbered, index, chunks[index], options): index for index in indices}
-        try:
-            for future in as_completed(futures):
-                try:
-                    results = future.result()
-                except BrokenProcessPool:
-                    broken = True
-                    continue
-                done.add(futures[future])
-                yield results
-        except BaseException:  # (Ctrl-C, SIGTERM, the caller stopped): the workers stop too, mid-pair,
-            # and the pool, broken, fails the futures left (cancelling them first races its thread)
-            for worker in set(multiprocessing.active_children()) - others:
-                worker.terminate()
-            raise
+    done, broken, interrupts = set(), False, None
+    try:
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker, initargs=(began,)) as pool:
+            futures = {pool.submit(_score_numbered, index, chunks[index], options): index for index in indices}
+            try:
+                for future in as_completed(futures):
+                    try:
+                        results = future.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        continue
+                    done.add(futures[future])
+                    yield results
+            except BaseException:  # (Ctrl-C, SIGTERM, the caller stopped): the workers stop too, mid-pair,
+                # and the pool, broken, fails the futures left (cancelling them first races its thread);
+                # a second Ctrl-C while it shuts down would only interrupt that with a traceback
+                interrupts = _ignore_interrupts()
+                for worker in set(multiprocessing.active_children()) - others:
+                    worker.terminate()
+                raise
+    finally:
+        if interrupts is not None:
+            signal.signal(signal.SIGINT, interrupts)
     if not broken:
         return [], []
     left = [index for index in indices if index not in done]
     return [i for i in left if began[i]], [i for i in left if not began[i]]
+
+
+def _ignore_interrupts():
+    """SIGINT ignored (in the main thread, which alone may say so); the handler it had, or None."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 _BEGAN = None  # (in a worker process: where it says which partitions it started)

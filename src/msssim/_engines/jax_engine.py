@@ -132,11 +132,11 @@ def _mean64(m):
     return jnp.mean(m.astype(jnp.float64), axis=(-3, -2)).astype(jnp.float32)
 
 
-def _per_pixel(x, y, taps: tuple, gain: float, c1: float, c2: float):
+def _per_pixel(u, v, taps: tuple, gain: float, c1: float, c2: float):
     """Each VALID pixel's means and variances of ``u = x + y`` and ``v = x -
     y`` (:func:`_centred`), its cs and luminance, and the three means ``[...,
     C, 3]`` (SSIM, cs, luminance) in float64."""
-    (mean_u, var_u), (mean_v, var_v) = _centred(x + y, taps, gain), _centred(x - y, taps, gain)
+    (mean_u, var_u), (mean_v, var_v) = _centred(u, taps, gain), _centred(v, taps, gain)
     cs = (var_u - var_v + 2 * c2) / (var_u + var_v + 2 * c2)
     luminance = (mean_u * mean_u - mean_v * mean_v + 2 * c1) / (mean_u * mean_u + mean_v * mean_v + 2 * c1)
     means = jnp.stack([_mean64(luminance * cs), _mean64(cs), _mean64(luminance)], axis=-1)
@@ -144,33 +144,38 @@ def _per_pixel(x, y, taps: tuple, gain: float, c1: float, c2: float):
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4, 5))
-def _scale_means(x, y, taps: tuple, gain: float, c1: float, c2: float):
-    """The means of SSIM, cs and luminance of float32 ``[..., H, W, C]``
-    images, ``[..., C, 3]``: the moments about local values (:func:`_centred`),
-    the means in float64. Its derivative is written out (:func:`_tangents`):
+def _scale_means(u, v, taps: tuple, gain: float, c1: float, c2: float):
+    """The means of SSIM, cs and luminance of two ``[..., H, W, C]`` images
+    given as their sum and difference, ``u = x + y`` and ``v = x - y``
+    (float32, made from float64 ones: ``v`` of nearly equal images keeps its
+    own precision, as halves of each image rounded apart would not),
+    ``[..., C, 3]``: the moments about local values (:func:`_centred`), the
+    means in float64. Its derivative is written out (:func:`_tangents`):
     XLA's own of these slices recomputed them per tap (seconds per call)."""
     with jax.enable_x64(True):
-        return _per_pixel(x, y, taps, gain, c1, c2)[1]
+        return _per_pixel(u, v, taps, gain, c1, c2)[1]
 
 
 @_scale_means.defjvp
 def _tangents(taps, gain, c1, c2, primals, tangents):
     """Linear in the tangents, so JAX transposes it for reverse mode: the
-    window's moments' tangents (``f(dx)``, ``f(2x·dx)``, ``f(x·dy + y·dx)``,
-    float32 convolutions) weighted by each pixel's partial derivatives."""
-    (x, y), (dx, dy) = primals, tangents
+    window's moments' tangents (``f(du)``, ``f(dv)``, ``f(u·du)``, ``f(v·dv)``,
+    float32 convolutions) weighted by each pixel's partial derivatives.
+    Written in ``u`` and ``v``, the weights of
+    ``u``'s moments carry ``σv²`` and ``μv²`` (``1 - cs``, ``1 - luminance``),
+    so nothing of a pixel's size cancels where ``x ≈ y`` (in ``x`` and ``y``
+    the gradients of images 1e-4 apart were 3e-3 off)."""
+    (u, v), (du, dv) = primals, tangents
     with jax.enable_x64(True):
-        (mean_u, var_u, mean_v, var_v, cs, luminance), out = _per_pixel(x, y, taps, gain, c1, c2)
-        mu_x, mu_y = (mean_u + mean_v) / 2, (mean_u - mean_v) / 2
-        b1 = (mean_u * mean_u + mean_v * mean_v) / 2 + c1  # μx² + μy² + c1
-        b2 = (var_u + var_v) / 2 + c2  # σx² + σy² + c2
+        (mean_u, var_u, mean_v, var_v, cs, luminance), out = _per_pixel(u, v, taps, gain, c1, c2)
         window = np.outer(taps, taps).astype(np.float32)
-        fields = jnp.concatenate([dx, dy, 2 * x * dx, 2 * y * dy, x * dy + y * dx], axis=-1)
-        d_mx, d_my, d_xx, d_yy, d_xy = jnp.split(filter_valid(fields, window), 5, axis=-1)
-        c_xy, c_xx = 2 / b2, -cs / b2  # d cs / d f(xy), d cs / d f(x²) (= / d f(y²))
-        d_cs = c_xy * d_xy + c_xx * (d_xx + d_yy) - (c_xy * mu_y + 2 * c_xx * mu_x) * d_mx
-        d_cs = d_cs - (c_xy * mu_x + 2 * c_xx * mu_y) * d_my
-        d_l = (2 * (mu_y - luminance * mu_x) * d_mx + 2 * (mu_x - luminance * mu_y) * d_my) / b1
+        fields = jnp.concatenate([du, dv, u * du, v * dv], axis=-1)
+        d_mu, d_mv, f_udu, f_vdv = jnp.split(filter_valid(fields, window), 4, axis=-1)
+        d_var_u, d_var_v = 2 * (f_udu - mean_u * d_mu), 2 * (f_vdv - mean_v * d_mv)  # (σ² = f(z²) - μ²)
+        b2 = var_u + var_v + 2 * c2  # cs = (σu² - σv² + 2c2) / b2
+        d_cs = (2 * var_v * d_var_u - (2 * var_u + 4 * c2) * d_var_v) / (b2 * b2)
+        b1 = mean_u * mean_u + mean_v * mean_v + 2 * c1  # luminance = (μu² - μv² + 2c1) / b1
+        d_l = 4 * mean_v * (mean_v * mean_u * d_mu - (mean_u * mean_u + 2 * c1) * d_mv) / (b1 * b1)
         tangent = jnp.stack([_mean64(luminance * d_cs + cs * d_l), _mean64(d_cs), _mean64(d_l)], axis=-1)
         return out, tangent
 
@@ -443,7 +448,9 @@ def scale_statistics(x, y, window, c1, c2, index_map=False, only_cs=False):
         taps = separable(window)
         gain = float(taps.sum())  # (the levels take the float64 sum; deviations the float32 taps)
         f32 = tuple(float(t) for t in taps.astype(np.float32))
-        means = _scale_means(x.astype(jnp.float32), y.astype(jnp.float32), f32, gain, float(c1), float(c2))
+        with jax.enable_x64(True):  # (the sum and difference of float64 pyramids, then float32)
+            u, v = ((x + y).astype(jnp.float32), (x - y).astype(jnp.float32))
+        means = _scale_means(u, v, f32, gain, float(c1), float(c2))
         return ScaleStatistics(ssim=means[..., 0], cs=means[..., 1], luminance=means[..., 2])
     with jax.enable_x64(window.dtype == np.float64):
         x, y = x.astype(window.dtype), y.astype(window.dtype)
