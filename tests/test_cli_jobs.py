@@ -211,9 +211,9 @@ def test_workers_take_no_more_threads_than_numba_starts(tmp_path, capsys, monkey
     assert code == 0 and all("ms_ssim" in r for r in doc["results"])
 
 
-def _video(path: Path, frames: list[np.ndarray], codec: str = "rawvideo", pix_fmt: str = "yuv420p") -> Path:
+def _video(path: Path, frames: list[np.ndarray], codec: str = "rawvideo", pix_fmt: str = "yuv420p", rate=25) -> Path:
     with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=25)
+        stream = container.add_stream(codec, rate=rate)
         stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], pix_fmt
         for frame in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
@@ -320,6 +320,21 @@ def test_a_damaged_video_is_scored_with_a_warning_that_names_its_frames(tmp_path
     err = capsys.readouterr().err
     assert f"msssim: warning: {tmp_path / 'damaged.mkv'}: the decoder reported errors at " in err, err
     assert "they are scored as decoded, damage and all" in err
+
+
+@pytest.mark.parametrize(("suffix", "codec"), [(".y4m", "rawvideo"), (".mkv", "ffv1"), (".mp4", "libx264")])
+def test_videos_of_two_frame_rates_are_scored_with_a_warning(tmp_path, capsys, suffix, codec):
+    """Frames are paired by number: at 25 and 50 fps, pairs show different
+    moments, which was not said."""
+    clip = _clip(0, 3)
+    ref = _video(tmp_path / f"ref{suffix}", clip, codec)
+    same = _video(tmp_path / f"same{suffix}", clip, codec)
+    faster = _video(tmp_path / f"faster{suffix}", clip, codec, rate=50)
+    assert main([str(ref), str(same)]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert main([str(ref), str(faster)]) == 0
+    err = capsys.readouterr().err
+    assert f"msssim: warning: {faster} vs {ref}: frame rates differ (reference 25 fps, distorted 50): frames" in err
 
 
 def _luma(frame, dtype) -> np.ndarray:

@@ -550,6 +550,9 @@ def score_pair(pair: Pair, options: Options, on_frame: Callable[[], None] | None
         if pair.kind == "mixed":
             raise PairError("one file is an image and the other a video")
         if pair.is_video:
+            from msssim._video import warn_if_rates_differ
+
+            warn_if_rates_differ(pair.reference, pair.distorted, options.raw)
             result.update(_score_video(pair, options, on_frame))
         elif not options.volume and _animated(pair):
             result.update(_score_video(pair, options, read=_animation_frames))  # (the bar counts it as one pair)

@@ -109,6 +109,33 @@ def frame_count(path: str | os.PathLike, raw: RawVideo | None = None) -> int | N
     return None
 
 
+def frame_rate(path: str | os.PathLike, raw: RawVideo | None = None) -> float | None:
+    """The frames a second the file's header gives; None if unknown (a raw
+    ``.yuv`` file has no header)."""
+    if raw is not None and Path(path).suffix.lower() in RAW_SUFFIXES:
+        return None
+    try:
+        with _open(regular_file(path), raw) as container:
+            rate = container.streams.video[0].average_rate
+    except Exception:  # unreadable: the scoring reports why
+        return None
+    return float(rate) if rate else None
+
+
+def warn_if_rates_differ(reference, distorted, raw: RawVideo | None = None) -> None:
+    """Say on stderr when two videos' frame rates differ: their frames are
+    paired by number, so pairs then show different moments."""
+    rates = frame_rate(reference, raw), frame_rate(distorted, raw)
+    if None in rates or abs(rates[0] - rates[1]) <= 1e-3 * max(rates):
+        return
+    print(
+        f"msssim: warning: {distorted} vs {reference}: frame rates differ (reference {rates[0]:.6g} fps, "
+        f"distorted {rates[1]:.6g}): frames are paired by number, not by time; to pair them by time, convert "
+        "one to the other's rate first (e.g. ffmpeg's fps filter)",
+        file=sys.stderr,
+    )
+
+
 def read_frames(
     path: str | os.PathLike, color: str, frames: slice = slice(None), raw: RawVideo | None = None
 ) -> Iterator[tuple[int, np.ndarray, float, bool]]:
