@@ -404,13 +404,29 @@ def test_a_photo_turned_by_its_exif_orientation_is_named_not_resized(tmp_path, c
     assert "one is turned a quarter; save both as stored or both as shown" in err and "EXIF" not in err
 
 
-def test_bit_depth_mismatch_exits_3(tmp_path, capsys):
-    ref8, _ = _pair(np.uint8, 1)
-    ref16, _ = _pair(np.uint16, 1)
+def test_8_and_16_bit_images_are_compared_in_the_16_bit_range(tmp_path, capsys):
+    """As FFmpeg converts 8 to 16 bits (x257), and as msssim compares videos
+    of two depths; an 8-bit source against a 16-bit export was refused."""
+    ref8, dist8 = _pair(np.uint8, 3)
     _save_pillow(tmp_path / "a.png", ref8)
-    _save_png16(tmp_path / "b.png", ref16)
-    assert main([str(tmp_path / "a.png"), str(tmp_path / "b.png")]) == 3
-    assert "bit depths differ" in capsys.readouterr().err
+    _save_png16(tmp_path / "b.png", dist8.astype(np.uint16) * 257 + (RNG.random(dist8.shape) < 0.5))
+    code, document, _ = _json_run(capsys, tmp_path / "a.png", tmp_path / "b.png")
+    dist16 = msssim.read_image(tmp_path / "b.png")
+    want = oracle.ssim_multiscale(ref8.astype(np.uint16) * 257, dist16, 65535.0)
+    assert code == 0 and document["results"][0]["ms_ssim"] == pytest.approx(want, abs=1e-6)
+    # float16 and float32 hold the same [0, 1]: compared as they are
+    np.save(tmp_path / "a.npy", ref8.astype(np.float32) / 255)
+    np.save(tmp_path / "b.npy", (dist8 / 255).astype(np.float16))
+    code, document, _ = _json_run(capsys, tmp_path / "a.npy", tmp_path / "b.npy")
+    want = oracle.ssim_multiscale(ref8 / np.float32(255), (dist8 / 255).astype(np.float16), 1.0)
+    assert code == 0 and document["results"][0]["ms_ssim"] == pytest.approx(want, abs=1e-6)
+    # one --max-val cannot fit both; integers against floats, or signed, are not guessed
+    assert main([str(tmp_path / "a.png"), str(tmp_path / "b.png"), "--max-val", "255"]) == 3
+    assert "so one --max-val does not fit both; leave it out" in capsys.readouterr().err
+    np.save(tmp_path / "c.npy", ref8.astype(np.int16))
+    for other in ("a.npy", "c.npy"):
+        assert main([str(tmp_path / "a.png"), str(tmp_path / other)]) == 3
+        assert "bit depths differ" in capsys.readouterr().err
 
 
 def test_too_small_images_exit_3(tmp_path, capsys):

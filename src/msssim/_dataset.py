@@ -305,7 +305,8 @@ def _matched(ref: np.ndarray, dist: np.ndarray, options: Options, what: str = ""
     if ref.dtype != dist.dtype:
         raise PairError(
             f"bit depths differ{what}: reference is {ref.dtype}, distorted is {dist.dtype}; msssim does not guess "
-            "how one's range maps onto the other's: save both at one bit depth"
+            "how one's range maps onto the other's (it does for 8- and 16-bit, and for floats): save both at one "
+            "bit depth"
         )
     if ref.shape[-1] != dist.shape[-1]:
         hint = "; pass --color gray to compare their luma" if 1 in (ref.shape[-1], dist.shape[-1]) else ""
@@ -321,6 +322,27 @@ def _matched(ref: np.ndarray, dist: np.ndarray, options: Options, what: str = ""
 
         dist = resize(dist, ref.shape[0], ref.shape[1], options.scale)
     return dist
+
+
+def _one_depth(ref: np.ndarray, dist: np.ndarray, options: Options) -> tuple[np.ndarray, np.ndarray]:
+    """Two images' pixels in one type where the ranges map without a guess:
+    8- and 16-bit as FFmpeg converts them (x257, 255 to 65535), float16 and
+    float32 as they are (both hold [0, 1]). Others stay apart (:func:`_matched`
+    refuses them)."""
+    if ref.dtype == dist.dtype:
+        return ref, dist
+    kinds = {ref.dtype.kind + str(ref.dtype.itemsize), dist.dtype.kind + str(dist.dtype.itemsize)}
+    if kinds <= {"f2", "f4", "f8"}:
+        wider = np.result_type(ref, dist)
+        return ref.astype(wider, copy=False), dist.astype(wider, copy=False)
+    if kinds == {"u1", "u2"}:
+        if options.max_val is not None:
+            raise PairError(
+                f"bit depths differ: reference is {ref.dtype}, distorted is {dist.dtype}, so one --max-val does "
+                "not fit both; leave it out to compare them in the 16-bit range"
+            )
+        return tuple(a.astype(np.uint16) * np.uint16(257) if a.dtype == np.uint8 else a for a in (ref, dist))
+    return ref, dist
 
 
 def _grey_and_colour(reference_grey: bool) -> None:
@@ -360,6 +382,7 @@ def _image_pair(pair: Pair, options: Options) -> tuple[np.ndarray, np.ndarray, f
         dist = read(pair.distorted)
     if options.color == "y" and (ref.shape[-1] == 1) != (dist.shape[-1] == 1):
         _grey_and_colour(ref.shape[-1] == 1)
+    ref, dist = _one_depth(ref, dist, options)
     ref, dist = to_color(ref, options.color), to_color(dist, options.color)
     if not options.volume and ref.shape[:2] != dist.shape[:2] and ref.shape[:2] == dist.shape[1::-1]:
         _turned(pair, ref.shape)
