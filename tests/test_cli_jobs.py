@@ -322,6 +322,23 @@ def test_a_damaged_video_is_scored_with_a_warning_that_names_its_frames(tmp_path
     assert "they are scored as decoded, damage and all" in err
 
 
+@pytest.mark.parametrize(("suffix", "codec"), [(".mkv", "ffv1"), (".webm", "libvpx-vp9"), (".mxf", "mpeg2video")])
+def test_a_video_cut_short_is_scored_with_a_warning(tmp_path, capsys, suffix, codec):
+    """A copy cut part way decodes the frames it holds, and FFmpeg says
+    nothing: scored against a copy cut alike (or with --shortest), it passed
+    for a shorter video."""
+    whole = _video(tmp_path / f"whole{suffix}", _clip(0, 12), codec)
+    data = whole.read_bytes()
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(data[: len(data) // 2])
+    assert main([str(whole), str(whole)]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert main([str(whole), str(cut), "--shortest"]) == 0
+    err = capsys.readouterr().err
+    assert f"msssim: warning: {cut}: " in err and "the file may be cut short" in err, err
+    assert str(whole) not in err
+
+
 @pytest.mark.parametrize(("suffix", "codec"), [(".y4m", "rawvideo"), (".mkv", "ffv1"), (".mp4", "libx264")])
 def test_videos_of_two_frame_rates_are_scored_with_a_warning(tmp_path, capsys, suffix, codec):
     """Frames are paired by number: at 25 and 50 fps, pairs show different

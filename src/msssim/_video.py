@@ -159,7 +159,7 @@ def read_frames(
         with _open(path, raw) as container:
             if not container.streams.video:
                 raise ImageReadError(path, "no video stream")
-            seen = log.mark() if log else None
+            seen, number = log.mark() if log else None, -1
             for number, frame in enumerate(container.decode(container.streams.video[0])):
                 if stop is not None and number >= stop:
                     break
@@ -170,6 +170,8 @@ def read_frames(
                     pixels, max_val, grey = _pixels(frame, color)
                     yield number, _shown(pixels, frame), max_val, grey
                 seen = log.mark() if log else None  # (the other file's frame, decoded meanwhile, is not this one's)
+            else:
+                _warn_if_cut(path, container, number + 1)
     except ImageReadError:
         raise
     except Exception as exc:  # PyAV raises many types for broken files
@@ -182,6 +184,28 @@ def read_frames(
                 f"({shown}; {said}): they are scored as decoded, damage and all",
                 file=sys.stderr,
             )
+
+
+def _warn_if_cut(path: Path, container, decoded: int) -> None:
+    """Say on stderr when a video ends well before the length its header gives
+    (a copy or download cut short decodes what it holds, and FFmpeg says
+    nothing): the video stream's own duration, or the file's where it holds
+    that stream alone (an audio track may run longer), a frame's worth of
+    rounding allowed. Not the header's frame count: an edit list hides frames."""
+    stream = container.streams.video[0]
+    if stream.duration and stream.time_base:
+        seconds = float(stream.duration * stream.time_base)
+    elif container.duration and len(container.streams) == 1:
+        seconds = container.duration / 1e6
+    else:
+        return
+    expected = int(seconds * float(stream.average_rate or 0)) - 1
+    if decoded < expected:
+        print(
+            f"msssim: warning: {path}: {decoded} frames decoded where its header's duration holds {expected} or "
+            "more: the file may be cut short; its frames are scored as they are",
+            file=sys.stderr,
+        )
 
 
 class _DecoderLog(logging.Handler):
