@@ -402,6 +402,43 @@ def test_a_photo_turned_by_its_exif_orientation_is_named_not_resized(tmp_path, c
     assert main([str(tmp_path / "ref.png"), str(tmp_path / "turned.png")]) == 3
     err = capsys.readouterr().err
     assert "one is turned a quarter; save both as stored or both as shown" in err and "EXIF" not in err
+    # --exif-orientation compares them as shown: the phone's photo against its copy
+    code, document, _ = _json_run(capsys, tmp_path / "phone.jpg", tmp_path / "shown.jpg", "--exif-orientation")
+    want = oracle.ssim_multiscale(
+        np.rot90(msssim.read_image(tmp_path / "phone.jpg"), -1), msssim.read_image(tmp_path / "shown.jpg"), 255.0
+    )
+    assert code == 0 and document["results"][0]["ms_ssim"] == pytest.approx(want, abs=1e-6)
+    assert document["parameters"]["exif_orientation"] is True
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp", ".tif"])
+def test_exif_orientations_that_differ_without_a_quarter_turn_are_warned_of(tmp_path, capsys, suffix):
+    """Upside down (3) or mirrored (2, 4) against as stored: the sizes agree,
+    so nothing said the pixels were compared turned (0.1 where they agree)."""
+    ref, dist = _pair(np.uint8, 3)
+    for tag, pixels in ((1, ref), (3, dist[::-1, ::-1]), (2, dist[:, ::-1]), (7, ref)):
+        exif = Image.Exif()
+        exif[0x0112] = tag
+        Image.fromarray(np.ascontiguousarray(pixels)).save(tmp_path / f"{tag}{suffix}", exif=exif)
+    saved = {tag: msssim.read_image(tmp_path / f"{tag}{suffix}") for tag in (1, 2, 3)}
+    for tag in (3, 2):
+        code, document, err = _json_run(capsys, tmp_path / f"1{suffix}", tmp_path / f"{tag}{suffix}")
+        assert code == 0 and document["results"][0]["ms_ssim"] < 0.5  # (as stored)
+        assert f"their EXIF orientations differ (reference 1, distorted {tag}): they are compared as stored" in err
+        assert "pass --exif-orientation" in err
+        code, document, err = _json_run(
+            capsys, tmp_path / f"1{suffix}", tmp_path / f"{tag}{suffix}", "--exif-orientation"
+        )
+        shown = saved[tag][::-1, ::-1] if tag == 3 else saved[tag][:, ::-1]
+        want = oracle.ssim_multiscale(saved[1], np.ascontiguousarray(shown), 255.0)
+        assert code == 0 and document["results"][0]["ms_ssim"] == pytest.approx(want, abs=1e-6) and "warning" not in err
+    # 7 (transverse) against 1, stored alike: shown, one is turned a quarter, which is an error
+    assert main([str(tmp_path / f"1{suffix}"), str(tmp_path / f"7{suffix}")]) == 0
+    assert "their EXIF orientations differ (reference 1, distorted 7)" in capsys.readouterr().err
+    assert main([str(tmp_path / f"1{suffix}"), str(tmp_path / f"7{suffix}"), "--exif-orientation"]) == 3
+    err = capsys.readouterr().err
+    assert "one is turned a quarter (as shown: the distorted's EXIF orientation is 7); save both as shown" in err
+    assert "warning" not in err
 
 
 def test_8_and_16_bit_images_are_compared_in_the_16_bit_range(tmp_path, capsys):

@@ -834,6 +834,23 @@ def test_resumed_jsonl_refuses_results_of_other_numerics(tmp_path, capsys):
     assert len(lines) == 4 and sum('"parameters"' in line for line in lines) == 1
 
 
+def test_resumed_jsonl_of_a_version_without_a_later_setting_takes_it_as_off(tmp_path, capsys):
+    """--exif-orientation came after files were written without it: their
+    runs resume as long as it is left off."""
+    ref_dir, dist_dir = _folders(tmp_path, ["a.png", "b.png"])
+    out = tmp_path / "results.jsonl"
+    assert _jsonl_run(capsys, ref_dir, dist_dir, out)[0] == 0
+    settings, first, _ = out.read_text().splitlines()
+    older = json.loads(settings)
+    del older["parameters"]["exif_orientation"]
+    out.write_text(f"{json.dumps(older)}\n{first}\n")
+    with pytest.raises(SystemExit) as info:
+        _jsonl_run(capsys, ref_dir, dist_dir, out, "--exif-orientation")
+    assert info.value.code == 2 and "exif" in capsys.readouterr().err
+    code, err = _jsonl_run(capsys, ref_dir, dist_dir, out)
+    assert code == 0 and "1 pairs already in" in err and len(out.read_text().splitlines()) == 3
+
+
 def test_resumed_jsonl_without_settings_line_is_refused_until_overwritten(tmp_path, capsys):
     # A file written before the settings line existed: results only, which cannot be checked.
     ref_dir, dist_dir = _folders(tmp_path, ["a.png", "b.png"])

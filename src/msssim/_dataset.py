@@ -13,6 +13,7 @@ import itertools
 import json
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -83,6 +84,7 @@ class Options:
     numerics: str = NUMERICS[0]  # "exact" or "tensorflow-cpu"
     convention: str = "tensorflow"  # whose MS-SSIM (msssim._conventions)
     volume: bool = False  # the files are volumes [D, H, W, C], scored with spatial_dims=3
+    exif_orientation: bool = False  # images turned as their EXIF orientation says (default: as stored)
 
     def parameters(self) -> dict:
         """The parameters as the JSON document records them."""
@@ -111,6 +113,7 @@ class Options:
             "numerics": self.numerics,
             "convention": self.convention,
             "volume": self.volume,
+            "exif_orientation": self.exif_orientation,
         }
 
     def selected_frames(self) -> slice:
@@ -380,12 +383,14 @@ def _image_pair(pair: Pair, options: Options) -> tuple[np.ndarray, np.ndarray, f
         ref = read(pair.reference)
     with _blame("distorted"):
         dist = read(pair.distorted)
+    if not options.volume:
+        ref, dist = _oriented(pair, ref, dist, options)
     if options.color == "y" and (ref.shape[-1] == 1) != (dist.shape[-1] == 1):
         _grey_and_colour(ref.shape[-1] == 1)
     ref, dist = _one_depth(ref, dist, options)
     ref, dist = to_color(ref, options.color), to_color(dist, options.color)
-    if not options.volume and ref.shape[:2] != dist.shape[:2] and ref.shape[:2] == dist.shape[1::-1]:
-        _turned(pair, ref.shape)
+    if not options.volume and _quarter_apart(ref, dist):
+        _turned(pair, ref.shape, options)
     if options.volume and ref.shape[:-1] != dist.shape[:-1]:
         sizes = ["x".join(map(str, a.shape[:-1])) for a in (ref, dist)]
         raise PairError(f"sizes differ: reference is {sizes[0]}, distorted is {sizes[1]} (D x H x W)")
@@ -405,17 +410,45 @@ def _image_pair(pair: Pair, options: Options) -> tuple[np.ndarray, np.ndarray, f
     return ref, dist, _max_val(options, ref.dtype, default_max_val(ref.dtype))
 
 
-def _turned(pair: Pair, shape: tuple[int, ...]) -> None:
+def _oriented(pair: Pair, ref: np.ndarray, dist: np.ndarray, options: Options) -> tuple[np.ndarray, np.ndarray]:
+    """The images as their EXIF orientations show them with
+    ``--exif-orientation``; else as stored, with a warning on stderr where
+    their orientations differ by other than a quarter turn (upside down, or
+    mirrored: the sizes agree, so no error says so)."""
+    from msssim._io import as_shown, exif_orientation
+
+    tags = exif_orientation(pair.reference), exif_orientation(pair.distorted)
+    if options.exif_orientation:
+        return as_shown(ref, tags[0]), as_shown(dist, tags[1])
+    if tags[0] != tags[1] and not _quarter_apart(ref, dist):  # (a quarter apart is an error: _turned)
+        print(
+            f"msssim: warning: {pair.distorted} vs {pair.reference}: their EXIF orientations differ (reference "
+            f"{tags[0]}, distorted {tags[1]}): they are compared as stored, as TensorFlow decodes them; "
+            "pass --exif-orientation to compare them as viewers show them",
+            file=sys.stderr,
+        )
+    return ref, dist
+
+
+def _quarter_apart(ref: np.ndarray, dist: np.ndarray) -> bool:
+    return ref.shape[:2] != dist.shape[:2] and ref.shape[:2] == dist.shape[1::-1]
+
+
+def _turned(pair: Pair, shape: tuple[int, ...], options: Options) -> None:
     """The error for images whose sizes are each other's turned a quarter
     (a photo's EXIF orientation applied to one of them): resizing is no fix."""
     from msssim._io import exif_orientation
 
     tags = {"reference": exif_orientation(pair.reference), "distorted": exif_orientation(pair.distorted)}
     why = "; ".join(f"the {side}'s EXIF orientation is {tag}" for side, tag in tags.items() if tag != 1)
+    if options.exif_orientation:
+        why, fix = f" (as shown: {why or 'neither has an EXIF orientation'})", "save both as shown"
+    else:
+        why = f" ({why}, which msssim, like TensorFlow, does not apply unless told: --exif-orientation)" if why else ""
+        fix = "save both as stored or both as shown (ImageOps.exif_transpose in Pillow, exiftran -a)"
     raise PairError(
         f"sizes differ: reference is {shape[1]}x{shape[0]}, distorted is {shape[0]}x{shape[1]}: one is turned a "
-        f"quarter{f' ({why}, which msssim, like TensorFlow, does not apply)' if why else ''}; save both as stored "
-        "or both as shown (ImageOps.exif_transpose in Pillow, exiftran -a) and score them again"
+        f"quarter{why}; {fix} and score them again"
     )
 
 

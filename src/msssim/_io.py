@@ -97,9 +97,30 @@ def exif_orientation(path: str | os.PathLike) -> int:
     TensorFlow's and scikit-image's decoders give them, and does not apply it."""
     try:
         with _open_pillow(path) as im:
-            return int(im.getexif().get(0x0112, 1))
+            if im.format not in _EXIF_ORIENTED:  # (HEIF's, AVIF's, JPEG XL's own orientation is applied in decoding)
+                return 1
+            tag = int(im.getexif().get(0x0112, 1))
     except Exception:  # (no EXIF, or not Pillow's to read)
         return 1
+    return tag if 1 <= tag <= 8 else 1
+
+
+_EXIF_ORIENTED = frozenset({"JPEG", "MPO", "PNG", "TIFF", "WEBP"})
+
+
+def as_shown(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """``[H, W, C]`` pixels stored with EXIF ``orientation`` (1 to 8) turned
+    and mirrored as a viewer shows them (Pillow's ``ImageOps.exif_transpose``)."""
+    turned = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+        8: lambda a: np.rot90(a),
+    }.get(orientation)
+    return pixels if turned is None else np.ascontiguousarray(turned(pixels))
 
 
 def read_animation(path: str | os.PathLike, frames: slice = slice(None)) -> Iterator[tuple[int, np.ndarray]]:

@@ -158,6 +158,8 @@ def mismatched_settings(recorded: dict, current: dict) -> list[tuple[str, Any, A
         differ.append(("msssim_version", recorded.get("msssim_version"), current["msssim_version"]))
     old, new = recorded["parameters"], current["parameters"]
     for key in new:
+        if key not in old and new[key] in (False, None):  # (a setting added since, left off: as before it was)
+            continue
         if key not in NOT_COMPARED and old.get(key) != new[key]:
             differ.append((key, old.get(key), new[key]))
     if any(key == "metric" for key, _, _ in differ):  # SSIM has no power factors: that difference says no more

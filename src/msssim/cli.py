@@ -155,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
         "TIFF stacks; scored with the 3-D gaussian and 2x2x2 halvings (spatial_dims=3)",
     )
     inputs.add_argument(
+        "--exif-orientation",
+        action="store_true",
+        help="turn each image as its EXIF orientation says, as viewers show it (default: as stored, as "
+        "TensorFlow and scikit-image decode it)",
+    )
+    inputs.add_argument(
         "--color",
         choices=COLORS,
         default="rgb",
@@ -257,9 +263,11 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Optio
         numerics=args.numerics,
         convention=args.convention,
         volume=args.volume,
+        exif_orientation=args.exif_orientation,
     )
-    if args.volume and (args.scale or args.map):
-        parser.error(f"{'--scale' if args.scale else '--map'} takes 2-D images; it does not apply with --volume")
+    if args.volume and (args.scale or args.map or args.exif_orientation):
+        what = "--scale" if args.scale else "--map" if args.map else "--exif-orientation"
+        parser.error(f"{what} takes 2-D images; it does not apply with --volume")
     for given, clash, why in (
         (args.ssim and args.power_factors is not None, "--power-factors with --ssim", "SSIM has one scale"),
         (args.workers and args.scheduler, "--workers with --scheduler", "the cluster's workers score the pairs"),
