@@ -849,6 +849,12 @@ def test_resumed_jsonl_of_a_version_without_a_later_setting_takes_it_as_off(tmp_
     assert info.value.code == 2 and "exif" in capsys.readouterr().err
     code, err = _jsonl_run(capsys, ref_dir, dist_dir, out)
     assert code == 0 and "1 pairs already in" in err and len(out.read_text().splitlines()) == 3
+    # --db adds each score's twin in dB: a file's lines all have it, or none (they were mixed)
+    with pytest.raises(SystemExit) as info:
+        _jsonl_run(capsys, ref_dir, dist_dir, out, "--db")
+    assert info.value.code == 2 and "holds results made with no --db, and this run asks for --db" in (
+        capsys.readouterr().err
+    )
 
 
 def test_resumed_jsonl_without_settings_line_is_refused_until_overwritten(tmp_path, capsys):

@@ -524,14 +524,17 @@ def _main(argv: Sequence[str] | None) -> int:
         _log(f"error: nothing to score: {where}")
         return EXIT_FAILED
 
-    sink = None
+    sink, recorded = (
+        None,
+        {**options.parameters(), "db": args.db},
+    )  # (-o's settings: a JSONL file's results are made alike)
     if fmt == "jsonl":
         if args.output and args.overwrite:
             open(args.output, "w").close()  # (emptied, not unlinked: a link is written through, as other formats)
         try:
-            sink = JsonLines.resume(args.output, options.parameters()) if args.output else None
+            sink = JsonLines.resume(args.output, recorded) if args.output else None
             if sink is None:
-                sink = JsonLines.start(sys.stdout, options.parameters())
+                sink = JsonLines.start(sys.stdout, recorded)
         except SettingsMismatch as exc:
             parser.error(_mismatch_message(exc))
         except OSError as exc:
@@ -593,7 +596,7 @@ def _main(argv: Sequence[str] | None) -> int:
         for result in everything:
             with_decibels(result, options.metric)
     if sink is None:
-        text = render(everything, options.parameters(), options.metric, fmt, args.db, skipped)
+        text = render(everything, recorded, options.metric, fmt, args.db, skipped)
         try:
             if args.output:
                 _written(args.output.write_text, str(args.output))(text, "utf-8", "surrogateescape")
