@@ -227,6 +227,44 @@ def test_gradients_are_the_librarys(piq, convention):
     np.testing.assert_allclose(np.asarray(grad), want.permute(0, 2, 3, 1).numpy(), atol=1e-3 * scale)
 
 
+@pytest.mark.parametrize(("convention", "max_val"), [("pytorch-msssim", 1.0), ("piq", 1.0), ("torchmetrics", None)])
+def test_gradients_of_nearly_equal_images_are_the_librarys_on_every_framework(tf, piq, convention, max_val):
+    """Images 1e-4 apart (a loss near its minimum): JAX rounded the float64
+    scales of these conventions' padding, clamp and range to float32, with a
+    warning each (1.6e-3 off), and TF's estimated range had no gradient (2e-3)."""
+    import warnings
+
+    import jax
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(0)
+    a = (0.7 + 0.2 * rng.random((177, 183, 3))).astype(np.float32)  # (piq refuses values past 1)
+    b = (a + 1e-4 * rng.standard_normal(a.shape)).astype(np.float32)
+    x, y = _nchw(a, b, scale=1.0)
+    x.requires_grad_(True)
+    peer = {
+        "pytorch-msssim": lambda: pytorch_msssim.ms_ssim(x, y, data_range=1.0),
+        "piq": lambda: piq[1].multi_scale_ssim(x, y, data_range=1.0),
+    }
+    peer.get(convention, lambda: tm_ms_ssim(x, y, data_range=None))().backward()
+    want = x.grad[0].permute(1, 2, 0).numpy()
+    ours = torch.tensor(a, requires_grad=True)
+    msssim.ssim_multiscale(ours, torch.tensor(b), max_val, convention=convention).backward()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (JAX's "explicitly requested dtype float64 ... truncated")
+        jax_grad = jax.grad(lambda v: msssim.ssim_multiscale(v, jnp.asarray(b), max_val, convention=convention))(
+            jnp.asarray(a)
+        )
+    variable = tf.Variable(a)
+    with tf.GradientTape() as tape:
+        score = msssim.ssim_multiscale(variable, tf.constant(b), max_val, convention=convention)
+    for name, got in (("torch", ours.grad.numpy()), ("jax", jax_grad), ("tf", tape.gradient(score, variable))):
+        assert np.abs(np.asarray(got) - want).max() <= 1e-4 * np.abs(want).max(), name
+    # inside tf.function too (the estimated range, a float64 tensor, met float32 constants: a TypeError)
+    traced = tf.function(lambda v, w: msssim.ssim_multiscale(v, w, max_val, convention=convention))
+    assert abs(float(traced(tf.constant(a), tf.constant(b))) - float(score)) <= 1e-6
+
+
 def test_loss_modules_take_a_convention():
     img1, img2 = _pair((161, 161), "blur")
     x, y = _nchw(img1, img2)

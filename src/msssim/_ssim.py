@@ -308,6 +308,13 @@ def _scales(eng, x, y, window, constants: Constants, conv: Convention, levels: i
     return eng.stack([s.cs for s in scales], axis=-2), scales[-1], scored, (c1, c2)
 
 
+def _float64_mode(eng, window):
+    """The engine's float64 mode while :func:`_scales` keeps the scales in
+    float64 (JAX's is off by default: its ops would round them to float32)."""
+    mode = getattr(eng, "float64_mode", None)
+    return mode() if mode is not None and window.dtype == np.float64 else nullcontext()
+
+
 def _pyramid_fused(conv: Convention, constants: Constants) -> bool:
     """Whether an engine's fused scales can score these: TF's step 5, fixed
     constants, no clamp, the SSIM term over VALID."""
@@ -414,8 +421,9 @@ def ssim_multiscale_parts(
                 products, stats = fused  # (each channel's product of its terms to their powers)
                 last = [t[..., -1, :] for t in stats[:3]]
                 return eng.mean(products, axis=-1), eng.relu(stats.cs), eng.relu(last[0]), eng.float32(last[2])
-        cs, stats, scored, (c1, c2) = _scales(eng, x, y, window, constants, conv, levels)  # cs: [..., scales, C]
-        last_ssim = _ssim_term(eng, *scored, stats, window, c1, c2, conv)
+        with _float64_mode(eng, window):
+            cs, stats, scored, (c1, c2) = _scales(eng, x, y, window, constants, conv, levels)  # cs: [..., scales, C]
+            last_ssim = _ssim_term(eng, *scored, stats, window, c1, c2, conv)
         # Step 6: relu, power, product over scales, mean over channels.
         final_ssim = eng.relu(last_ssim)
         relu_cs = eng.relu(cs)

@@ -486,10 +486,16 @@ def float32(x):
 
 
 def float64(x):
-    """``x`` as float64 (which JAX keeps only where its 64-bit mode is on: in
-    ``downsample_2x`` and ``scale_statistics``, the ops that take it)."""
+    """``x`` as float64 (which JAX keeps only where its 64-bit mode is on:
+    :func:`float64_mode`, and in ``downsample_2x`` and ``scale_statistics``)."""
     with jax.enable_x64(True):
         return jnp.asarray(x, dtype=jnp.float64)
+
+
+def float64_mode():
+    """JAX's 64-bit mode, for the steps that take float64 arrays (a
+    convention's padding, clamp and range too)."""
+    return jax.enable_x64(True)
 
 
 def relu(x):

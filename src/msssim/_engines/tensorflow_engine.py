@@ -98,7 +98,8 @@ def scale_statistics(x, y, window, c1, c2, index_map=False, only_cs=False):
 
     dtype = tf.as_dtype(window.dtype)
     x, y = tf.cast(x, dtype), tf.cast(y, dtype)
-    return filtered_statistics(sys.modules[__name__], x, y, window, float(c1), float(c2), index_map)
+    c1, c2 = (tf.cast(c, dtype) if tf.is_tensor(c) else float(c) for c in (c1, c2))  # (a tensor: the images' range)
+    return filtered_statistics(sys.modules[__name__], x, y, window, c1, c2, index_map)
 
 
 def float32(x) -> tf.Tensor:
