@@ -503,6 +503,12 @@ def test_a_negative_frame_range_is_told_why_it_is_refused(capsys):
         main(["a.mp4", "b.mp4", "--frames", "-1:"])
     assert info.value.code == 2
     assert "START:STOP:STEP must be >= 0 with STEP >= 1, got '-1:'" in capsys.readouterr().err
+    # only values are joined: an option after one that wants a value is not taken for it
+    for argv in (["-o", "--format=json"], ["--max-val", "--ss"]):
+        with pytest.raises(SystemExit) as info:
+            main(["a.png", "b.png", *argv])
+        assert info.value.code == 2 and "expected one argument" in capsys.readouterr().err
+    assert not Path("--format=json").exists()
 
 
 def _bomb(path: Path) -> Path:
@@ -998,6 +1004,11 @@ def test_overwrite_writes_through_a_link_and_a_resumed_file_of_stray_bytes_is_re
         f.write(b"\xff\xfe not a result\n")
     assert main([str(ref_dir), str(dist_dir), "-o", str(link)]) == 0  # (it was a UnicodeDecodeError)
     assert "1 pairs already in" in capsys.readouterr().err
+    # a dangling link: written through, as the shell's > does (the check of -o made the file, then unlinked the link)
+    dangling = tmp_path / "dangling.json"
+    dangling.symlink_to(tmp_path / "target.json")
+    assert main([str(ref_dir), str(dist_dir), "-o", str(dangling), "--format", "json"]) == 0
+    assert dangling.is_symlink() and json.loads((tmp_path / "target.json").read_text())["results"]
 
 
 def test_a_results_file_shared_with_other_runs_is_summed_up_for_this_run_s_pairs_only(tmp_path, capsys):
@@ -1032,6 +1043,11 @@ def test_unreadable_folders_and_renamed_files_get_errors_not_silence(tmp_path, c
     assert code == 3
     errors = {Path(r["distorted"]).name: r.get("error") for r in doc["results"]}
     assert errors["a.png"] is None and set(errors) == {"a.png", "sub", "d.png", "d.jpg"}
+    monkeypatch.setattr(os, "scandir", scandir)  # (its entry was taken for a video's: --frames went unrefused)
+    with pytest.raises(SystemExit) as info:
+        main([str(ref_dir), str(dist_dir), "--frames", "0:2"])
+    monkeypatch.setattr(os, "scandir", listing)
+    assert info.value.code == 2 and "--frames applies to videos and animated images" in capsys.readouterr().err
     assert errors["sub"] == (
         f"{ref_dir / 'sub'} (reference): cannot read this folder (Permission denied); {dist_dir / 'sub'} "
         "(distorted): cannot read this folder (Permission denied); not scored"
@@ -1054,6 +1070,12 @@ def test_file_names_that_are_not_utf8_reach_a_strict_stdout_as_their_bytes(tmp_p
     done = subprocess.run(command, capture_output=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert b"/caf\xe9.png," in done.stdout.splitlines()[1]
+    # an ASCII stdout, and a name it cannot spell (a traceback, the results lost)
+    os.rename(os.path.join(os.fsencode(ref_dir), b"caf\xe9.png"), ref_dir / "café.png")
+    os.rename(os.path.join(os.fsencode(dist_dir), b"caf\xe9.png"), dist_dir / "café.png")
+    done = subprocess.run(command, capture_output=True, env={**env, "PYTHONIOENCODING": "ascii"}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert b"/caf\\xe9.png," in done.stdout.splitlines()[1]
 
 
 @pytest.mark.parametrize(

@@ -48,7 +48,7 @@ class Pair:
     reference: str
     distorted: str
     missing: str | None = None
-    kind: str = ""  # "image" or "video"; "": by the reference's name
+    kind: str = ""  # "image", "video", "folder" (one that cannot be read); "": by the reference's name
     problem: str | None = None  # an error known before scoring (a folder that cannot be read)
 
     @property
@@ -147,7 +147,9 @@ def pairs_from_folders(reference: Path, distorted: Path) -> tuple[list[Pair], li
             for side, root, unread in sides
             if relative in unread
         )
-        pairs.append(Pair(str(reference / relative), str(distorted / relative), problem=f"{problem}; not scored"))
+        pairs.append(
+            Pair(str(reference / relative), str(distorted / relative), kind="folder", problem=f"{problem}; not scored")
+        )
     for relative in sorted(ref_files | dist_files):
         if any(folder in relative.parents for folder in hidden):  # (its partner may be in there)
             continue
@@ -722,7 +724,7 @@ def _pool(chunks, indices: list[int], options: Options, workers: int, context):
 
     began = context.RawArray(ctypes.c_bool, len(chunks))  # (each partition's flag, set as it starts: never blocks)
     others = set(multiprocessing.active_children())
-    done, broken, interrupts = set(), False, None
+    done, broken, restore = set(), False, lambda: None
     try:
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker, initargs=(began,)) as pool:
             futures = {pool.submit(_score_numbered, index, chunks[index], options): index for index in indices}
@@ -738,24 +740,26 @@ def _pool(chunks, indices: list[int], options: Options, workers: int, context):
             except BaseException:  # (Ctrl-C, SIGTERM, the caller stopped): the workers stop too, mid-pair,
                 # and the pool, broken, fails the futures left (cancelling them first races its thread);
                 # a second Ctrl-C while it shuts down would only interrupt that with a traceback
-                interrupts = _ignore_interrupts()
+                restore = _ignore_interrupts()
                 for worker in set(multiprocessing.active_children()) - others:
                     worker.terminate()
                 raise
     finally:
-        if interrupts is not None:
-            signal.signal(signal.SIGINT, interrupts)
+        restore()
     if not broken:
         return [], []
     left = [index for index in indices if index not in done]
     return [i for i in left if began[i]], [i for i in left if not began[i]]
 
 
-def _ignore_interrupts():
-    """SIGINT ignored (in the main thread, which alone may say so); the handler it had, or None."""
+def _ignore_interrupts() -> Callable[[], None]:
+    """SIGINT ignored (in the main thread, which alone may say so) until the
+    function returned puts back the handler it had (the default where it had
+    one set outside Python)."""
     if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return lambda: None
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return lambda: signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
 
 
 _BEGAN = None  # (in a worker process: where it says which partitions it started)

@@ -242,7 +242,11 @@ class JsonLines:
         results = [r for r in rows if isinstance(r, dict) and not _is_header(r)]
         sink = cls(open(path, "a", encoding="utf-8"), results, owned=True)
         if not rows:  # a new (or empty) file: its first line says what its results are made with
-            sink.write(header(parameters))
+            try:
+                sink.write(header(parameters))
+            except OSError:
+                sink.stream.close()  # (a full disk: closing may fail too, flushing what could not be written)
+                raise
         return sink
 
     def write(self, result: dict) -> None:

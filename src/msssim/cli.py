@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import threading
@@ -64,9 +65,12 @@ def _values_joined(argv: Sequence[str], parser: argparse.ArgumentParser) -> list
     takes_value = {name for action in parser._actions if action.nargs is None for name in action.option_strings}
     out = list(argv)
     for i in range(len(out) - 2, -1, -1):
-        if out[i] in takes_value and out[i + 1].startswith("-") and out[i + 1] not in parser._option_string_actions:
+        if out[i] in takes_value and _NEGATIVE.match(out[i + 1]):
             out[i : i + 2] = [f"{out[i]}={out[i + 1]}"]
     return out
+
+
+_NEGATIVE = re.compile(r"-(\d|\.|:|,|inf|nan)", re.IGNORECASE)  # (a value, not an option: -1:, -.5, -1,1, -inf)
 
 
 def _positive_int(text: str) -> int:
@@ -326,7 +330,8 @@ def _check_against_pairs(args: argparse.Namespace, parser: argparse.ArgumentPars
     if args.volume and any(p.is_video for p in pairs):
         parser.error("--volume reads .npy files and TIFF stacks, and these are videos")
     given = [flag for name, default, flag in _VIDEO_ONLY if getattr(args, name) != default]
-    if given and pairs and not any(p.is_video or (not args.volume and _animated(p)) for p in pairs):
+    files = [p for p in pairs if p.kind != "folder"]  # (an unread folder's entry says nothing of what the files are)
+    if given and files and not any(p.is_video or (not args.volume and _animated(p)) for p in files):
         verb = "applies" if len(given) == 1 else "apply"
         parser.error(f"{' and '.join(given)} {verb} to videos and animated images, and these are still images")
     raw = [path for p in pairs for path in p.key if Path(path).suffix.lower() in RAW_SUFFIXES]
@@ -394,16 +399,17 @@ def _output_format(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
 def _check_writable(path: Path, parser: argparse.ArgumentParser) -> None:
     """A usage error, before any scoring, where ``-o`` cannot be written
     (a read-only folder or file): the results would be lost at the end."""
-    existed = path.exists()
-    if existed and not path.is_file():  # (a device or a pipe: opening it may wait for the other end)
+    target = Path(os.path.realpath(path))  # (what a link, dangling too, points at: the file to be written)
+    existed = target.exists()
+    if existed and not target.is_file():  # (a device or a pipe: opening it may wait for the other end)
         return
     try:
-        with open(path, "a"):
+        with open(target, "a"):
             pass
     except OSError as exc:
         parser.error(f"-o {path}: cannot write it ({exc.strerror or exc})")
     if not existed:
-        path.unlink(missing_ok=True)
+        target.unlink(missing_ok=True)
 
 
 class OutputError(Exception):
@@ -432,7 +438,12 @@ def _to_stdout(text: str) -> None:
         sys.stdout.write(text)
         return
     sys.stdout.flush()
-    buffer.write(text.encode(sys.stdout.encoding or "utf-8", "surrogateescape"))
+    encoding = sys.stdout.encoding or "utf-8"
+    try:
+        data = text.encode(encoding, "surrogateescape")
+    except UnicodeEncodeError:  # (a name of characters the encoding lacks: ASCII's, say)
+        data = text.encode(encoding, "backslashreplace")
+    buffer.write(data)
     buffer.flush()
 
 
@@ -524,12 +535,10 @@ def _main(argv: Sequence[str] | None) -> int:
         _log(f"error: nothing to score: {where}")
         return EXIT_FAILED
 
-    sink, recorded = (
-        None,
-        {**options.parameters(), "db": args.db},
-    )  # (-o's settings: a JSONL file's results are made alike)
+    recorded = {**options.parameters(), "db": args.db}  # (the settings: a JSONL file's lines are made alike)
+    sink = None
     if fmt == "jsonl":
-        if args.output and args.overwrite:
+        if args.output and args.overwrite and args.output.is_file():
             open(args.output, "w").close()  # (emptied, not unlinked: a link is written through, as other formats)
         try:
             sink = JsonLines.resume(args.output, recorded) if args.output else None
