@@ -497,16 +497,18 @@ def test_channels_first_images_without_channel_axis_are_told_how():
 
 @pytest.mark.parametrize("dtype", [np.int64, np.uint64])
 def test_64_bit_integers_under_tensorflow_cpu_numerics_are_refused(tf, dtype):
-    """TF's conversion of 64-bit integers leaves meaningless scores (0.93 and
-    0 for a pair the formula scores 0.977), which the NumPy engine did not
-    repeat while claiming TF's digits; exact numerics score them."""
+    """TF's conversion of 64-bit integers leaves meaningless scores (0.93 on
+    one machine, 0.974 on another, and 0 as uint64, for a pair the
+    formula scores 0.977: its float32 constants fall among the denormals),
+    which the NumPy engine did not repeat while claiming TF's digits; exact
+    numerics score them."""
     rng = np.random.default_rng(0)
     a = rng.integers(0, 256, (1, 161, 161, 1))
     b = np.clip(a + rng.integers(-30, 31, a.shape), 0, 255)
     a, b = a.astype(dtype), b.astype(dtype)
     exact = float(msssim.ssim_multiscale(a, b, 255)[0])
     assert abs(exact - float(oracle.ssim_multiscale(a[0].astype(np.float64), b[0].astype(np.float64), 255.0))) < 1e-6
-    assert abs(float(tf.image.ssim_multiscale(tf.constant(a), tf.constant(b), 255)[0]) - exact) > 1e-2
+    assert abs(float(tf.image.ssim_multiscale(tf.constant(a), tf.constant(b), 255)[0]) - exact) > 1e-3
     with pytest.raises(ValueError, match=f"takes integer images of up to 32 bits, not {np.dtype(dtype).name}"):
         msssim.ssim_multiscale(a, b, 255, numerics="tensorflow-cpu")
 

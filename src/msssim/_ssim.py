@@ -294,10 +294,10 @@ def _scales(eng, x, y, window, constants: Constants, conv: Convention, levels: i
         stats = pyramid(x, y, window, *constants.fixed, levels)
         if stats is not None:  # (the images, for _ssim_term, are unread without reflect_ssim)
             return stats.cs, ScaleStatistics(*(t[..., -1, :] for t in stats[:3])), (x, y), constants.fixed
-    if window.dtype == np.float64 and hasattr(eng, "float64"):
+    if window.dtype == np.float64 and hasattr(eng, "as_float64"):
         # A framework computes in the window's dtype, its coarser scales too: stored in
         # float32 they moved the gradients of near-identical images by 1e-3.
-        x, y = eng.float64(x), eng.float64(y)
+        x, y = eng.as_float64(x), eng.as_float64(y)
     scales = []
     for level in range(levels):
         if level:  # Step 5: downsample before every scale but the first.

@@ -485,7 +485,7 @@ def float32(x):
     return jnp.asarray(x, dtype=jnp.float32)
 
 
-def float64(x):
+def as_float64(x):
     """``x`` as float64 (which JAX keeps only where its 64-bit mode is on:
     :func:`float64_mode`, and in ``downsample_2x`` and ``scale_statistics``)."""
     with jax.enable_x64(True):

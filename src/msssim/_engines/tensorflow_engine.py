@@ -106,7 +106,7 @@ def float32(x) -> tf.Tensor:
     return tf.cast(x, tf.float32)
 
 
-def float64(x) -> tf.Tensor:
+def as_float64(x) -> tf.Tensor:
     return tf.cast(x, tf.float64)
 
 

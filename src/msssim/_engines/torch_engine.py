@@ -267,7 +267,7 @@ def float32(x) -> torch.Tensor:
     return torch.as_tensor(x).to(torch.float32)
 
 
-def float64(x: torch.Tensor) -> torch.Tensor:
+def as_float64(x: torch.Tensor) -> torch.Tensor:
     return x.to(torch.float64)
 
 
