@@ -13,7 +13,6 @@ import itertools
 import json
 import os
 import signal
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -310,8 +309,8 @@ def _matched(ref: np.ndarray, dist: np.ndarray, options: Options, what: str = ""
     if ref.dtype != dist.dtype:
         raise PairError(
             f"bit depths differ{what}: reference is {ref.dtype}, distorted is {dist.dtype}; msssim does not guess "
-            "how one's range maps onto the other's (it does for 8- and 16-bit, and for floats): save both at one "
-            "bit depth"
+            "how one's range maps onto the other's (it converts 8-bit to 16-bit, and floats to floats only): save "
+            "both at one bit depth"
         )
     if ref.shape[-1] != dist.shape[-1]:
         hint = "; pass --color gray to compare their luma" if 1 in (ref.shape[-1], dist.shape[-1]) else ""
@@ -413,23 +412,15 @@ def _image_pair(pair: Pair, options: Options) -> tuple[np.ndarray, np.ndarray, f
 
 
 def _oriented(pair: Pair, ref: np.ndarray, dist: np.ndarray, options: Options) -> tuple[np.ndarray, np.ndarray]:
-    """The images as their EXIF orientations show them with
-    ``--exif-orientation``; else as stored, with a warning on stderr where
-    their orientations differ by other than a quarter turn (upside down, or
-    mirrored: the sizes agree, so no error says so)."""
+    """The images as their EXIF orientations show them, with
+    ``--exif-orientation``; else as stored. (No warning where the tags differ
+    and the sizes agree: a copy saved without the tag, its pixels as stored,
+    is the usual case, and pairs rightly.)"""
+    if not options.exif_orientation:
+        return ref, dist
     from msssim._io import as_shown, exif_orientation
 
-    tags = exif_orientation(pair.reference), exif_orientation(pair.distorted)
-    if options.exif_orientation:
-        return as_shown(ref, tags[0]), as_shown(dist, tags[1])
-    if tags[0] != tags[1] and not _quarter_apart(ref, dist):  # (a quarter apart is an error: _turned)
-        print(
-            f"msssim: warning: {pair.distorted} vs {pair.reference}: their EXIF orientations differ (reference "
-            f"{tags[0]}, distorted {tags[1]}): they are compared as stored, as TensorFlow decodes them; "
-            "pass --exif-orientation to compare them as viewers show them",
-            file=sys.stderr,
-        )
-    return ref, dist
+    return as_shown(ref, exif_orientation(pair.reference)), as_shown(dist, exif_orientation(pair.distorted))
 
 
 def _quarter_apart(ref: np.ndarray, dist: np.ndarray) -> bool:

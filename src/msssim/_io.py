@@ -96,16 +96,25 @@ def exif_orientation(path: str | os.PathLike) -> int:
     turned a quarter), 1 where it has none. msssim scores pixels as stored, as
     TensorFlow's and scikit-image's decoders give them, and does not apply it."""
     try:
-        with _open_pillow(path) as im:
-            if im.format not in _EXIF_ORIENTED:  # (HEIF's, AVIF's, JPEG XL's own orientation is applied in decoding)
-                return 1
-            tag = int(im.getexif().get(0x0112, 1))
-    except Exception:  # (no EXIF, or not Pillow's to read)
+        if _is_tiff(Path(path)):  # (tifffile's to read, as its pixels are: Pillow reads no float TIFF)
+            import tifffile
+
+            with tifffile.TiffFile(path) as tif:
+                tag = tif.pages[0].tags.get(0x0112)
+                tag = 1 if tag is None else int(tag.value)
+        else:
+            with _open_pillow(path) as im:
+                if im.format not in _EXIF_ORIENTED:  # (HEIF's, AVIF's, JPEG XL's own is applied in decoding)
+                    return 1
+                if im.format == "PNG" and "exif" not in im.info:  # (getexif would decode it all to look past IDAT)
+                    return 1
+                tag = int(im.getexif().get(0x0112, 1))
+    except Exception:  # (no EXIF, or not a file it can be read from)
         return 1
     return tag if 1 <= tag <= 8 else 1
 
 
-_EXIF_ORIENTED = frozenset({"JPEG", "MPO", "PNG", "TIFF", "WEBP"})
+_EXIF_ORIENTED = frozenset({"JPEG", "MPO", "PNG", "WEBP"})
 
 
 def as_shown(pixels: np.ndarray, orientation: int) -> np.ndarray:

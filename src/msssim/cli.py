@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     inputs.add_argument(
         "--exif-orientation",
         action="store_true",
-        help="turn each image as its EXIF orientation says, as viewers show it (default: as stored, as "
+        help="turn each still image as its EXIF orientation says, as viewers show it (default: as stored, as "
         "TensorFlow and scikit-image decode it)",
     )
     inputs.add_argument(
