@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import zlib
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -327,7 +328,7 @@ def test_a_video_cut_short_is_scored_with_a_warning(tmp_path, capsys, suffix, co
     """A copy cut part way decodes the frames it holds, and FFmpeg says
     nothing: scored against a copy cut alike (or with --shortest), it passed
     for a shorter video."""
-    whole = _video(tmp_path / f"whole{suffix}", _clip(0, 12), codec)
+    whole = _video(tmp_path / f"whole{suffix}", _clip(0, 40), codec)  # (1.6 s: half of it is missed)
     data = whole.read_bytes()
     cut = tmp_path / f"cut{suffix}"
     cut.write_bytes(data[: len(data) // 2])
@@ -335,8 +336,28 @@ def test_a_video_cut_short_is_scored_with_a_warning(tmp_path, capsys, suffix, co
     assert "warning" not in capsys.readouterr().err
     assert main([str(whole), str(cut), "--shortest"]) == 0
     err = capsys.readouterr().err
-    assert f"msssim: warning: {cut}: " in err and "the file may be cut short" in err, err
+    assert f"msssim: warning: {cut}: its frames end at " in err and "the file may be cut short" in err, err
     assert str(whole) not in err
+
+
+def test_a_whole_video_of_a_variable_frame_rate_is_not_called_cut(tmp_path, capsys):
+    """Matroska gives its nominal rate (30) as the average: 30 frames over
+    1.15 s were "33 or more" by a count, a false warning; their times end
+    where the duration does."""
+    import fractions
+
+    path, base = tmp_path / "vfr.mkv", fractions.Fraction(1, 90000)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 180, H, "yuv420p"
+        stream.codec_context.time_base = stream.time_base = base
+        for number, pixels in enumerate(_clip(0, 30)):
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            frame.pts, frame.time_base = 1500 * min(number, 10) + 4500 * max(number - 10, 0), base
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    assert main([str(path), str(path)]) == 0
+    assert "warning" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("suffix", "codec"), [(".y4m", "rawvideo"), (".mkv", "ffv1"), (".mp4", "libx264")])
@@ -347,6 +368,10 @@ def test_videos_of_two_frame_rates_are_scored_with_a_warning(tmp_path, capsys, s
     ref = _video(tmp_path / f"ref{suffix}", clip, codec)
     same = _video(tmp_path / f"same{suffix}", clip, codec)
     faster = _video(tmp_path / f"faster{suffix}", clip, codec, rate=50)
+    ntsc = _video(tmp_path / f"ntsc{suffix}", clip, codec, rate=Fraction(30000, 1001))
+    whole = _video(tmp_path / f"whole{suffix}", clip, codec, rate=30)
+    assert main([str(whole), str(ntsc)]) == 0  # (1e-3 apart: inside the tolerance that was)
+    assert "frame rates differ (reference 30 fps, distorted 29.97)" in capsys.readouterr().err
     assert main([str(ref), str(same)]) == 0
     assert "warning" not in capsys.readouterr().err
     assert main([str(ref), str(faster)]) == 0

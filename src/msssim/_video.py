@@ -126,7 +126,7 @@ def warn_if_rates_differ(reference, distorted, raw: RawVideo | None = None) -> N
     """Say on stderr when two videos' frame rates differ: their frames are
     paired by number, so pairs then show different moments."""
     rates = frame_rate(reference, raw), frame_rate(distorted, raw)
-    if None in rates or abs(rates[0] - rates[1]) <= 1e-3 * max(rates):
+    if None in rates or abs(rates[0] - rates[1]) <= 1e-4 * max(rates):  # (30 and 30000/1001 differ by 1e-3)
         return
     print(
         f"msssim: warning: {distorted} vs {reference}: frame rates differ (reference {rates[0]:.6g} fps, "
@@ -159,10 +159,11 @@ def read_frames(
         with _open(path, raw) as container:
             if not container.streams.video:
                 raise ImageReadError(path, "no video stream")
-            seen, number = log.mark() if log else None, -1
+            seen, last = log.mark() if log else None, None
             for number, frame in enumerate(container.decode(container.streams.video[0])):
                 if stop is not None and number >= stop:
                     break
+                last = frame.time if frame.time is not None else last
                 if number >= start and (number - start) % step == 0:
                     if log and (complaint := log.since(seen)) is not None:  # (while it decoded this frame)
                         damaged.append(number)
@@ -171,7 +172,7 @@ def read_frames(
                     yield number, _shown(pixels, frame), max_val, grey
                 seen = log.mark() if log else None  # (the other file's frame, decoded meanwhile, is not this one's)
             else:
-                _warn_if_cut(path, container, number + 1)
+                _warn_if_cut(path, container, last)
     except ImageReadError:
         raise
     except Exception as exc:  # PyAV raises many types for broken files
@@ -186,24 +187,30 @@ def read_frames(
             )
 
 
-def _warn_if_cut(path: Path, container, decoded: int) -> None:
-    """Say on stderr when a video ends well before the length its header gives
-    (a copy or download cut short decodes what it holds, and FFmpeg says
-    nothing): the video stream's own duration, or the file's where it holds
-    that stream alone (an audio track may run longer), a frame's worth of
-    rounding allowed. Not the header's frame count: an edit list hides frames."""
+def _warn_if_cut(path: Path, container, last: float | None) -> None:
+    """Say on stderr when a video's frames end well before the duration its
+    header gives (a copy or download cut short decodes what it holds, and
+    FFmpeg says nothing): the last frame's time against the video stream's
+    duration, or the file's where it holds that stream alone (an audio track
+    may run longer). Times, not counts: a variable frame rate's count is not
+    its duration times its nominal rate. Half a second, or three frames,
+    of slack (a codec's delay, the last frame's own duration)."""
     stream = container.streams.video[0]
     if stream.duration and stream.time_base:
-        seconds = float(stream.duration * stream.time_base)
+        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        end = start + float(stream.duration * stream.time_base)
     elif container.duration and len(container.streams) == 1:
-        seconds = container.duration / 1e6
+        start = container.start_time / 1e6 if container.start_time is not None else 0.0
+        end = start + container.duration / 1e6
     else:
         return
-    expected = int(seconds * float(stream.average_rate or 0)) - 1
-    if decoded < expected:
+    if last is None:
+        return
+    frame = 1 / float(stream.average_rate) if stream.average_rate else 0.0
+    if end - last > max(0.5, 3 * frame):
         print(
-            f"msssim: warning: {path}: {decoded} frames decoded where its header's duration holds {expected} or "
-            "more: the file may be cut short; its frames are scored as they are",
+            f"msssim: warning: {path}: its frames end at {last - start:.2f} s where its header's duration is "
+            f"{end - start:.2f} s: the file may be cut short; its frames are scored as they are",
             file=sys.stderr,
         )
 
