@@ -128,11 +128,10 @@ def warn_if_rates_differ(reference, distorted, raw: RawVideo | None = None) -> N
     rates = frame_rate(reference, raw), frame_rate(distorted, raw)
     if None in rates or abs(rates[0] - rates[1]) <= 1e-4 * max(rates):  # (30 and 30000/1001 differ by 1e-3)
         return
-    print(
-        f"msssim: warning: {distorted} vs {reference}: frame rates differ (reference {rates[0]:.6g} fps, "
-        f"distorted {rates[1]:.6g}): frames are paired by number, not by time; to pair them by time, convert "
-        "one to the other's rate first (e.g. ffmpeg's fps filter)",
-        file=sys.stderr,
+    _warn(
+        f"{distorted} vs {reference}: frame rates differ (reference {rates[0]:.6g} fps, distorted "
+        f"{rates[1]:.6g}): frames are paired by number, not by time; to pair them by time, convert one to the "
+        "other's rate first (e.g. ffmpeg's fps filter)"
     )
 
 
@@ -180,10 +179,9 @@ def read_frames(
     finally:
         if damaged:  # (as FFmpeg goes on, and says so)
             shown = ", ".join(map(str, damaged[:10])) + (", ..." if len(damaged) > 10 else "")
-            print(
-                f"msssim: warning: {path}: the decoder reported errors at {len(damaged)} of the frames scored "
-                f"({shown}; {said}): they are scored as decoded, damage and all",
-                file=sys.stderr,
+            _warn(
+                f"{path}: the decoder reported errors at {len(damaged)} of the frames scored ({shown}; {said}): "
+                "they are scored as decoded, damage and all"
             )
 
 
@@ -196,6 +194,8 @@ def _warn_if_cut(path: Path, container, last: float | None) -> None:
     its duration times its nominal rate. Half a second, or three frames,
     of slack (a codec's delay, the last frame's own duration)."""
     stream = container.streams.video[0]
+    if last is None:
+        return
     if stream.duration and stream.time_base:
         start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
         end = start + float(stream.duration * stream.time_base)
@@ -204,15 +204,17 @@ def _warn_if_cut(path: Path, container, last: float | None) -> None:
         end = start + container.duration / 1e6
     else:
         return
-    if last is None:
-        return
     frame = 1 / float(stream.average_rate) if stream.average_rate else 0.0
     if end - last > max(0.5, 3 * frame):
-        print(
-            f"msssim: warning: {path}: its frames end at {last - start:.2f} s where its header's duration is "
-            f"{end - start:.2f} s: the file may be cut short; its frames are scored as they are",
-            file=sys.stderr,
+        _warn(
+            f"{path}: its frames end at {last - start:.2f} s where its header's duration is {end - start:.2f} s: "
+            "the file may be cut short; its frames are scored as they are"
         )
+
+
+def _warn(message: str) -> None:
+    """A warning on stderr, where the command line's go (the pair is scored still)."""
+    print(f"msssim: warning: {message}", file=sys.stderr)
 
 
 class _DecoderLog(logging.Handler):
