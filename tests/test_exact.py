@@ -345,6 +345,24 @@ def test_pixels_outside_the_range_hold_within_ten_times_max_val(offset):
                         _assert_exact(function, got, want, (shift, max_val, contrast, noise, function, engine))
 
 
+def test_tiny_constants_break_the_float64_evaluations_not_the_exact_engine():
+    """The README's second limit, measured on flat steps: with k1 = k2 below
+    1e-5, c2 falls under float64's rounding of f(x²) − μ² on a flat area, and
+    the evaluations that take moments about zero (the reference engine, the
+    oracle) move from the formula by ~6e-7 at 1e-5, 6e-6 at 3e-6, 6e-5 at
+    1e-6, past 1 at 1e-8; the exact engine keeps its value at every k."""
+    x = np.full((1, 64, 64, 1), 0.6, np.float32)
+    y = np.full((1, 64, 64, 1), 0.62, np.float32)
+    x[:, :, 32:], y[:, :, 32:] = 0.3, 0.33
+    exact = {k: float(msssim.ssim(x, y, 1.0, k1=k, k2=k)[0]) for k in (1e-4, 1e-5, 3e-6, 1e-6, 1e-8)}
+    assert max(exact.values()) - min(exact.values()) <= 1e-7
+    for k, moved in ((1e-5, 6e-7), (3e-6, 6e-6), (1e-6, 6e-5)):
+        reference = float(msssim.ssim(x, y, 1.0, k1=k, k2=k, engine="reference")[0])
+        assert moved / 2 <= abs(reference - exact[k]) <= 2 * moved, k
+        assert abs(float(_oracle("ssim", x[0], y[0], max_val=1.0, k1=k, k2=k)) - reference) <= 1e-7, k
+    assert float(msssim.ssim(x, y, 1.0, k1=1e-8, k2=1e-8, engine="reference")[0]) > 1
+
+
 # --- large colour pairs -----------------------------------------------------------
 
 
